@@ -1,0 +1,1 @@
+"""sso-sync: keeps AWS IAM Identity Center in step with Google Workspace."""

@@ -1,0 +1,243 @@
+"""Reads Google Workspace users and the synced groups' members through the Directory API.
+
+The read is all or nothing: any error that survives the retries raises ReadError, so the run
+stops before a single write. Members are read with includeDerivedMembership, so nested groups
+arrive flattened.
+"""
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth.exceptions import RefreshError, TransportError
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from sync.errors import ConfigError, ReadError
+from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser
+from sync.rules import GroupSelector
+from sync.settings import GOOGLE_SCOPES
+
+log = logging.getLogger(__name__)
+
+RETRIED_403_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"}
+USERS_PAGE = 500
+GROUPS_PAGE = 200
+MEMBERS_PAGE = 200
+HTTP_TIMEOUT_SECONDS = 60
+
+
+def google_credentials(key_info: dict[str, Any], admin_email: str) -> service_account.Credentials:
+    """Service-account credentials impersonating the admin, with the read-only scopes only."""
+    try:
+        credentials = service_account.Credentials.from_service_account_info(
+            key_info, scopes=list(GOOGLE_SCOPES)
+        )
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f"Google credentials are not a service-account key: {error}") from error
+    return credentials.with_subject(admin_email)
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, (TransportError, ConnectionError, TimeoutError, httplib2.HttpLib2Error)):
+        return True
+    if not isinstance(error, HttpError):
+        return False
+    status = error.resp.status
+    if status == 429 or status >= 500:
+        return True
+    return status == 403 and _reason(error) in RETRIED_403_REASONS
+
+
+def _reason(error: HttpError) -> str:
+    try:
+        return json.loads(error.content)["error"]["errors"][0]["reason"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, HttpError):
+        reason = _reason(error) or error.resp.reason
+        return f"HTTP {error.resp.status} {reason}: {error._get_reason()}"
+    if isinstance(error, RefreshError):
+        return f"Google refused the credentials: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+class GoogleDirectoryReader:
+    """The Directory API reads the sync needs, each call retried on quota and server errors."""
+
+    def __init__(
+        self,
+        credentials: service_account.Credentials,
+        *,
+        customer_id: str = "my_customer",
+        api_endpoint: str | None = None,
+        retry_attempts: int = 6,
+        retry_max_wait: float = 60.0,
+    ) -> None:
+        http = google_auth_httplib2.AuthorizedHttp(
+            credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)
+        )
+        options = {"api_endpoint": api_endpoint} if api_endpoint else None
+        self._service = build(
+            "admin",
+            "directory_v1",
+            http=http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options=options,
+        )
+        self._customer_id = customer_id
+        self.calls: Counter[str] = Counter()
+        self._execute = retry(
+            retry=retry_if_exception(_is_transient),
+            stop=stop_after_attempt(retry_attempts),
+            wait=wait_exponential_jitter(initial=0.5, max=retry_max_wait),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )(self._execute_once)
+
+    def read(self, selectors: Sequence[GroupSelector]) -> GoogleSnapshot:
+        """Every user, and every synced group with its flattened members."""
+        try:
+            return self._read(selectors)
+        except (HttpError, RefreshError, TransportError, httplib2.HttpLib2Error, OSError) as error:
+            raise ReadError(f"reading Google Workspace failed: {_describe(error)}") from error
+
+    def _read(self, selectors: Sequence[GroupSelector]) -> GoogleSnapshot:
+        users = {user.id: user for user in self._users()}
+        if not users:
+            raise ReadError("Google returned no users: refusing to treat that as 'everyone left'")
+        warnings: list[str] = []
+        groups: dict[str, GoogleGroup] = {}
+        for raw, display_name in self._synced_groups(selectors):
+            if raw["id"] in groups:
+                continue
+            member_ids = self._member_ids(raw, users, warnings)
+            groups[raw["id"]] = GoogleGroup(
+                id=raw["id"],
+                email=raw["email"],
+                name=raw.get("name", ""),
+                display_name=display_name,
+                member_ids=frozenset(member_ids),
+            )
+        return GoogleSnapshot(users=users, groups=tuple(groups.values()), warnings=tuple(warnings))
+
+    def _users(self) -> Iterator[GoogleUser]:
+        pages = self._pages(
+            "users.list",
+            lambda token: self._service.users().list(
+                customer=self._customer_id, maxResults=USERS_PAGE, pageToken=token
+            ),
+        )
+        for page in pages:
+            for raw in page.get("users", []):
+                name = raw.get("name", {})
+                email = raw["primaryEmail"]
+                yield GoogleUser(
+                    id=raw["id"],
+                    primary_email=email,
+                    given_name=name.get("givenName", ""),
+                    family_name=name.get("familyName", ""),
+                    full_name=name.get("fullName", ""),
+                    suspended=bool(raw.get("suspended", False)),
+                    archived=bool(raw.get("archived", False)),
+                )
+
+    def _synced_groups(self, selectors: Sequence[GroupSelector]) -> Iterator[tuple[dict, str]]:
+        for selector in selectors:
+            if selector.email is not None:
+                raw = self._group(selector.email)
+                yield raw, selector.name or raw["email"]
+                continue
+            found = 0
+            pages = self._pages(
+                "groups.list",
+                lambda token, query=selector.query: self._service.groups().list(
+                    customer=self._customer_id,
+                    query=query,
+                    maxResults=GROUPS_PAGE,
+                    pageToken=token,
+                ),
+            )
+            for page in pages:
+                for raw in page.get("groups", []):
+                    found += 1
+                    yield raw, raw["email"]
+            if not found:
+                log.warning("group query %r matched no Google group", selector.query)
+
+    def _group(self, email: str) -> dict:
+        try:
+            return self._execute("groups.get", self._service.groups().get(groupKey=email))
+        except HttpError as error:
+            if error.resp.status == 404:
+                raise ConfigError(
+                    f"the rules file syncs {email}, but Google has no such group"
+                ) from error
+            raise
+
+    def _member_ids(self, group: dict, users: dict[str, GoogleUser], warnings: list[str]) -> set:
+        member_ids: set[str] = set()
+        pages = self._pages(
+            "members.list",
+            lambda token: self._service.members().list(
+                groupKey=group["id"],
+                includeDerivedMembership=True,
+                maxResults=MEMBERS_PAGE,
+                pageToken=token,
+            ),
+        )
+        for page in pages:
+            for member in page.get("members", []):
+                kind = member.get("type")
+                if kind == "GROUP":
+                    continue  # includeDerivedMembership already lists its members
+                if kind == "CUSTOMER":
+                    member_ids.update(users)
+                elif kind == "USER" and member.get("id") in users:
+                    member_ids.add(member["id"])
+                else:
+                    address = member.get("email", member.get("id", "?"))
+                    warnings.append(
+                        f"{group['email']}: member {address} is not a user of this directory; "
+                        "skipped"
+                    )
+        return member_ids
+
+    def _pages(self, name: str, request_for: Callable[[str | None], Any]) -> Iterator[dict]:
+        token: str | None = None
+        while True:
+            page = self._execute(name, request_for(token))
+            yield page
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def _execute_once(self, name: str, request: Any) -> dict:
+        self.calls[name] += 1
+        return request.execute()
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "Google %s attempt %d failed (%s); retrying",
+            state.args[0] if state.args else "call",
+            state.attempt_number,
+            _describe(error) if error else "?",
+        )

@@ -1,0 +1,1 @@
+"""Local emulation stack: a Google Directory API emulator and an extended moto server."""

@@ -1,0 +1,468 @@
+"""A Google Admin SDK Directory API emulator over real HTTP, for the demo and the tests.
+
+It serves what the sync reads (users.list/get, groups.list/get, members.list) with Google's
+page-size limits and paging, `includeDerivedMembership`, the group query subset we use, and the
+OAuth token endpoint of a service account with domain-wide delegation: the JWT-bearer
+assertion's RS256 signature, subject and scopes are checked. Faults and latency can be injected.
+"""
+
+import base64
+import itertools
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+LIST_LIMITS = {"users": 500, "groups": 200, "members": 200}
+# Scopes that allow each resource (a read-write scope also allows reading).
+RESOURCE_SCOPES = {
+    "users": {"admin.directory.user.readonly", "admin.directory.user"},
+    "groups": {"admin.directory.group.readonly", "admin.directory.group"},
+    "members": {
+        "admin.directory.group.member.readonly",
+        "admin.directory.group.member",
+        "admin.directory.group.readonly",
+        "admin.directory.group",
+    },
+}
+
+
+@dataclass
+class DirectoryUser:
+    id: str
+    primary_email: str
+    given_name: str
+    family_name: str
+    suspended: bool = False
+    archived: bool = False
+    is_admin: bool = False
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "kind": "admin#directory#user",
+            "id": self.id,
+            "primaryEmail": self.primary_email,
+            "name": {
+                "givenName": self.given_name,
+                "familyName": self.family_name,
+                "fullName": f"{self.given_name} {self.family_name}".strip(),
+            },
+            "suspended": self.suspended,
+            "archived": self.archived,
+            "isAdmin": self.is_admin,
+            "emails": [{"address": self.primary_email, "primary": True}],
+            "orgUnitPath": "/",
+        }
+
+
+@dataclass
+class Member:
+    type: str  # USER, GROUP, CUSTOMER or EXTERNAL
+    id: str
+    email: str | None
+    role: str = "MEMBER"
+
+    def resource(self) -> dict[str, Any]:
+        row = {
+            "kind": "admin#directory#member",
+            "id": self.id,
+            "role": self.role,
+            "type": self.type,
+            "status": "ACTIVE",
+        }
+        if self.email is not None:
+            row["email"] = self.email
+        return row
+
+
+@dataclass
+class DirectoryGroup:
+    id: str
+    email: str
+    name: str
+    members: list[Member] = field(default_factory=list)
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "kind": "admin#directory#group",
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "directMembersCount": str(len(self.members)),
+        }
+
+
+@dataclass
+class Fault:
+    """Answer `status` with `reason` to requests whose path contains `path_contains`.
+
+    The first `after` matching requests pass; then `times` of them fail (None: all of them).
+    """
+
+    path_contains: str
+    status: int
+    reason: str
+    after: int = 0
+    times: int | None = 1
+    seen: int = 0
+
+    def strikes(self, path: str) -> bool:
+        if self.path_contains not in path:
+            return False
+        self.seen += 1
+        if self.seen <= self.after:
+            return False
+        return self.times is None or self.seen - self.after <= self.times
+
+
+class GoogleDirectoryEmulator:
+    """The directory data, the service accounts allowed to impersonate, and the WSGI app."""
+
+    def __init__(self, domain: str = "example.com", customer_id: str = "C0emu1ated") -> None:
+        self.domain = domain
+        self.customer_id = customer_id
+        self.users: dict[str, DirectoryUser] = {}
+        self.groups: dict[str, DirectoryGroup] = {}
+        self.faults: list[Fault] = []
+        self.latency_seconds = 0.0
+        self.requests: list[str] = []
+        self._ids = itertools.count(100000000000000000001)
+        self._lock = threading.Lock()
+        self._client_keys: dict[str, tuple[rsa.RSAPublicKey, frozenset[str]]] = {}
+        self._tokens: dict[str, tuple[str, frozenset[str]]] = {}
+        self._routes = Map(
+            [
+                Rule("/token", endpoint="token", methods=["POST"]),
+                Rule("/admin/directory/v1/users", endpoint="users_list"),
+                Rule("/admin/directory/v1/users/<user_key>", endpoint="users_get"),
+                Rule("/admin/directory/v1/groups", endpoint="groups_list"),
+                Rule("/admin/directory/v1/groups/<group_key>", endpoint="groups_get"),
+                Rule("/admin/directory/v1/groups/<group_key>/members", endpoint="members_list"),
+            ]
+        )
+
+    # --- directory data ------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return str(next(self._ids))
+
+    def add_user(
+        self,
+        email: str,
+        given_name: str,
+        family_name: str,
+        *,
+        suspended: bool = False,
+        archived: bool = False,
+        is_admin: bool = False,
+    ) -> DirectoryUser:
+        user = DirectoryUser(
+            self._new_id(), email, given_name, family_name, suspended, archived, is_admin
+        )
+        self.users[user.id] = user
+        return user
+
+    def add_group(self, email: str, name: str | None = None) -> DirectoryGroup:
+        group = DirectoryGroup(self._new_id(), email, name or email.split("@")[0])
+        self.groups[group.id] = group
+        return group
+
+    def add_member(self, group_email: str, member_email: str, role: str = "MEMBER") -> None:
+        """Add a directory user or group by email; any other address becomes an outside member."""
+        group = self.group_by_email(group_email)
+        if (user := self.user_by_email(member_email)) is not None:
+            member = Member("USER", user.id, user.primary_email, role)
+        elif (nested := self.group_by_email(member_email, missing_ok=True)) is not None:
+            member = Member("GROUP", nested.id, nested.email, role)
+        else:
+            # An address outside the directory: Google lists it as a USER with an id of an
+            # account this customer does not have.
+            member = Member("USER", self._new_id(), member_email, role)
+        group.members.append(member)
+
+    def add_customer_member(self, group_email: str) -> None:
+        self.group_by_email(group_email).members.append(Member("CUSTOMER", self.customer_id, None))
+
+    def add_external_member(self, group_email: str, address: str) -> None:
+        self.group_by_email(group_email).members.append(
+            Member("EXTERNAL", self._new_id(), address)
+        )
+
+    def remove_member(self, group_email: str, member_email: str) -> None:
+        group = self.group_by_email(group_email)
+        group.members = [m for m in group.members if m.email != member_email]
+
+    def user_by_email(self, email: str) -> DirectoryUser | None:
+        return next((u for u in self.users.values() if u.primary_email == email), None)
+
+    def group_by_email(self, email: str, missing_ok: bool = False) -> DirectoryGroup:
+        found = next((g for g in self.groups.values() if g.email == email), None)
+        if found is None and not missing_ok:
+            raise KeyError(email)
+        return found  # type: ignore[return-value]
+
+    # --- service accounts and tokens -----------------------------------------------------
+
+    def issue_service_account_key(
+        self, token_uri: str, granted_scopes: list[str] | tuple[str, ...] | None = None
+    ) -> dict[str, str]:
+        """A new service-account key (JSON key file contents) allowed the given scopes."""
+        client_email = f"sso-sync-{len(self._client_keys) + 1}@emulated.iam.gserviceaccount.com"
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        scopes = granted_scopes if granted_scopes is not None else _all_read_scopes()
+        self._client_keys[client_email] = (private_key.public_key(), frozenset(scopes))
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        return {
+            "type": "service_account",
+            "project_id": "emulated",
+            "private_key_id": secrets.token_hex(20),
+            "private_key": pem,
+            "client_email": client_email,
+            "client_id": self._new_id(),
+            "token_uri": token_uri,
+        }
+
+    def _token(self, request: Request) -> Response:
+        if request.form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return _oauth_error("unsupported_grant_type", "Only JWT bearer grants are supported")
+        try:
+            header, claims = self._verified_assertion(request.form.get("assertion", ""))
+        except ValueError as error:
+            return _oauth_error("invalid_grant", str(error))
+        del header
+        _public_key, granted = self._client_keys[claims["iss"]]
+        requested = frozenset(claims.get("scope", "").split())
+        if not requested or not requested <= granted:
+            return _oauth_error(
+                "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this method, or client "
+                "not authorized for any of the scopes requested.",
+                status=401,
+            )
+        subject = self.user_by_email(claims.get("sub", ""))
+        if subject is None:
+            return _oauth_error("invalid_grant", "Invalid email or User ID")
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = (subject.primary_email, requested)
+        body = {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+        return Response(json.dumps(body), content_type="application/json")
+
+    def _verified_assertion(self, assertion: str) -> tuple[dict, dict]:
+        try:
+            head_b64, claims_b64, signature_b64 = assertion.split(".")
+            header = json.loads(_b64decode(head_b64))
+            claims = json.loads(_b64decode(claims_b64))
+        except (ValueError, json.JSONDecodeError) as error:
+            raise ValueError("malformed assertion") from error
+        if header.get("alg") != "RS256":
+            raise ValueError("assertion must be signed with RS256")
+        known = self._client_keys.get(claims.get("iss", ""))
+        if known is None:
+            raise ValueError("unknown service account")
+        try:
+            known[0].verify(
+                _b64decode(signature_b64),
+                f"{head_b64}.{claims_b64}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except InvalidSignature as error:
+            raise ValueError("Invalid JWT Signature.") from error
+        if claims.get("aud") != GOOGLE_TOKEN_AUDIENCE:
+            raise ValueError("Invalid JWT: audience")
+        if claims.get("exp", 0) < time.time():
+            raise ValueError("Invalid JWT: Token must be a short-lived token")
+        return header, claims
+
+    def _authorize(self, request: Request, resource: str) -> Response | None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        grant = self._tokens.get(token)
+        if grant is None:
+            return _api_error(401, "authError", "Invalid Credentials", domain="global")
+        subject, scopes = grant
+        allowed = {SCOPE_PREFIX + scope for scope in RESOURCE_SCOPES[resource]}
+        if not scopes & allowed:
+            return _api_error(403, "insufficientPermissions", "Insufficient Permission")
+        admin = self.user_by_email(subject)
+        if admin is None or not admin.is_admin:
+            return _api_error(403, "forbidden", "Not Authorized to access this resource/api")
+        return None
+
+    # --- the API -------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request = Request(environ)
+        response = self._dispatch(request)
+        return response(environ, start_response)
+
+    def _dispatch(self, request: Request) -> Response:
+        with self._lock:
+            self.requests.append(request.path)
+            fault = next((f for f in self.faults if f.strikes(request.path)), None)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        if fault is not None:
+            return _api_error(fault.status, fault.reason, f"Injected fault: {fault.reason}")
+        try:
+            endpoint, arguments = self._routes.bind_to_environ(request.environ).match()
+        except NotFound:
+            return _api_error(404, "notFound", "Not Found")
+        except HTTPException as error:
+            return _api_error(error.code or 400, "badRequest", error.description or "")
+        if endpoint == "token":
+            return self._token(request)
+        resource = endpoint.split("_")[0]
+        denied = self._authorize(request, resource)
+        if denied is not None:
+            return denied
+        with self._lock:
+            return getattr(self, f"_{endpoint}")(request, **arguments)
+
+    def _users_list(self, request: Request) -> Response:
+        if not self._customer_or_domain_matches(request):
+            return _api_error(400, "badRequest", "Bad Request")
+        users = sorted(self.users.values(), key=lambda u: u.primary_email)
+        return self._page(request, "users", [u.resource() for u in users])
+
+    def _users_get(self, request: Request, user_key: str) -> Response:
+        user = self.users.get(user_key) or self.user_by_email(user_key)
+        if user is None:
+            return _api_error(404, "notFound", "Resource Not Found: userKey")
+        return _json(user.resource())
+
+    def _groups_list(self, request: Request) -> Response:
+        if not self._customer_or_domain_matches(request):
+            return _api_error(400, "badRequest", "Bad Request")
+        try:
+            matches = _group_query(request.args.get("query", ""))
+        except ValueError as error:
+            return _api_error(400, "invalid", f"Invalid Input: {error}")
+        groups = sorted(
+            (g for g in self.groups.values() if matches(g)), key=lambda g: g.email.lower()
+        )
+        return self._page(request, "groups", [g.resource() for g in groups])
+
+    def _groups_get(self, request: Request, group_key: str) -> Response:
+        group = self._group(group_key)
+        if group is None:
+            return _api_error(404, "notFound", "Resource Not Found: groupKey")
+        return _json(group.resource())
+
+    def _members_list(self, request: Request, group_key: str) -> Response:
+        group = self._group(group_key)
+        if group is None:
+            return _api_error(404, "notFound", "Resource Not Found: groupKey")
+        derived = request.args.get("includeDerivedMembership", "false") == "true"
+        members = self._flattened(group, set()) if derived else list(group.members)
+        return self._page(request, "members", [m.resource() for m in members])
+
+    def _flattened(self, group: DirectoryGroup, visited: set[str]) -> list[Member]:
+        visited.add(group.id)
+        rows: dict[str, Member] = {}
+        for member in group.members:
+            rows.setdefault(member.id, member)
+            nested = self.groups.get(member.id) if member.type == "GROUP" else None
+            if nested is not None and nested.id not in visited:
+                for row in self._flattened(nested, visited):
+                    rows.setdefault(row.id, row)
+        return list(rows.values())
+
+    def _group(self, key: str) -> DirectoryGroup | None:
+        return self.groups.get(key) or self.group_by_email(key, missing_ok=True)
+
+    def _customer_or_domain_matches(self, request: Request) -> bool:
+        customer = request.args.get("customer")
+        if customer is not None:
+            return customer in ("my_customer", self.customer_id)
+        return request.args.get("domain") == self.domain
+
+    def _page(self, request: Request, kind: str, items: list[dict]) -> Response:
+        limit = LIST_LIMITS[kind]
+        try:
+            size = int(request.args.get("maxResults", "100"))
+            offset = int(_b64decode(request.args.get("pageToken", "")) or 0)
+        except ValueError:
+            return _api_error(400, "invalid", "Invalid Input")
+        if not 1 <= size <= limit:
+            return _api_error(400, "invalid", f"Invalid value '{size}'. Values must be 1-{limit}")
+        body: dict[str, Any] = {"kind": f"admin#directory#{kind}", "etag": '"emulated"'}
+        page = items[offset : offset + size]
+        if page:  # Google omits the array on an empty page.
+            body[kind] = page
+        if offset + size < len(items):
+            body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+        return _json(body)
+
+
+def _group_query(query: str) -> Any:
+    """The query subset the sync uses: space-separated `email:` / `name:` terms, `*` suffix."""
+    terms = []
+    for term in query.split():
+        attribute, _, value = term.partition(":")
+        if attribute not in ("email", "name") or not value:
+            raise ValueError(query)
+        terms.append((attribute, value.strip("'\"").lower()))
+
+    def matches(group: DirectoryGroup) -> bool:
+        for attribute, value in terms:
+            actual = getattr(group, attribute).lower()
+            if value.endswith("*"):
+                if not actual.startswith(value[:-1]):
+                    return False
+            elif actual != value:
+                return False
+        return True
+
+    return matches
+
+
+def _all_read_scopes() -> list[str]:
+    return [
+        SCOPE_PREFIX + scope
+        for scope in (
+            "admin.directory.user.readonly",
+            "admin.directory.group.readonly",
+            "admin.directory.group.member.readonly",
+        )
+    ]
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json(body: dict) -> Response:
+    return Response(json.dumps(body), content_type="application/json")
+
+
+def _api_error(status: int, reason: str, message: str, domain: str = "global") -> Response:
+    if reason in ("userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"):
+        domain = "usageLimits"
+    body = {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"domain": domain, "reason": reason, "message": message}],
+        }
+    }
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    body = {"error": error, "error_description": description}
+    return Response(json.dumps(body), status=status, content_type="application/json")

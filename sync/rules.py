@@ -1,0 +1,195 @@
+"""The rules file: which Google groups are synced, what is protected, and the safeguards.
+
+Validated with pydantic; every error names the key path and its line in the file.
+"""
+
+import fnmatch
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sync.errors import ConfigError
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+# Groups that AWS Control Tower creates in Identity Center: never adopted, never touched.
+CONTROL_TOWER_GROUPS = (
+    "AWSControlTower*",
+    "AWSAccountFactory",
+    "AWSAuditAccountAdmins",
+    "AWSLogArchiveAdmins",
+    "AWSLogArchiveViewers",
+    "AWSSecurityAuditors",
+    "AWSSecurityAuditPowerUsers",
+    "AWSServiceCatalogAdmins",
+)
+RESERVED_DISPLAY_NAMES = ("Administrator", "AWSAdministrators")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GroupSelector(_Strict):
+    """One entry of `sync.groups`: a Google group by email, or a Directory API group query."""
+
+    email: Annotated[str, Field(pattern=EMAIL_PATTERN)] | None = None
+    query: Annotated[str, Field(min_length=1)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    """Identity Center DisplayName for this group (only with `email`); default: the email."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.email is None) == (self.query is None):
+            raise ValueError("give exactly one of 'email' or 'query'")
+        if self.name is not None and self.email is None:
+            raise ValueError("'name' can only rename a group given by 'email'")
+        if self.name in RESERVED_DISPLAY_NAMES:
+            raise ValueError(f"'{self.name}' is a reserved name in Identity Center")
+        return self
+
+
+class SyncScope(_Strict):
+    groups: Annotated[list[GroupSelector], Field(min_length=1)]
+
+
+class Protect(_Strict):
+    """Shell-style patterns (`*`, `?`) of Identity Center names the sync must never touch."""
+
+    users: list[str] = []
+    groups: list[str] = []
+
+
+class Safeguards(_Strict):
+    max_deletes: (
+        Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\d{1,3}%$")] | None
+    ) = None
+    """Most deletions of one kind (users, groups, memberships) a run may make: a number or 'N%'
+    of the managed ones. Default: 10% or 5, whichever is larger."""
+
+
+class Rules(_Strict):
+    version: Literal[1]
+    sync: SyncScope
+    protect: Protect = Protect()
+    safeguards: Safeguards = Safeguards()
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> Self:
+        seen: dict[str, str] = {}
+        for selector in self.sync.groups:
+            if selector.email is None:
+                continue
+            target = selector.name or selector.email
+            if target.lower() in seen:
+                raise ValueError(
+                    f"two groups map to the Identity Center name '{target}': "
+                    f"{seen[target.lower()]} and {selector.email}"
+                )
+            seen[target.lower()] = selector.email
+        return self
+
+    def is_protected_user(self, user_name: str) -> bool:
+        return _matches_any(user_name, self.protect.users)
+
+    def is_protected_group(self, display_name: str) -> bool:
+        return _matches_any(display_name, (*CONTROL_TOWER_GROUPS, *self.protect.groups))
+
+    def deletion_limit(self, managed: int) -> int:
+        """How many objects of one kind a run may delete when `managed` of them are managed."""
+        setting = self.safeguards.max_deletes
+        if setting is None:
+            return max(5, managed // 10)
+        if isinstance(setting, int):
+            return setting
+        return managed * int(setting.rstrip("%")) // 100
+
+
+def _matches_any(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name.lower(), pattern.lower()) for pattern in patterns)
+
+
+def load_rules(path: Path) -> Rules:
+    """Read and validate a rules file; a ConfigError names the file, key path and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the rules file: {error.strerror}") from error
+    return parse_rules(text, source=str(path))
+
+
+def parse_rules(text: str, source: str = "<rules>") -> Rules:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the rules file must be a mapping with 'version' and 'sync'")
+    lines = _line_numbers(root)
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            path_in_file = _path_in_document(tuple(item["loc"]), data)
+            line = _nearest_line(lines, path_in_file)
+            dotted = ".".join(str(part) for part in path_in_file) or "(top level)"
+            problems.append(f"{source}:{line}: {dotted}: {_message(item)}")
+        raise ConfigError("invalid rules file:\n  " + "\n  ".join(problems)) from error
+
+
+def _message(item: dict) -> str:
+    message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        return "unknown key"
+    return message
+
+
+def _path_in_document(location: tuple, data: object) -> tuple:
+    """The part of a pydantic error location that names keys and indexes of the document.
+
+    pydantic appends union branch names ('int', 'constrained-str') that the file does not have.
+    """
+    path: list = []
+    node = data
+    for step in location:
+        if isinstance(node, dict):
+            path.append(step)
+            if step not in node:
+                break
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            path.append(step)
+            node = node[step]
+        else:
+            break
+    return tuple(path)
+
+
+def _line_numbers(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
+    """Map each key path of a composed YAML document to its 1-based line."""
+    if node is None:
+        return {}
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            lines |= _line_numbers(value, child)
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            lines |= _line_numbers(value, (*path, index))
+    return lines
+
+
+def _nearest_line(lines: dict[tuple, int], path: tuple) -> int:
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path, 1)
+

@@ -1,0 +1,71 @@
+"""Runtime configuration: environment variables with the prefix SSO_SYNC_, or CLI flags.
+
+AWS endpoint and region are deliberately absent: boto3 reads AWS_ENDPOINT_URL and AWS_REGION.
+"""
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sync.errors import ConfigError
+
+GOOGLE_SCOPES = (
+    "https://www.googleapis.com/auth/admin.directory.user.readonly",
+    "https://www.googleapis.com/auth/admin.directory.group.readonly",
+    "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SSO_SYNC_", extra="forbid")
+
+    google_credentials_file: Path | None = Field(
+        None, description="Service-account key JSON file (its token_uri is honoured)."
+    )
+    google_credentials_secret: str | None = Field(
+        None, description="Secrets Manager secret id holding the service-account key JSON."
+    )
+    google_admin_email: str | None = Field(
+        None, description="Google admin impersonated through domain-wide delegation."
+    )
+    google_customer_id: str = Field("my_customer", description="Google Workspace customer id.")
+    google_api_endpoint: str = Field(
+        "https://admin.googleapis.com", description="Directory API endpoint (tests, proxies)."
+    )
+    rules: Path = Field(Path("mappings/rules.yaml"), description="Rules file path.")
+    state: str = Field(
+        ".sso-sync/state.json", description="State store: a local path or s3://bucket/key."
+    )
+    audit: str = Field(
+        ".sso-sync/audit.jsonl",
+        description="Audit log: a local JSON-lines file, or s3://bucket/prefix (one object a run).",
+    )
+    identity_store_id: str | None = Field(
+        None, description="Identity Store id; discovered with sso-admin ListInstances if unset."
+    )
+    instance_arn: str | None = Field(
+        None, description="Identity Center instance ARN; discovered if unset."
+    )
+    rate_limit: float = Field(
+        10.0, gt=0, description="Identity Center calls per second, all operations together."
+    )
+    concurrency: int = Field(8, ge=1, le=64, description="Operations applied in parallel.")
+    retry_attempts: int = Field(
+        8, ge=1, le=30, description="Attempts per call on throttling, 5xx and conflicts."
+    )
+    retry_max_wait: float = Field(
+        20.0, gt=0, description="Longest wait between two attempts, in seconds."
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) taking precedence."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from error
