@@ -192,4 +192,3 @@ def _nearest_line(lines: dict[tuple, int], path: tuple) -> int:
     while path not in lines and path:
         path = path[:-1]
     return lines.get(path, 1)
-

@@ -195,9 +195,7 @@ class GoogleDirectoryEmulator:
         self.group_by_email(group_email).members.append(Member("CUSTOMER", self.customer_id, None))
 
     def add_external_member(self, group_email: str, address: str) -> None:
-        self.group_by_email(group_email).members.append(
-            Member("EXTERNAL", self._new_id(), address)
-        )
+        self.group_by_email(group_email).members.append(Member("EXTERNAL", self._new_id(), address))
 
     def remove_member(self, group_email: str, member_email: str) -> None:
         group = self.group_by_email(group_email)

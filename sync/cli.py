@@ -1,0 +1,126 @@
+"""The `sso-sync` command: plan, apply, validate, demo.
+
+Exit codes: 0 success, 1 run failed, 2 bad input or config, 3 refused by a safeguard.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from botocore.exceptions import NoCredentialsError, NoRegionError
+from rich.console import Console
+
+from sync.errors import ExitCode, SyncError
+from sync.render import print_plan, print_result
+from sync.rules import load_rules
+from sync.run import RunOptions, RunReport, run_sync
+from sync.settings import Settings, load_settings
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each also SSO_SYNC_<NAME> in the environment)")
+    for name, field in Settings.model_fields.items():
+        group.add_argument(
+            "--" + name.replace("_", "-"), dest=f"setting_{name}", help=field.description
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sso-sync", description="Keep AWS IAM Identity Center in step with Google Workspace."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log API retries and more")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="show what a sync would change; writes nothing")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--no-delete", action="store_true", help="plan creates and updates only")
+    _add_settings_flags(plan)
+
+    apply = commands.add_parser("apply", help="compute the plan and apply it")
+    apply.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    apply.add_argument("--no-delete", action="store_true", help="creates and updates only")
+    apply.add_argument(
+        "--allow-mass-delete", action="store_true", help="override the max_deletes safeguard"
+    )
+    _add_settings_flags(apply)
+
+    validate = commands.add_parser("validate", help="check a rules file offline")
+    validate.add_argument("file", nargs="?", type=Path, help="default: SSO_SYNC_RULES")
+
+    commands.add_parser("demo", help="run the whole sync against local emulators")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if arguments.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not arguments.verbose:
+        logging.getLogger("sync.audit").setLevel(logging.WARNING)
+    console = Console(highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    try:
+        return int(_dispatch(arguments, console))
+    except SyncError as error:
+        errors.print(f"[red]sso-sync: {error}[/red]")
+        return int(error.exit_code)
+    except (NoRegionError, NoCredentialsError) as error:
+        errors.print(f"[red]sso-sync: AWS is not configured: {error}[/red]")
+        return int(ExitCode.BAD_INPUT)
+
+
+def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
+    if arguments.command == "demo":
+        from sync.local.demo import run_demo  # the emulators are an optional extra
+
+        return run_demo(console)
+    if arguments.command == "validate":
+        path = arguments.file or load_settings().rules
+        rules = load_rules(path)
+        console.print(f"{path}: valid ({len(rules.sync.groups)} group selectors)")
+        return ExitCode.OK
+    settings = load_settings(
+        **{
+            name.removeprefix("setting_"): value
+            for name, value in vars(arguments).items()
+            if name.startswith("setting_")
+        }
+    )
+    options = RunOptions(
+        apply=arguments.command == "apply",
+        no_delete=arguments.no_delete,
+        allow_mass_delete=getattr(arguments, "allow_mass_delete", False),
+        trigger="cli",
+    )
+    report = run_sync(settings, options)
+    show_report(report, console, as_json=arguments.json)
+    return report.exit_code
+
+
+def show_report(report: RunReport, console: Console, as_json: bool = False) -> None:
+    if as_json:
+        body = report.plan.to_json() if report.applied is None else {}
+        body["run"] = report.summary()
+        print(json.dumps(body, indent=2, default=str))
+        return
+    print_plan(report.plan, console)
+    if report.refused:
+        console.print(f"[red bold]Refused:[/red bold] {report.refused}")
+    if report.applied is not None:
+        print_result(report.applied, console)
+        calls = sum(report.aws_calls.values())
+        console.print(
+            f"Run {report.run_id}: {len(report.applied.outcomes)} operations, "
+            f"{len(report.applied.failures)} failed, {calls} Identity Center calls, "
+            f"{report.seconds:.1f}s."
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

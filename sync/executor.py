@@ -1,0 +1,167 @@
+"""Applies a plan: phase by phase, operations of a phase in parallel, each one retried,
+audited, and recorded in the state as it succeeds. One failure does not stop the others.
+"""
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying
+
+from sync.audit import AuditLog
+from sync.identity_center import IdentityStore
+from sync.plan import (
+    Action,
+    GroupOperation,
+    MembershipOperation,
+    Operation,
+    Plan,
+    UserOperation,
+)
+from sync.retry import error_code
+from sync.state import State, StateStore
+
+
+@dataclass(frozen=True)
+class Outcome:
+    operation: Operation
+    ok: bool
+    attempts: int
+    error: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    def counts(self) -> Counter[str]:
+        return Counter(
+            f"{o.operation.resource}.{o.operation.action.value}" + ("" if o.ok else ".failed")
+            for o in self.outcomes
+        )
+
+
+class UnresolvedReference(Exception):
+    """A membership whose user or group does not exist (its creation failed)."""
+
+
+class Executor:
+    def __init__(
+        self,
+        store: IdentityStore,
+        state: State,
+        state_store: StateStore,
+        audit: AuditLog,
+        retrying: Callable[[], Retrying],
+        concurrency: int,
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._state_store = state_store
+        self._audit = audit
+        self._retrying = retrying
+        self._concurrency = concurrency
+        self._lock = threading.Lock()
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        result = ApplyResult()
+        try:
+            for _phase, operations in plan.phases():
+                with ThreadPoolExecutor(self._concurrency, thread_name_prefix="apply") as pool:
+                    result.outcomes.extend(pool.map(self._run, operations))
+                self._save_state()
+        finally:
+            self._save_state()
+        return result
+
+    def _save_state(self) -> None:
+        with self._lock:
+            self._state_store.save(self._state)
+
+    def _run(self, operation: Operation) -> Outcome:
+        if operation.action in (Action.ADOPT, Action.FORGET):
+            self._record(operation, None)
+            outcome = Outcome(operation, ok=True, attempts=0)
+        else:
+            outcome = self._perform(operation)
+        self._audit.record(
+            operation, "success" if outcome.ok else "failed", outcome.attempts, outcome.error
+        )
+        return outcome
+
+    def _perform(self, operation: Operation) -> Outcome:
+        retrying = self._retrying()
+        try:
+            created_id = retrying(self._call, operation)
+        except UnresolvedReference as error:
+            return Outcome(operation, ok=False, attempts=0, error=str(error))
+        except (ClientError, BotoCoreError) as error:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            code = error_code(error) or type(error).__name__
+            return Outcome(operation, ok=False, attempts=attempts, error=f"{code}: {error}")
+        self._record(operation, created_id)
+        return Outcome(operation, ok=True, attempts=retrying.statistics.get("attempt_number", 1))
+
+    def _call(self, operation: Operation) -> str | None:
+        store = self._store
+        if isinstance(operation, UserOperation):
+            match operation.action:
+                case Action.CREATE:
+                    assert operation.attributes is not None
+                    return store.create_user(operation.attributes)
+                case Action.UPDATE:
+                    store.update_user(_id(operation.user_id), dict(operation.changes))
+                case Action.DELETE:
+                    store.delete_user(_id(operation.user_id))
+        elif isinstance(operation, GroupOperation):
+            match operation.action:
+                case Action.CREATE:
+                    assert operation.attributes is not None
+                    return store.create_group(operation.attributes)
+                case Action.UPDATE:
+                    store.update_group(_id(operation.group_id), dict(operation.changes))
+                case Action.DELETE:
+                    store.delete_group(_id(operation.group_id))
+        elif operation.action is Action.CREATE:
+            group_id, user_id = self._resolve(operation)
+            store.add_member(group_id, user_id)
+        else:
+            store.remove_membership(_id(operation.membership_id))
+        return None
+
+    def _resolve(self, operation: MembershipOperation) -> tuple[str, str]:
+        with self._lock:
+            group_id = self._state.groups.get(operation.group_google_id)
+            user_id = self._state.users.get(operation.user_google_id)
+        if group_id is None:
+            raise UnresolvedReference(f"group {operation.group_name} does not exist")
+        if user_id is None:
+            raise UnresolvedReference(f"user {operation.user_name} does not exist")
+        return group_id, user_id
+
+    def _record(self, operation: Operation, created_id: str | None) -> None:
+        """Keep the state in step with what just happened in Identity Center."""
+        if isinstance(operation, MembershipOperation):
+            return
+        table = self._state.users if isinstance(operation, UserOperation) else self._state.groups
+        existing_id = (
+            operation.user_id if isinstance(operation, UserOperation) else operation.group_id
+        )
+        with self._lock:
+            if operation.action in (Action.DELETE, Action.FORGET):
+                table.pop(operation.google_id, None)
+            elif operation.action in (Action.CREATE, Action.ADOPT):
+                table[operation.google_id] = _id(created_id or existing_id)
+
+
+def _id(value: str | None) -> str:
+    if value is None:
+        raise ValueError("the plan lacks an Identity Center id for this operation")
+    return value

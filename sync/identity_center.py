@@ -1,0 +1,210 @@
+"""Reads and writes the IAM Identity Center identity store (users, groups, memberships).
+
+Each write is idempotent, so that a run interrupted anywhere is repaired by the next one:
+creating what already exists returns the existing id, deleting what is gone counts as done.
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying
+
+from sync.errors import ConfigError, ReadError
+from sync.model import (
+    GroupAttributes,
+    IdcGroup,
+    IdcMembership,
+    IdcUser,
+    IdentityCenterSnapshot,
+    UserAttributes,
+)
+from sync.rate_limit import CallMeter
+from sync.retry import error_code
+
+PAGE_SIZE = 100  # AWS rejects more on every List call of the identity store
+
+
+def boto_config(concurrency: int) -> Config:
+    """No botocore retries (ours count attempts and pass the rate limiter), enough connections."""
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=concurrency + 4,
+        connect_timeout=10,
+        read_timeout=60,
+    )
+
+
+def discover_instance(sso_admin: Any) -> tuple[str, str]:
+    """(InstanceArn, IdentityStoreId) of the account's one Identity Center instance."""
+    try:
+        instances = sso_admin.list_instances()["Instances"]
+    except (ClientError, BotoCoreError) as error:
+        raise ReadError(f"sso-admin ListInstances failed: {error}") from error
+    if len(instances) != 1:
+        raise ConfigError(
+            f"found {len(instances)} Identity Center instances; set SSO_SYNC_INSTANCE_ARN and "
+            "SSO_SYNC_IDENTITY_STORE_ID"
+        )
+    return instances[0]["InstanceArn"], instances[0]["IdentityStoreId"]
+
+
+class IdentityStore:
+    """One identity store, every call passing through the given retry policy."""
+
+    def __init__(self, client: Any, store_id: str, retrying: Retrying) -> None:
+        self._client = client
+        self._store_id = store_id
+        self._retrying = retrying
+
+    @classmethod
+    def connect(
+        cls, store_id: str, meter: CallMeter, retrying: Retrying, concurrency: int
+    ) -> "IdentityStore":
+        client = boto3.client("identitystore", config=boto_config(concurrency))
+        meter.attach(client)
+        return cls(client, store_id, retrying)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(self, memberships_of: Callable[[IdcGroup], bool]) -> IdentityCenterSnapshot:
+        """All users and groups, and the memberships of the groups `memberships_of` selects."""
+        try:
+            users = tuple(_user(raw) for raw in self._list("list_users", "Users"))
+            groups = tuple(_group(raw) for raw in self._list("list_groups", "Groups"))
+            memberships = tuple(
+                IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
+                for group in groups
+                if memberships_of(group)
+                for raw in self._list(
+                    "list_group_memberships", "GroupMemberships", GroupId=group.group_id
+                )
+                if "UserId" in raw.get("MemberId", {})
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise ReadError(f"reading the identity store failed: {error}") from error
+        return IdentityCenterSnapshot(users, groups, memberships)
+
+    def _list(self, operation: str, key: str, **params: Any) -> Iterator[dict]:
+        call = getattr(self._client, operation)
+        token: str | None = None
+        while True:
+            page_params = {"IdentityStoreId": self._store_id, "MaxResults": PAGE_SIZE, **params}
+            if token:
+                page_params["NextToken"] = token
+            page = self._retrying(call, **page_params)
+            yield from page.get(key, [])
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    # --- writing: each method is one attempt; the executor retries -----------------------
+
+    def create_user(self, attributes: UserAttributes) -> str:
+        try:
+            return self._client.create_user(
+                IdentityStoreId=self._store_id,
+                UserName=attributes.user_name,
+                DisplayName=attributes.display_name,
+                Name={
+                    "GivenName": attributes.given_name,
+                    "FamilyName": attributes.family_name,
+                },
+                Emails=[{"Value": attributes.email, "Type": "work", "Primary": True}],
+            )["UserId"]
+        except ClientError as error:
+            if error_code(error) != "ConflictException":
+                raise
+            # Created by an interrupted run whose record was lost: it is ours.
+            return self._client.get_user_id(
+                IdentityStoreId=self._store_id,
+                AlternateIdentifier={
+                    "UniqueAttribute": {
+                        "AttributePath": "userName",
+                        "AttributeValue": attributes.user_name,
+                    }
+                },
+            )["UserId"]
+
+    def update_user(self, user_id: str, changes: dict[str, Any]) -> None:
+        self._client.update_user(
+            IdentityStoreId=self._store_id,
+            UserId=user_id,
+            Operations=[{"AttributePath": p, "AttributeValue": v} for p, v in changes.items()],
+        )
+
+    def delete_user(self, user_id: str) -> None:
+        self._ignore_missing(self._client.delete_user, UserId=user_id)
+
+    def create_group(self, attributes: GroupAttributes) -> str:
+        try:
+            return self._client.create_group(
+                IdentityStoreId=self._store_id,
+                DisplayName=attributes.display_name,
+                Description=attributes.description,
+            )["GroupId"]
+        except ClientError as error:
+            if error_code(error) != "ConflictException":
+                raise
+            return self._client.get_group_id(
+                IdentityStoreId=self._store_id,
+                AlternateIdentifier={
+                    "UniqueAttribute": {
+                        "AttributePath": "displayName",
+                        "AttributeValue": attributes.display_name,
+                    }
+                },
+            )["GroupId"]
+
+    def update_group(self, group_id: str, changes: dict[str, Any]) -> None:
+        self._client.update_group(
+            IdentityStoreId=self._store_id,
+            GroupId=group_id,
+            Operations=[{"AttributePath": p, "AttributeValue": v} for p, v in changes.items()],
+        )
+
+    def delete_group(self, group_id: str) -> None:
+        self._ignore_missing(self._client.delete_group, GroupId=group_id)
+
+    def add_member(self, group_id: str, user_id: str) -> None:
+        try:
+            self._client.create_group_membership(
+                IdentityStoreId=self._store_id, GroupId=group_id, MemberId={"UserId": user_id}
+            )
+        except ClientError as error:
+            if error_code(error) != "ConflictException":
+                raise
+
+    def remove_membership(self, membership_id: str) -> None:
+        self._ignore_missing(self._client.delete_group_membership, MembershipId=membership_id)
+
+    def _ignore_missing(self, call: Callable[..., Any], **params: Any) -> None:
+        try:
+            call(IdentityStoreId=self._store_id, **params)
+        except ClientError as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise
+
+
+def _user(raw: dict) -> IdcUser:
+    name = raw.get("Name") or {}
+    emails = raw.get("Emails") or []
+    primary = next((e for e in emails if e.get("Primary")), emails[0] if emails else {})
+    return IdcUser(
+        raw["UserId"],
+        UserAttributes(
+            user_name=raw.get("UserName", ""),
+            display_name=raw.get("DisplayName", ""),
+            given_name=name.get("GivenName", ""),
+            family_name=name.get("FamilyName", ""),
+            email=primary.get("Value", ""),
+        ),
+    )
+
+
+def _group(raw: dict) -> IdcGroup:
+    return IdcGroup(
+        raw["GroupId"], GroupAttributes(raw.get("DisplayName", ""), raw.get("Description", ""))
+    )

@@ -1,0 +1,94 @@
+"""`sso-sync demo`: the whole sync against the local emulators, in four acts."""
+
+import shutil
+from pathlib import Path
+
+import boto3
+from rich.console import Console
+from rich.rule import Rule
+
+from sync.cli import show_report
+from sync.errors import ExitCode
+from sync.local.seed import DOMAIN, seed_demo_directory
+from sync.local.stack import LocalStack, environment
+from sync.rules import load_rules
+from sync.run import RunOptions, run_sync
+
+RULES = Path("mappings/rules.yaml")
+WORKDIR = Path(".sso-sync/demo")
+
+
+def run_demo(console: Console) -> ExitCode:
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    stack = LocalStack(domain=DOMAIN).start()
+    try:
+        with environment(stack.environment()):
+            return _acts(stack, console)
+    finally:
+        stack.stop()
+
+
+def _acts(stack: LocalStack, console: Console) -> ExitCode:
+    seed_demo_directory(stack.google)
+    _, store_id = stack.aws.identity_center("us-east-1")
+    settings = stack.settings(WORKDIR, store_id, rules=RULES)
+    rules = load_rules(RULES)
+    identity_store = boto3.client("identitystore")
+    _hand_made_objects(identity_store, store_id)
+
+    def sync(title: str) -> ExitCode:
+        console.print(Rule(title))
+        report = run_sync(settings, RunOptions(apply=True, trigger="demo"), rules)
+        show_report(report, console)
+        return report.exit_code
+
+    console.print(
+        f"Google emulator at {stack.google_url}, AWS (moto) at {stack.aws_url}, "
+        f"identity store {store_id}.\nAlready in Identity Center, made by hand: "
+        "breakglass@example.com, the Control Tower group AWSControlTowerAdmins, and "
+        "maya.chen@example.com (adopted, not duplicated)."
+    )
+    codes = [sync("1. First sync: the whole directory")]
+
+    console.print(Rule("Meanwhile in Google Workspace"))
+    google = stack.google
+    google.users[google.user_by_email(f"ravi.iyer@{DOMAIN}").id].suspended = True
+    google.user_by_email(f"lena.novak@{DOMAIN}").primary_email = f"lena.berg@{DOMAIN}"
+    google.remove_member(f"backend@{DOMAIN}", f"tom.becker@{DOMAIN}")
+    google.add_user(f"nora.quinn@{DOMAIN}", "Nora", "Quinn")
+    google.add_member(f"data-science@{DOMAIN}", f"nora.quinn@{DOMAIN}")
+    console.print(
+        "ravi.iyer suspended; lena.novak renamed to lena.berg; tom.becker left backend@; "
+        "new hire nora.quinn joined data-science@."
+    )
+    codes.append(sync("2. Second sync: onboarding, offboarding, a rename"))
+    codes.append(sync("3. Third sync: nothing changed, so nothing is written"))
+
+    console.print(Rule(f"Audit log ({WORKDIR / 'audit.jsonl'}), last lines"))
+    for line in (WORKDIR / "audit.jsonl").read_text().splitlines()[-8:]:
+        console.print(line, soft_wrap=True, highlight=False)
+    survivors = [
+        u["UserName"] for u in identity_store.list_users(IdentityStoreId=store_id)["Users"]
+    ]
+    console.print(Rule("Untouched"))
+    console.print(f"breakglass@example.com still present: {'breakglass@example.com' in survivors}")
+    return max(codes)
+
+
+def _hand_made_objects(client: object, store_id: str) -> None:
+    for email, given, family in (
+        ("breakglass@example.com", "Break", "Glass"),
+        (f"maya.chen@{DOMAIN}", "Maya", "Chen"),
+    ):
+        client.create_user(  # type: ignore[attr-defined]
+            IdentityStoreId=store_id,
+            UserName=email,
+            DisplayName=f"{given} {family}",
+            Name={"GivenName": given, "FamilyName": family},
+            Emails=[{"Value": email, "Type": "work", "Primary": True}],
+        )
+    client.create_group(  # type: ignore[attr-defined]
+        IdentityStoreId=store_id,
+        DisplayName="AWSControlTowerAdmins",
+        Description="Created by AWS Control Tower",
+    )

@@ -1,0 +1,68 @@
+"""Human-readable output: the plan as a diff, the result as a table."""
+
+from rich.console import Console
+from rich.table import Table
+
+from sync.executor import ApplyResult
+from sync.plan import Action, Plan
+
+SYMBOLS = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.DELETE: ("-", "red"),
+    Action.ADOPT: ("=", "cyan"),
+    Action.FORGET: ("?", "dim"),
+}
+SECTIONS = (("group", "Groups"), ("user", "Users"), ("membership", "Memberships"))
+
+
+def print_plan(plan: Plan, console: Console) -> None:
+    for resource, title in SECTIONS:
+        operations = [op for op in plan.operations if op.resource == resource]
+        if not operations:
+            continue
+        console.print(f"[bold]{title}[/bold]")
+        for operation in operations:
+            symbol, colour = SYMBOLS[operation.action]
+            changes = ", ".join(path for path, _ in getattr(operation, "changes", ()))
+            detail = f" ({changes})" if changes else ""
+            console.print(
+                f"  [{colour}]{symbol} {operation.action.value:<6} {operation.label}[/{colour}]"
+                f"{detail}  [dim]# {operation.reason}[/dim]",
+                highlight=False,
+                soft_wrap=True,
+            )
+    for warning in plan.warnings:
+        console.print(f"[yellow]! {warning}[/yellow]", highlight=False, soft_wrap=True)
+    console.print(summary_line(plan))
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    if not plan.operations:
+        return "Plan: no changes. Identity Center matches Google Workspace."
+    parts = []
+    for action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.ADOPT, Action.FORGET):
+        total = sum(n for (_, a), n in counts.items() if a == action.value)
+        if total:
+            parts.append(f"{total} to {action.value}")
+    return f"Plan: {', '.join(parts)} ({plan.writes()} API writes)."
+
+
+def print_result(result: ApplyResult, console: Console) -> None:
+    table = Table(title="Applied", show_edge=False)
+    table.add_column("operation")
+    table.add_column("done", justify="right")
+    table.add_column("failed", justify="right")
+    done = result.counts()
+    keys = sorted({key.removesuffix(".failed") for key in done})
+    for key in keys:
+        table.add_row(key, str(done[key]), str(done[f"{key}.failed"] or ""))
+    if keys:
+        console.print(table)
+    for failure in result.failures:
+        console.print(
+            f"[red]✗ {failure.operation.resource} {failure.operation.action.value} "
+            f"{failure.operation.label}: {failure.error}[/red]",
+            highlight=False,
+        )

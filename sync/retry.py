@@ -1,0 +1,63 @@
+"""One retry policy for every Identity Center call: exponential backoff with jitter.
+
+botocore's own retries are switched off so that each attempt passes the shared rate limiter
+and is counted; AWS's RetryAfterSeconds, which botocore ignores, is honoured here.
+"""
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+TRANSIENT_CODES = {
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "InternalServerException",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "")
+    return ""
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, (ConnectionError, HTTPClientError)):
+        return True
+    code = error_code(error)
+    if code == "ConflictException":
+        # A concurrent modification clears up; a uniqueness violation does not.
+        return getattr(error, "response", {}).get("Reason") == "CONCURRENT_MODIFICATION"
+    return code in TRANSIENT_CODES
+
+
+class _WaitHonouringRetryAfter:
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._backoff = wait_exponential_jitter(initial=initial, max=maximum)
+        self._maximum = maximum
+
+    def __call__(self, state: RetryCallState) -> float:
+        wait = self._backoff(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, ClientError):
+            retry_after = error.response.get("RetryAfterSeconds")
+            if isinstance(retry_after, (int, float)):
+                wait = max(wait, min(float(retry_after), self._maximum))
+        return wait
+
+
+def aws_retrying(attempts: int, max_wait: float, initial_wait: float = 0.1) -> Retrying:
+    return Retrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(attempts),
+        wait=_WaitHonouringRetryAfter(initial_wait, max_wait),
+        reraise=True,
+    )

@@ -1,0 +1,186 @@
+"""One sync run: read everything, plan, check the safeguards, apply, audit.
+
+Every read completes before the first write; a refused or failed read applies nothing.
+"""
+
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sync.audit import AuditLog, audit_sink_for
+from sync.errors import ConfigError, ExitCode, ReadError, SafeguardRefusal
+from sync.executor import ApplyResult, Executor
+from sync.google_directory import GoogleDirectoryReader, google_credentials
+from sync.identity_center import IdentityStore, boto_config, discover_instance
+from sync.model import IdcGroup
+from sync.plan import Plan
+from sync.planner import build_plan
+from sync.rate_limit import CallMeter, TokenBucket
+from sync.retry import aws_retrying
+from sync.rules import Rules, load_rules
+from sync.safeguards import check_deletions, check_google_answer
+from sync.settings import Settings
+from sync.state import State, state_store_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    apply: bool = False
+    no_delete: bool = False
+    allow_mass_delete: bool = False
+    trigger: str = "cli"
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    trigger: str
+    plan: Plan
+    applied: ApplyResult | None = None
+    refused: str | None = None
+    google_calls: Counter[str] = field(default_factory=Counter)
+    aws_calls: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.refused:
+            return ExitCode.REFUSED
+        if self.applied is not None and self.applied.failures:
+            return ExitCode.RUN_FAILED
+        return ExitCode.OK
+
+    def summary(self) -> dict[str, Any]:
+        if self.refused:
+            outcome = "refused"
+        elif self.applied is None:
+            outcome = "planned"
+        else:
+            outcome = "failed" if self.applied.failures else "succeeded"
+        return {
+            "run_id": self.run_id,
+            "trigger": self.trigger,
+            "outcome": outcome,
+            "refused": self.refused,
+            "planned": {f"{r}.{a}": n for (r, a), n in sorted(self.plan.counts().items())},
+            "applied": dict(sorted(self.applied.counts().items())) if self.applied else {},
+            "errors": [
+                f"{o.operation.resource} {o.operation.action.value} {o.operation.label}: {o.error}"
+                for o in (self.applied.failures if self.applied else [])
+            ],
+            "warnings": list(self.plan.warnings),
+            "api_calls": {
+                "google": dict(sorted(self.google_calls.items())),
+                "aws": dict(sorted(self.aws_calls.items())),
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None) -> RunReport:
+    started = time.monotonic()
+    rules = rules or load_rules(settings.rules)
+    run_id = uuid.uuid4().hex[:12]
+    meter = CallMeter(TokenBucket(settings.rate_limit))
+    reader = _google_reader(settings)
+    store_id, _instance_arn = _identity_center_ids(settings, meter)
+    retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
+    store = IdentityStore.connect(store_id, meter, retrying, settings.concurrency)
+    state_store = state_store_for(settings.state)
+
+    state = state_store.load()
+    google = reader.read(rules.sync.groups)
+    check_google_answer(google)
+    idc = store.read(memberships_of=_relevant_groups(state, google))
+    plan = build_plan(google, idc, state, rules)
+    if options.no_delete:
+        plan = plan.without_deletions()
+    report = RunReport(run_id, options.trigger, plan, google_calls=reader.calls)
+
+    try:
+        check_deletions(plan, rules, options.allow_mass_delete)
+    except SafeguardRefusal as refusal:
+        report.refused = str(refusal)
+
+    if options.apply and not report.refused:
+        audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, options.trigger)
+        try:
+            executor = Executor(
+                store, state, state_store, audit, retrying.copy, settings.concurrency
+            )
+            report.applied = executor.apply(plan)
+        finally:
+            report.aws_calls = meter.calls
+            report.seconds = time.monotonic() - started
+            audit.summary(report.summary())
+            audit.close()
+    report.aws_calls = meter.calls
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _relevant_groups(state: State, google: Any) -> Any:
+    """Memberships are read only for groups the sync manages or may adopt."""
+    managed_ids = set(state.groups.values())
+    mapped_names = {group.display_name.lower() for group in google.groups}
+
+    def relevant(group: IdcGroup) -> bool:
+        return (
+            group.group_id in managed_ids or group.attributes.display_name.lower() in mapped_names
+        )
+
+    return relevant
+
+
+def _google_reader(settings: Settings) -> GoogleDirectoryReader:
+    if not settings.google_admin_email:
+        raise ConfigError("SSO_SYNC_GOOGLE_ADMIN_EMAIL (--google-admin-email) is required")
+    credentials = google_credentials(_google_key(settings), settings.google_admin_email)
+    return GoogleDirectoryReader(
+        credentials,
+        customer_id=settings.google_customer_id,
+        api_endpoint=settings.google_api_endpoint,
+    )
+
+
+def _google_key(settings: Settings) -> dict[str, Any]:
+    if settings.google_credentials_file is not None:
+        source = str(settings.google_credentials_file)
+        try:
+            text = settings.google_credentials_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{source}: cannot read Google credentials: {error}") from error
+    elif settings.google_credentials_secret is not None:
+        source = f"secret {settings.google_credentials_secret}"
+        try:
+            text = boto3.client("secretsmanager").get_secret_value(
+                SecretId=settings.google_credentials_secret
+            )["SecretString"]
+        except (ClientError, BotoCoreError) as error:
+            raise ReadError(f"reading the Google credentials {source}: {error}") from error
+    else:
+        raise ConfigError(
+            "set SSO_SYNC_GOOGLE_CREDENTIALS_FILE or SSO_SYNC_GOOGLE_CREDENTIALS_SECRET"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{source}: Google credentials are not JSON ({error.msg})") from error
+
+
+def _identity_center_ids(settings: Settings, meter: CallMeter) -> tuple[str, str | None]:
+    if settings.identity_store_id:
+        return settings.identity_store_id, settings.instance_arn
+    client = boto3.client("sso-admin", config=boto_config(1))
+    meter.attach(client)
+    instance_arn, store_id = discover_instance(client)
+    return store_id, instance_arn
