@@ -1,0 +1,92 @@
+"""Emulators for the tests: one moto server for the session (a fresh identity store per test),
+and a fresh Google Directory emulator per test, both over real HTTP on 127.0.0.1."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.local.http_server import LocalServer
+from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT, environment
+from sync.rules import Rules, parse_rules
+from sync.settings import Settings
+from tests.helpers import IdentityCenterView, write_key
+
+RULES = """
+version: 1
+sync:
+  groups:
+    - email: engineering@example.com
+      name: Engineering
+    - email: data@example.com
+protect:
+  users: ["breakglass@example.com"]
+"""
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[tuple[ExtendedMotoApp, str]]:
+    app = ExtendedMotoApp()
+    with LocalServer(app) as server, environment({**AWS_ENVIRONMENT, "AWS_ENDPOINT_URL": server.url}):
+        yield app, server.url
+
+
+@pytest.fixture
+def moto_app(aws: tuple[ExtendedMotoApp, str]) -> Iterator[ExtendedMotoApp]:
+    app, _ = aws
+    app.throttle_fraction = 0.0
+    app.latency_seconds = 0.0
+    app.reset_counters()
+    yield app
+    app.throttle_fraction = 0.0
+    app.latency_seconds = 0.0
+
+
+@pytest.fixture
+def store_id(moto_app: ExtendedMotoApp) -> str:
+    return moto_app.new_identity_store()
+
+
+@pytest.fixture
+def idc(store_id: str) -> IdentityCenterView:
+    return IdentityCenterView(boto3.client("identitystore"), store_id)
+
+
+@pytest.fixture
+def google_server() -> Iterator[tuple[GoogleDirectoryEmulator, str]]:
+    emulator = GoogleDirectoryEmulator()
+    emulator.add_user(ADMIN_EMAIL, "Workspace", "Admin", is_admin=True)
+    with LocalServer(emulator) as server:
+        yield emulator, server.url
+
+
+@pytest.fixture
+def google(google_server: tuple[GoogleDirectoryEmulator, str]) -> GoogleDirectoryEmulator:
+    return google_server[0]
+
+
+@pytest.fixture
+def rules() -> Rules:
+    return parse_rules(RULES)
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, google_server: tuple[GoogleDirectoryEmulator, str], store_id: str
+) -> Settings:
+    emulator, url = google_server
+    (tmp_path / "rules.yaml").write_text(RULES)
+    return Settings(
+        google_credentials_file=write_key(emulator, url, tmp_path / "key.json"),
+        google_admin_email=ADMIN_EMAIL,
+        google_api_endpoint=url,
+        rules=tmp_path / "rules.yaml",
+        state=str(tmp_path / "state.json"),
+        audit=str(tmp_path / "audit.jsonl"),
+        identity_store_id=store_id,
+        rate_limit=500,
+        retry_max_wait=0.5,
+    )

@@ -1,0 +1,95 @@
+"""Shared test helpers: a directory builder and a read-only view of the identity store."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+
+WRITE_OPERATIONS = {
+    "CreateUser",
+    "UpdateUser",
+    "DeleteUser",
+    "CreateGroup",
+    "UpdateGroup",
+    "DeleteGroup",
+    "CreateGroupMembership",
+    "DeleteGroupMembership",
+}
+
+
+def write_key(emulator: GoogleDirectoryEmulator, url: str, path: Path, scopes: Any = None) -> Path:
+    path.write_text(json.dumps(emulator.issue_service_account_key(f"{url}/token", scopes)))
+    return path
+
+
+def seed_small_company(google: GoogleDirectoryEmulator) -> None:
+    """engineering@ (with nested backend@), data@, and an unrelated marketing@."""
+    for group in ("engineering", "backend", "data", "marketing"):
+        google.add_group(f"{group}@example.com")
+    people = {
+        "alice": ["backend"],
+        "bob": ["backend", "data"],
+        "carol": ["engineering"],
+        "dan": ["data"],
+        "erin": ["marketing"],
+    }
+    for name, groups in people.items():
+        google.add_user(f"{name}@example.com", name.title(), "Example")
+        for group in groups:
+            google.add_member(f"{group}@example.com", f"{name}@example.com")
+    google.add_member("engineering@example.com", "backend@example.com")
+
+
+def writes(app: ExtendedMotoApp) -> dict[str, int]:
+    return {op: n for op, n in app.calls.items() if op in WRITE_OPERATIONS}
+
+
+@dataclass
+class IdentityCenterView:
+    client: Any
+    store_id: str
+
+    def users(self) -> dict[str, str]:
+        """UserName -> UserId."""
+        pages = self.client.get_paginator("list_users").paginate(IdentityStoreId=self.store_id)
+        return {u["UserName"]: u["UserId"] for page in pages for u in page["Users"]}
+
+    def user(self, user_id: str) -> dict:
+        return self.client.describe_user(IdentityStoreId=self.store_id, UserId=user_id)
+
+    def groups(self) -> dict[str, str]:
+        """DisplayName -> GroupId."""
+        pages = self.client.get_paginator("list_groups").paginate(IdentityStoreId=self.store_id)
+        return {g["DisplayName"]: g["GroupId"] for page in pages for g in page["Groups"]}
+
+    def members(self, display_name: str) -> set[str]:
+        """UserNames of the members of a group."""
+        names = {user_id: name for name, user_id in self.users().items()}
+        pages = self.client.get_paginator("list_group_memberships").paginate(
+            IdentityStoreId=self.store_id, GroupId=self.groups()[display_name]
+        )
+        return {names[m["MemberId"]["UserId"]] for page in pages for m in page["GroupMemberships"]}
+
+    def create_user(self, user_name: str) -> str:
+        return self.client.create_user(
+            IdentityStoreId=self.store_id,
+            UserName=user_name,
+            DisplayName=user_name,
+            Name={"GivenName": "Hand", "FamilyName": "Made"},
+            Emails=[{"Value": user_name, "Type": "work", "Primary": True}],
+        )["UserId"]
+
+    def create_group(self, display_name: str) -> str:
+        return self.client.create_group(
+            IdentityStoreId=self.store_id, DisplayName=display_name, Description="by hand"
+        )["GroupId"]
+
+    def add_member(self, display_name: str, user_name: str) -> None:
+        self.client.create_group_membership(
+            IdentityStoreId=self.store_id,
+            GroupId=self.groups()[display_name],
+            MemberId={"UserId": self.users()[user_name]},
+        )

@@ -1,0 +1,269 @@
+"""The whole sync against the emulators: Google over HTTP, Identity Center through moto."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sync.errors import ExitCode, ReadError
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import Fault, GoogleDirectoryEmulator
+from sync.rules import Rules, parse_rules
+from sync.run import RunOptions, run_sync
+from sync.settings import Settings
+from sync.state import LocalStateStore
+from tests.helpers import IdentityCenterView, seed_small_company, writes
+
+APPLY = RunOptions(apply=True, trigger="test")
+
+
+def test_first_sync_creates_users_groups_and_flattened_memberships(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+
+    report = run_sync(settings, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert set(idc.users()) == {f"{n}@example.com" for n in ("alice", "bob", "carol", "dan")}
+    assert set(idc.groups()) == {"Engineering", "data@example.com"}
+    assert idc.members("Engineering") == {"alice@example.com", "bob@example.com", "carol@example.com"}
+    assert idc.members("data@example.com") == {"bob@example.com", "dan@example.com"}
+    alice = idc.user(idc.users()["alice@example.com"])
+    assert alice["DisplayName"] == "Alice Example"
+    assert alice["Name"]["GivenName"] == "Alice"
+    assert alice["Emails"] == [{"Value": "alice@example.com", "Type": "work", "Primary": True}]
+
+
+def test_second_run_makes_zero_writes(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, rules)
+    moto_app.reset_counters()
+
+    report = run_sync(settings, APPLY, rules)
+
+    assert report.plan.operations == ()
+    assert writes(moto_app) == {}
+    assert set(moto_app.calls) == {"ListUsers", "ListGroups", "ListGroupMemberships"}
+
+
+def test_primary_email_change_updates_the_same_user(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, rules)
+    user_id = idc.users()["alice@example.com"]
+
+    google.user_by_email("alice@example.com").primary_email = "alice.new@example.com"
+    run_sync(settings, APPLY, rules)
+
+    assert idc.users()["alice.new@example.com"] == user_id
+    assert "alice@example.com" not in idc.users()
+    assert idc.user(user_id)["Emails"][0]["Value"] == "alice.new@example.com"
+    assert "alice.new@example.com" in idc.members("Engineering")
+
+
+def test_group_rename_updates_the_same_group(
+    settings: Settings, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, parse_rules(RULES_WITH_NAME.format(name="Eng")))
+    group_id = idc.groups()["Eng"]
+
+    run_sync(settings, APPLY, parse_rules(RULES_WITH_NAME.format(name="Engineering-Team")))
+
+    assert idc.groups()["Engineering-Team"] == group_id
+    assert "Eng" not in idc.groups()
+    assert len(idc.members("Engineering-Team")) == 3
+
+
+RULES_WITH_NAME = """
+version: 1
+sync:
+  groups:
+    - email: engineering@example.com
+      name: {name}
+"""
+
+
+def test_suspended_archived_and_departed_users_lose_access(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, rules)
+
+    google.user_by_email("alice@example.com").suspended = True
+    google.user_by_email("bob@example.com").archived = True
+    google.remove_member("data@example.com", "dan@example.com")
+    report = run_sync(settings, APPLY, rules)
+
+    assert set(idc.users()) == {"carol@example.com"}
+    reasons = {op.label: op.reason for op in report.plan.operations}
+    assert reasons["alice@example.com"] == "suspended in Google Workspace"
+    assert reasons["bob@example.com"] == "archived in Google Workspace"
+    assert reasons["dan@example.com"] == "no longer a member of any synced Google group"
+
+
+def test_unmanaged_and_protected_objects_survive(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    idc.create_user("breakglass@example.com")
+    idc.create_user("someone@elsewhere.example")
+    idc.create_group("AWSControlTowerAdmins")
+    idc.add_member("AWSControlTowerAdmins", "breakglass@example.com")
+    run_sync(settings, APPLY, rules)
+    # A hand-made membership of an unmanaged user in a managed group.
+    idc.add_member("Engineering", "breakglass@example.com")
+    # Google gains a user with the protected name: it must not be adopted.
+    google.add_user("breakglass@example.com", "Break", "Glass")
+    google.add_member("engineering@example.com", "breakglass@example.com")
+
+    report = run_sync(settings, APPLY, rules)
+
+    users = idc.users()
+    assert {"breakglass@example.com", "someone@elsewhere.example"} <= set(users)
+    assert idc.user(users["breakglass@example.com"])["DisplayName"] == "breakglass@example.com"
+    assert idc.members("AWSControlTowerAdmins") == {"breakglass@example.com"}
+    assert "breakglass@example.com" in idc.members("Engineering")
+    assert any("protected" in warning for warning in report.plan.warnings)
+    assert all(op.label != "breakglass@example.com" for op in report.plan.operations)
+
+
+def test_existing_users_and_groups_are_adopted_not_duplicated(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    alice_id = idc.create_user("alice@example.com")
+    group_id = idc.create_group("Engineering")
+
+    run_sync(settings, APPLY, rules)
+
+    assert idc.users()["alice@example.com"] == alice_id
+    assert idc.groups()["Engineering"] == group_id
+    assert idc.user(alice_id)["DisplayName"] == "Alice Example"
+    assert "alice@example.com" in idc.members("Engineering")
+
+
+def test_lost_state_is_rebuilt_by_adoption_and_deletes_nothing(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, rules)
+    before = idc.users()
+    Path(settings.state).unlink()
+    google.user_by_email("dan@example.com").suspended = True
+
+    report = run_sync(settings, APPLY, rules)
+
+    assert idc.users() == before  # dan can no longer be proven ours: kept
+    assert {op.action.value for op in report.plan.operations} == {"adopt"}
+    assert set(LocalStateStore(Path(settings.state)).load().users.values()) == {
+        before[n] for n in ("alice@example.com", "bob@example.com", "carol@example.com")
+    }
+
+
+def test_google_fault_in_the_middle_of_paging_aborts_with_zero_writes(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    seed_small_company(google)
+    for index in range(600):
+        google.add_user(f"user{index:03}@example.com", "User", str(index))
+    google.faults.append(Fault("/users", 503, "backendError", after=1, times=None))
+
+    with pytest.raises(ReadError, match="503"):
+        run_sync(settings, APPLY, rules)
+
+    assert writes(moto_app) == {}
+
+
+def test_throttling_storm_converges(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    seed_small_company(google)
+    for index in range(40):
+        google.add_user(f"user{index:02}@example.com", "User", str(index))
+        google.add_member("data@example.com", f"user{index:02}@example.com")
+    moto_app.throttle_fraction = 0.3
+
+    report = run_sync(settings, APPLY, rules)
+
+    moto_app.throttle_fraction = 0.0
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    assert sum(moto_app.throttled.values()) > 0
+    assert len(idc.users()) == 44
+    assert len(idc.members("data@example.com")) == 42
+    assert run_sync(settings, APPLY, rules).plan.operations == ()
+
+
+def test_mass_delete_is_refused_and_nothing_applied(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    seed_small_company(google)
+    for index in range(20):
+        google.add_user(f"user{index:02}@example.com", "User", str(index))
+        google.add_member("data@example.com", f"user{index:02}@example.com")
+    run_sync(settings, APPLY, rules)
+    for index in range(20):
+        google.remove_member("data@example.com", f"user{index:02}@example.com")
+    moto_app.reset_counters()
+
+    report = run_sync(settings, APPLY, rules)
+
+    assert report.exit_code is ExitCode.REFUSED
+    assert "20 user deletions" in (report.refused or "")
+    assert writes(moto_app) == {}
+    assert len(idc.users()) == 24
+    allowed = run_sync(settings, RunOptions(apply=True, allow_mass_delete=True), rules)
+    assert allowed.exit_code is ExitCode.OK
+    assert len(idc.users()) == 4
+
+
+def test_no_delete_mode_creates_and_updates_only(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, rules)
+    google.user_by_email("alice@example.com").suspended = True
+    google.add_user("frank@example.com", "Frank", "Example")
+    google.add_member("data@example.com", "frank@example.com")
+
+    run_sync(settings, RunOptions(apply=True, no_delete=True), rules)
+
+    assert {"alice@example.com", "frank@example.com"} <= set(idc.users())
+
+
+def test_empty_google_group_answer_is_refused(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    google.add_group("engineering@example.com")
+    google.add_group("data@example.com")
+
+    from sync.errors import SafeguardRefusal
+
+    with pytest.raises(SafeguardRefusal, match="no members"):
+        run_sync(settings, APPLY, rules)
+    assert writes(moto_app) == {}
+
+
+def test_audit_lines_match_applied_operations_one_to_one(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator
+) -> None:
+    seed_small_company(google)
+
+    report = run_sync(settings, APPLY, rules)
+
+    lines = [json.loads(line) for line in Path(settings.audit).read_text().splitlines()]
+    operations = [line for line in lines if line["operation"] != "run.summary"]
+    assert report.applied is not None
+    assert len(operations) == len(report.applied.outcomes) == len(report.plan.operations)
+    assert sorted(line["operation"] for line in operations) == sorted(
+        f"{op.resource}.{op.action.value}" for op in report.plan.operations
+    )
+    assert all(line["result"] == "success" and line["run_id"] == report.run_id for line in operations)
+    assert lines[-1]["operation"] == "run.summary" and lines[-1]["outcome"] == "succeeded"
+    assert "private_key" not in Path(settings.audit).read_text()
