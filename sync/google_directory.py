@@ -22,7 +22,7 @@ from tenacity import (
     retry,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from sync.errors import ConfigError, ReadError
@@ -106,7 +106,7 @@ class GoogleDirectoryReader:
         self._execute = retry(
             retry=retry_if_exception(_is_transient),
             stop=stop_after_attempt(retry_attempts),
-            wait=wait_exponential_jitter(multiplier=0.5, max=retry_max_wait),
+            wait=wait_random_exponential(multiplier=0.5, max=retry_max_wait),
             before_sleep=self._log_retry,
             reraise=True,
         )(self._execute_once)

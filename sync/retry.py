@@ -10,7 +10,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 TRANSIENT_CODES = {
@@ -41,7 +41,7 @@ def is_transient(error: BaseException) -> bool:
 
 class _WaitHonouringRetryAfter:
     def __init__(self, initial: float, maximum: float) -> None:
-        self._backoff = wait_exponential_jitter(multiplier=initial, max=maximum)
+        self._backoff = wait_random_exponential(multiplier=initial, max=maximum)
         self._maximum = maximum
 
     def __call__(self, state: RetryCallState) -> float:

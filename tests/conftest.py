@@ -30,7 +30,10 @@ protect:
 @pytest.fixture(scope="session")
 def aws() -> Iterator[tuple[ExtendedMotoApp, str]]:
     app = ExtendedMotoApp()
-    with LocalServer(app) as server, environment({**AWS_ENVIRONMENT, "AWS_ENDPOINT_URL": server.url}):
+    with (
+        LocalServer(app) as server,
+        environment({**AWS_ENVIRONMENT, "AWS_ENDPOINT_URL": server.url}),
+    ):
         yield app, server.url
 
 

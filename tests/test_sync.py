@@ -27,7 +27,11 @@ def test_first_sync_creates_users_groups_and_flattened_memberships(
     assert report.exit_code is ExitCode.OK
     assert set(idc.users()) == {f"{n}@example.com" for n in ("alice", "bob", "carol", "dan")}
     assert set(idc.groups()) == {"Engineering", "data@example.com"}
-    assert idc.members("Engineering") == {"alice@example.com", "bob@example.com", "carol@example.com"}
+    assert idc.members("Engineering") == {
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    }
     assert idc.members("data@example.com") == {"bob@example.com", "dan@example.com"}
     alice = idc.user(idc.users()["alice@example.com"])
     assert alice["DisplayName"] == "Alice Example"
@@ -180,7 +184,10 @@ def test_google_fault_in_the_middle_of_paging_aborts_with_zero_writes(
 
 
 def test_throttling_storm_converges(
-    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp,
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
     idc: IdentityCenterView,
 ) -> None:
     seed_small_company(google)
@@ -200,7 +207,10 @@ def test_throttling_storm_converges(
 
 
 def test_mass_delete_is_refused_and_nothing_applied(
-    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp,
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
     idc: IdentityCenterView,
 ) -> None:
     seed_small_company(google)
@@ -264,6 +274,8 @@ def test_audit_lines_match_applied_operations_one_to_one(
     assert sorted(line["operation"] for line in operations) == sorted(
         f"{op.resource}.{op.action.value}" for op in report.plan.operations
     )
-    assert all(line["result"] == "success" and line["run_id"] == report.run_id for line in operations)
+    assert all(
+        line["result"] == "success" and line["run_id"] == report.run_id for line in operations
+    )
     assert lines[-1]["operation"] == "run.summary" and lines[-1]["outcome"] == "succeeded"
     assert "private_key" not in Path(settings.audit).read_text()
