@@ -63,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not arguments.verbose:
         logging.getLogger("sync.audit").setLevel(logging.WARNING)
-    console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return int(_dispatch(arguments, console))
     except SyncError as error:

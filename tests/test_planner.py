@@ -191,7 +191,9 @@ def test_two_google_groups_mapping_to_one_name_sync_only_the_first() -> None:
 def test_plan_is_deterministic() -> None:
     users = [GoogleUser(f"g{i}", f"u{i}@example.com", "U", str(i), "") for i in range(30)]
     group = GoogleGroup("g-eng", "eng@example.com", "E", "Eng", frozenset(u.id for u in users))
-    first = build_plan(google(*users, groups=(group,)), IdentityCenterSnapshot((), ()), State(), RULES)
+    first = build_plan(
+        google(*users, groups=(group,)), IdentityCenterSnapshot((), ()), State(), RULES
+    )
     second = build_plan(
         google(*reversed(users), groups=(group,)), IdentityCenterSnapshot((), ()), State(), RULES
     )

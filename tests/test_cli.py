@@ -1,0 +1,147 @@
+"""The `sso-sync` command: output, exit codes, and a run killed in the middle of apply."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sync.cli import main
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.rules import Rules
+from sync.run import RunOptions, run_sync
+from sync.settings import Settings
+from tests.helpers import IdentityCenterView, seed_small_company, writes
+
+
+def settings_arguments(settings: Settings) -> list[str]:
+    return [
+        f"--{name.replace('_', '-')}={value}"
+        for name, value in settings.model_dump().items()
+        if value is not None
+    ]
+
+
+def test_validate_reports_key_path_and_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("version: 1\nsync:\n  groups:\n    - emial: a@example.com\n")
+
+    assert main(["validate", str(bad)]) == 2
+    assert f"{bad}:4: sync.groups.0.emial: unknown key" in capsys.readouterr().err
+
+
+def test_validate_accepts_the_shipped_file(capsys: pytest.CaptureFixture) -> None:
+    assert main(["validate", "mappings/rules.yaml"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_malformed_rules_file_exits_2_before_any_api_call(
+    settings: Settings,
+    moto_app: ExtendedMotoApp,
+    google: GoogleDirectoryEmulator,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    settings.rules.write_text("version: 1\nsync:\n  groups: [{email: a@example.com, bad: 1}]\n")
+
+    assert main(["apply", *settings_arguments(settings)]) == 2
+    assert "sync.groups.0.bad: unknown key" in capsys.readouterr().err
+    assert sum(moto_app.calls.values()) == 0
+    assert google.requests == []
+
+
+def test_missing_google_configuration_exits_2(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    arguments = [a for a in settings_arguments(settings) if "google-admin-email" not in a]
+
+    assert main(["plan", *arguments]) == 2
+    assert "SSO_SYNC_GOOGLE_ADMIN_EMAIL" in capsys.readouterr().err
+
+
+def test_plan_prints_a_diff_and_json_and_writes_nothing(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+
+    assert main(["plan", *settings_arguments(settings)]) == 0
+    text = capsys.readouterr().out
+    assert "+ create Engineering" in text
+    assert "+ create alice@example.com" in text
+    assert "Plan: 11 to create (11 API writes)." in text
+
+    assert main(["plan", "--json", *settings_arguments(settings)]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["summary"] == {"group.create": 2, "membership.create": 5, "user.create": 4}
+    assert body["run"]["outcome"] == "planned"
+    assert writes(moto_app) == {}
+    assert not Path(settings.state).exists()
+    assert not Path(settings.audit).exists()
+
+
+def test_apply_exits_3_when_a_safeguard_refuses(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    for index in range(10):
+        google.add_user(f"u{index}@example.com", "U", str(index))
+        google.add_member("data@example.com", f"u{index}@example.com")
+    run_sync(settings, RunOptions(apply=True), rules)
+    for index in range(10):
+        google.remove_member("data@example.com", f"u{index}@example.com")
+
+    assert main(["apply", *settings_arguments(settings)]) == 3
+    assert "Refused" in capsys.readouterr().out
+
+
+def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    aws: tuple[ExtendedMotoApp, str],
+) -> None:
+    seed_small_company(google)
+    for index in range(30):
+        google.add_user(f"u{index:02}@example.com", "U", str(index))
+        google.add_member("data@example.com", f"u{index:02}@example.com")
+    moto_app.latency_seconds = 0.05
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sync.cli",
+            "apply",
+            "--concurrency=1",
+            *settings_arguments(settings),
+        ],
+        env={**os.environ, "AWS_ENDPOINT_URL": aws[1]},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(idc.users()) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    moto_app.latency_seconds = 0.0
+    interrupted = len(idc.users())
+    assert 10 <= interrupted < 34, "the child should have been killed mid-way"
+
+    report = run_sync(settings, RunOptions(apply=True), rules)
+
+    assert report.exit_code == 0
+    assert len(idc.users()) == 34
+    assert len(idc.members("data@example.com")) == 32
+    assert run_sync(settings, RunOptions(apply=True), rules).plan.operations == ()
