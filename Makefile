@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test format clean schema
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,3 +27,6 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .sso-sync .pytest_cache
+
+schema: $(STAMP)
+	$(BIN)/python -c 'import json; from sync.rules import rules_json_schema; print(json.dumps(rules_json_schema(), indent=2))' > mappings/rules.schema.json

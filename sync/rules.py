@@ -29,14 +29,16 @@ RESERVED_DISPLAY_NAMES = ("Administrator", "AWSAdministrators")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class GroupSelector(_Strict):
     """One entry of `sync.groups`: a Google group by email, or a Directory API group query."""
 
     email: Annotated[str, Field(pattern=EMAIL_PATTERN)] | None = None
+    """A Google group's email address."""
     query: Annotated[str, Field(min_length=1)] | None = None
+    """A Directory API groups query, such as `email:aws-*`; each match keeps its email as name."""
     name: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     """Identity Center DisplayName for this group (only with `email`); default: the email."""
 
@@ -53,13 +55,16 @@ class GroupSelector(_Strict):
 
 class SyncScope(_Strict):
     groups: Annotated[list[GroupSelector], Field(min_length=1)]
+    """Google groups by email or by Directory API query; their members become users."""
 
 
 class Protect(_Strict):
     """Shell-style patterns (`*`, `?`) of Identity Center names the sync must never touch."""
 
     users: list[str] = []
+    """Patterns of Identity Center UserNames."""
     groups: list[str] = []
+    """Patterns of Identity Center group DisplayNames (Control Tower's are always included)."""
 
 
 class Safeguards(_Strict):
@@ -71,10 +76,16 @@ class Safeguards(_Strict):
 
 
 class Rules(_Strict):
+    """The sso-sync rules file (mappings/rules.yaml)."""
+
     version: Literal[1]
+    """Format version of this file."""
     sync: SyncScope
+    """Which Google groups are synced to Identity Center."""
     protect: Protect = Protect()
+    """Identity Center objects the sync must never adopt, change or delete."""
     safeguards: Safeguards = Safeguards()
+    """Limits that refuse a run before it applies anything."""
 
     @model_validator(mode="after")
     def _distinct_names(self) -> Self:
@@ -109,6 +120,13 @@ class Rules(_Strict):
 
 def _matches_any(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
     return any(fnmatch.fnmatchcase(name.lower(), pattern.lower()) for pattern in patterns)
+
+
+def rules_json_schema() -> dict:
+    """The JSON Schema of the rules file, for editors (mappings/rules.schema.json)."""
+    schema = Rules.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
 
 
 def load_rules(path: Path) -> Rules:

@@ -1,11 +1,12 @@
 """The rules file: valid files load, every error names the key path and the line."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from sync.errors import ConfigError
-from sync.rules import load_rules, parse_rules
+from sync.rules import load_rules, parse_rules, rules_json_schema
 
 
 def test_the_shipped_rules_file_is_valid() -> None:
@@ -81,3 +82,9 @@ def test_deletion_limit(setting: object, managed: int, limit: int) -> None:
     rules = parse_rules(f"version: 1\nsync: {{groups: [{{email: a@example.com}}]}}{value}")
 
     assert rules.deletion_limit(managed) == limit
+
+
+def test_the_committed_json_schema_matches_the_model() -> None:
+    committed = json.loads(Path("mappings/rules.schema.json").read_text())
+
+    assert committed == rules_json_schema(), "regenerate it with `make schema`"
