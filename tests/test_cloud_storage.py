@@ -1,0 +1,54 @@
+"""The Lambda-side stores: state and audit in S3, Google credentials in Secrets Manager,
+Identity Center discovered through sso-admin; all through boto3 against moto."""
+
+import json
+import uuid
+
+import boto3
+
+from sync.identity_center import discover_instance
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.rules import Rules
+from sync.run import RunOptions, run_sync
+from sync.settings import Settings
+from tests.helpers import IdentityCenterView, seed_small_company
+
+
+def test_state_and_audit_in_s3_with_credentials_from_secrets_manager(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    bucket = f"sso-sync-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=f"google-key-{bucket}",
+        SecretString=settings.google_credentials_file.read_text(),  # type: ignore[union-attr]
+    )["ARN"]
+    cloud = settings.model_copy(
+        update={
+            "google_credentials_file": None,
+            "google_credentials_secret": secret,
+            "state": f"s3://{bucket}/sync/state.json",
+            "audit": f"s3://{bucket}/audit",
+        }
+    )
+
+    first = run_sync(cloud, RunOptions(apply=True, trigger="schedule"), rules)
+    second = run_sync(cloud, RunOptions(apply=True, trigger="schedule"), rules)
+
+    assert first.exit_code == 0 and second.plan.operations == ()
+    state = json.loads(s3.get_object(Bucket=bucket, Key="sync/state.json")["Body"].read())
+    assert sorted(state["users"].values()) == sorted(idc.users().values())
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="audit/")["Contents"]]
+    assert len(keys) == 2 and all(key.endswith(".jsonl") for key in keys)
+    audit_key = next(key for key in keys if first.run_id in key)
+    lines = s3.get_object(Bucket=bucket, Key=audit_key)["Body"].read().decode().splitlines()
+    assert len(lines) == len(first.plan.operations) + 1
+
+
+def test_identity_center_is_discovered(moto_app: ExtendedMotoApp) -> None:
+    instance_arn, store_id = discover_instance(boto3.client("sso-admin"))
+
+    assert (instance_arn, store_id) == moto_app.identity_center("us-east-1")
