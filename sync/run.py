@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from sync.errors import ConfigError, ExitCode, ReadError, SafeguardRefusal
 from sync.executor import ApplyResult, Executor
 from sync.google_directory import GoogleDirectoryReader, google_credentials
 from sync.identity_center import IdentityStore, boto_config, discover_instance
-from sync.model import IdcGroup
+from sync.model import GoogleSnapshot, IdcGroup
 from sync.plan import Plan
 from sync.planner import build_plan
 from sync.rate_limit import CallMeter, TokenBucket
@@ -104,31 +105,32 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     plan = build_plan(google, idc, state, rules)
     if options.no_delete:
         plan = plan.without_deletions()
-    report = RunReport(run_id, options.trigger, plan, google_calls=reader.calls)
-
+    report = RunReport(
+        run_id, options.trigger, plan, google_calls=reader.calls, aws_calls=meter.calls
+    )
     try:
         check_deletions(plan, rules, options.allow_mass_delete)
     except SafeguardRefusal as refusal:
         report.refused = str(refusal)
+    if not options.apply:
+        report.seconds = time.monotonic() - started
+        return report
 
-    if options.apply and not report.refused:
-        audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, options.trigger)
-        try:
+    audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, options.trigger)
+    try:
+        if not report.refused:
             executor = Executor(
                 store, state, state_store, audit, retrying.copy, settings.concurrency
             )
             report.applied = executor.apply(plan)
-        finally:
-            report.aws_calls = meter.calls
-            report.seconds = time.monotonic() - started
-            audit.summary(report.summary())
-            audit.close()
-    report.aws_calls = meter.calls
-    report.seconds = time.monotonic() - started
+    finally:
+        report.seconds = time.monotonic() - started
+        audit.summary(report.summary())
+        audit.close()
     return report
 
 
-def _relevant_groups(state: State, google: Any) -> Any:
+def _relevant_groups(state: State, google: GoogleSnapshot) -> Callable[[IdcGroup], bool]:
     """Memberships are read only for groups the sync manages or may adopt."""
     managed_ids = set(state.groups.values())
     mapped_names = {group.display_name.lower() for group in google.groups}

@@ -42,10 +42,12 @@ def moto_app(aws: tuple[ExtendedMotoApp, str]) -> Iterator[ExtendedMotoApp]:
     app, _ = aws
     app.throttle_fraction = 0.0
     app.latency_seconds = 0.0
+    app.refusals.clear()
     app.reset_counters()
     yield app
     app.throttle_fraction = 0.0
     app.latency_seconds = 0.0
+    app.refusals.clear()
 
 
 @pytest.fixture

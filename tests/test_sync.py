@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sync.errors import ExitCode, ReadError
-from sync.local.aws import ExtendedMotoApp
+from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.rules import Rules, parse_rules
 from sync.run import RunOptions, run_sync
@@ -279,3 +279,34 @@ def test_audit_lines_match_applied_operations_one_to_one(
     )
     assert lines[-1]["operation"] == "run.summary" and lines[-1]["outcome"] == "succeeded"
     assert "private_key" not in Path(settings.audit).read_text()
+
+
+def test_a_failed_operation_fails_the_run_but_not_the_others_and_the_next_run_repairs(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    seed_small_company(google)
+    moto_app.refusals.append(Refusal("CreateUser", "ValidationException", "carol@example.com"))
+
+    report = run_sync(settings, APPLY, rules)
+
+    assert report.exit_code is ExitCode.RUN_FAILED
+    assert set(idc.users()) == {"alice@example.com", "bob@example.com", "dan@example.com"}
+    failed = {o.operation.label: o.error for o in report.applied.failures}  # type: ignore[union-attr]
+    assert "ValidationException" in failed["carol@example.com"]
+    assert failed["Engineering ∋ carol@example.com"] == "user carol@example.com does not exist"
+    lines = [json.loads(line) for line in Path(settings.audit).read_text().splitlines()]
+    assert sum(line.get("result") == "failed" for line in lines) == 2
+    assert lines[-1]["outcome"] == "failed" and len(lines[-1]["errors"]) == 2
+
+    moto_app.refusals.clear()
+    repaired = run_sync(settings, APPLY, rules)
+
+    assert repaired.exit_code is ExitCode.OK
+    assert [op.label for op in repaired.plan.operations] == [
+        "carol@example.com",
+        "Engineering ∋ carol@example.com",
+    ]

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -36,6 +37,15 @@ class AwsError(Exception):
         self.kind, self.message, self.status = kind, message, status
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Answer `operation` calls whose JSON body contains `body_contains` with `error`."""
+
+    operation: str
+    error: str
+    body_contains: str = ""
+
+
 class ExtendedMotoApp:
     """moto's WSGI application behind the fixes and fault injection of this module."""
 
@@ -47,6 +57,7 @@ class ExtendedMotoApp:
         self.latency_seconds = 0.0
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
+        self.refusals: list[Refusal] = []
         self._fixes = {
             "AWSIdentityStore.UpdateUser": self._update_user,
             "AWSIdentityStore.UpdateGroup": self._update_group,
@@ -84,11 +95,15 @@ class ExtendedMotoApp:
             time.sleep(self.latency_seconds)
         if throttle:
             return _error(AwsError("ThrottlingException", "Rate exceeded"), start_response)
-        fix = self._fixes.get(target)
-        if fix is None and not target.startswith("AWSIdentityStore."):
+        if not target.startswith("AWSIdentityStore."):
             return self._moto(environ, start_response)
+        fix = self._fixes.get(target)
         body = _read_body(environ)
         region = _region(environ)
+        text = json.dumps(body)
+        for refusal in self.refusals:
+            if refusal.operation == operation and refusal.body_contains in text:
+                return _error(AwsError(refusal.error, "Refused by the emulator"), start_response)
         try:
             with self._lock:
                 store = self._store(body, region)

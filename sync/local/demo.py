@@ -1,11 +1,13 @@
 """`sso-sync demo`: the whole sync against the local emulators, in four acts."""
 
+import json
 import shutil
 from pathlib import Path
 
 import boto3
 from rich.console import Console
 from rich.rule import Rule
+from rich.table import Table
 
 from sync.cli import show_report
 from sync.errors import ExitCode
@@ -64,15 +66,38 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     codes.append(sync("2. Second sync: onboarding, offboarding, a rename"))
     codes.append(sync("3. Third sync: nothing changed, so nothing is written"))
 
-    console.print(Rule(f"Audit log ({WORKDIR / 'audit.jsonl'}), last lines"))
-    for line in (WORKDIR / "audit.jsonl").read_text().splitlines()[-8:]:
-        console.print(line, soft_wrap=True, highlight=False)
-    survivors = [
-        u["UserName"] for u in identity_store.list_users(IdentityStoreId=store_id)["Users"]
-    ]
-    console.print(Rule("Untouched"))
-    console.print(f"breakglass@example.com still present: {'breakglass@example.com' in survivors}")
+    _show_audit(WORKDIR / "audit.jsonl", console)
+    users = {u["UserName"] for u in identity_store.list_users(IdentityStoreId=store_id)["Users"]}
+    groups = {
+        g["DisplayName"] for g in identity_store.list_groups(IdentityStoreId=store_id)["Groups"]
+    }
+    console.print(Rule("Never touched"))
+    console.print(f"breakglass@example.com still present: {'breakglass@example.com' in users}")
+    console.print(f"AWSControlTowerAdmins still present: {'AWSControlTowerAdmins' in groups}")
     return max(codes)
+
+
+def _show_audit(path: Path, console: Console) -> None:
+    """The audit lines of the last run that wrote something, as a table."""
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    writing_runs = [e["run_id"] for e in entries if e["operation"] != "run.summary"]
+    last = [e for e in entries if writing_runs and e["run_id"] == writing_runs[-1]]
+    console.print(Rule(f"Audit log: {path} ({len(entries)} lines), run {writing_runs[-1]}"))
+    table = Table(show_edge=False)
+    for column in ("time", "operation", "target", "result", "attempts"):
+        table.add_column(column)
+    for entry in last:
+        if entry["operation"] == "run.summary":
+            continue
+        table.add_row(
+            entry["time"][11:23],
+            entry["operation"],
+            entry["target"]["target"],
+            entry["result"],
+            str(entry["attempts"]),
+        )
+    console.print(table)
+    console.print(json.dumps(last[-1]), soft_wrap=True, highlight=False)
 
 
 def _hand_made_objects(client: object, store_id: str) -> None:
