@@ -13,14 +13,7 @@ from tenacity import Retrying
 
 from sync.audit import AuditLog
 from sync.identity_center import IdentityStore
-from sync.plan import (
-    Action,
-    GroupOperation,
-    MembershipOperation,
-    Operation,
-    Plan,
-    UserOperation,
-)
+from sync.plan import Action, MembershipOperation, Operation, Plan, PrincipalOperation
 from sync.retry import error_code
 from sync.state import State, StateStore
 
@@ -110,30 +103,25 @@ class Executor:
         return Outcome(operation, ok=True, attempts=retrying.statistics.get("attempt_number", 1))
 
     def _call(self, operation: Operation) -> str | None:
+        """One attempt at the operation; the id of what it created, if anything."""
         store = self._store
-        if isinstance(operation, UserOperation):
-            match operation.action:
-                case Action.CREATE:
-                    assert operation.attributes is not None
-                    return store.create_user(operation.attributes)
-                case Action.UPDATE:
-                    store.update_user(_id(operation.user_id), dict(operation.changes))
-                case Action.DELETE:
-                    store.delete_user(_id(operation.user_id))
-        elif isinstance(operation, GroupOperation):
-            match operation.action:
-                case Action.CREATE:
-                    assert operation.attributes is not None
-                    return store.create_group(operation.attributes)
-                case Action.UPDATE:
-                    store.update_group(_id(operation.group_id), dict(operation.changes))
-                case Action.DELETE:
-                    store.delete_group(_id(operation.group_id))
-        elif operation.action is Action.CREATE:
-            group_id, user_id = self._resolve(operation)
-            store.add_member(group_id, user_id)
-        else:
-            store.remove_membership(_id(operation.membership_id))
+        if isinstance(operation, MembershipOperation):
+            if operation.action is Action.CREATE:
+                store.add_member(*self._resolve(operation))
+            else:
+                store.remove_membership(_id(operation.membership_id))
+            return None
+        is_user = operation.resource == "user"
+        match operation.action:
+            case Action.CREATE:
+                create = store.create_user if is_user else store.create_group
+                return create(operation.attributes)  # type: ignore[arg-type]
+            case Action.UPDATE:
+                update = store.update_user if is_user else store.update_group
+                update(_id(operation.object_id), dict(operation.changes))
+            case Action.DELETE:
+                delete = store.delete_user if is_user else store.delete_group
+                delete(_id(operation.object_id))
         return None
 
     def _resolve(self, operation: MembershipOperation) -> tuple[str, str]:
@@ -148,17 +136,14 @@ class Executor:
 
     def _record(self, operation: Operation, created_id: str | None) -> None:
         """Keep the state in step with what just happened in Identity Center."""
-        if isinstance(operation, MembershipOperation):
+        if not isinstance(operation, PrincipalOperation):
             return
-        table = self._state.users if isinstance(operation, UserOperation) else self._state.groups
-        existing_id = (
-            operation.user_id if isinstance(operation, UserOperation) else operation.group_id
-        )
+        table = self._state.users if operation.resource == "user" else self._state.groups
         with self._lock:
             if operation.action in (Action.DELETE, Action.FORGET):
                 table.pop(operation.google_id, None)
             elif operation.action in (Action.CREATE, Action.ADOPT):
-                table[operation.google_id] = _id(created_id or existing_id)
+                table[operation.google_id] = _id(created_id or operation.object_id)
 
 
 def _id(value: str | None) -> str:

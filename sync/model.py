@@ -47,11 +47,21 @@ class UserAttributes:
     family_name: str
     email: str
 
+    @property
+    def name(self) -> str:
+        """The unique name of the user in Identity Center."""
+        return self.user_name
+
 
 @dataclass(frozen=True)
 class GroupAttributes:
     display_name: str
     description: str
+
+    @property
+    def name(self) -> str:
+        """The unique name of the group in Identity Center."""
+        return self.display_name
 
 
 @dataclass(frozen=True)

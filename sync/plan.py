@@ -3,7 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from sync.model import GroupAttributes, UserAttributes
 
@@ -27,38 +27,25 @@ class Phase(IntEnum):
 
 
 @dataclass(frozen=True)
-class UserOperation:
+class PrincipalOperation:
+    """A change to a user or a group, known by its Google id."""
+
+    resource: Literal["user", "group"]
     action: Action
     google_id: str
-    user_name: str
+    name: str
+    """UserName or group DisplayName, as it is in Identity Center (or will be, when created)."""
     reason: str
-    user_id: str | None = None
-    attributes: UserAttributes | None = None
+    object_id: str | None = None
+    """UserId or GroupId, when the object exists."""
+    attributes: UserAttributes | GroupAttributes | None = None
+    """What the object should look like (create, update)."""
     changes: tuple[tuple[str, Any], ...] = ()
     """(AttributePath, new value) pairs of an update."""
 
-    resource = "user"
-
     @property
     def label(self) -> str:
-        return self.user_name
-
-
-@dataclass(frozen=True)
-class GroupOperation:
-    action: Action
-    google_id: str
-    display_name: str
-    reason: str
-    group_id: str | None = None
-    attributes: GroupAttributes | None = None
-    changes: tuple[tuple[str, Any], ...] = ()
-
-    resource = "group"
-
-    @property
-    def label(self) -> str:
-        return self.display_name
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -71,14 +58,14 @@ class MembershipOperation:
     reason: str
     membership_id: str | None = None
 
-    resource = "membership"
+    resource: ClassVar[str] = "membership"
 
     @property
     def label(self) -> str:
         return f"{self.group_name} ∋ {self.user_name}"
 
 
-Operation = UserOperation | GroupOperation | MembershipOperation
+Operation = PrincipalOperation | MembershipOperation
 
 DESTRUCTIVE = {Action.DELETE}
 API_ACTIONS = {Action.CREATE, Action.UPDATE, Action.DELETE}
@@ -140,16 +127,14 @@ def operation_json(operation: Operation) -> dict[str, Any]:
         "target": operation.label,
         "reason": operation.reason,
     }
-    if isinstance(operation, UserOperation):
-        body |= {"google_id": operation.google_id, "user_id": operation.user_id}
-    elif isinstance(operation, GroupOperation):
-        body |= {"google_id": operation.google_id, "group_id": operation.group_id}
+    if isinstance(operation, PrincipalOperation):
+        body |= {"google_id": operation.google_id, f"{operation.resource}_id": operation.object_id}
     else:
         body |= {
             "group_google_id": operation.group_google_id,
             "user_google_id": operation.user_google_id,
             "membership_id": operation.membership_id,
         }
-    if getattr(operation, "changes", ()):
-        body["changes"] = {path: value for path, value in operation.changes}
+    if isinstance(operation, PrincipalOperation) and operation.changes:
+        body["changes"] = dict(operation.changes)
     return body

@@ -5,21 +5,19 @@ in the state (or adopted in this plan), never on protected or hand-made ones.
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sync.model import (
     GoogleGroup,
     GoogleSnapshot,
     GoogleUser,
     GroupAttributes,
-    IdcGroup,
-    IdcUser,
     IdentityCenterSnapshot,
     UserAttributes,
 )
-from sync.plan import Action, GroupOperation, MembershipOperation, Operation, Plan, UserOperation
+from sync.plan import Action, MembershipOperation, Operation, Plan, PrincipalOperation
 from sync.rules import Rules
 from sync.state import State
 
@@ -74,6 +72,30 @@ def build_plan(
     return _Planner(google, idc, state, rules).plan()
 
 
+Attributes = UserAttributes | GroupAttributes
+
+
+@dataclass(frozen=True)
+class _Desired:
+    """One user or group as Google says it should be in Identity Center."""
+
+    google_id: str
+    attributes: Attributes
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between reconciling users and reconciling groups."""
+
+    resource: Literal["user", "group"]
+    is_protected: Callable[[str], bool]
+    changes: Callable[[Any, Any], tuple[tuple[str, Any], ...]]
+    rename_reason: str
+    update_reason: str
+    removal_reason: Callable[[str], str]
+
+
 @dataclass
 class _Planner:
     google: GoogleSnapshot
@@ -82,138 +104,69 @@ class _Planner:
     rules: Rules
     operations: list[Operation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # Google id -> the Identity Center object it is managed as (None: created by this plan).
-    users: dict[str, IdcUser | None] = field(default_factory=dict)
-    groups: dict[str, IdcGroup | None] = field(default_factory=dict)
 
     def plan(self) -> Plan:
         self.warnings.extend(self.google.warnings)
-        self._plan_groups()
-        self._plan_users()
-        managed_memberships = self._plan_memberships()
+        groups = self._reconcile(
+            _Kind(
+                "group",
+                self.rules.is_protected_group,
+                group_changes,
+                "renamed",
+                "description differs from the managed one",
+                lambda _: "no longer synced from Google (deleted or out of the rules)",
+            ),
+            self._desired_groups(),
+            {group.group_id: group.attributes for group in self.idc.groups},
+            self.state.groups,
+        )
+        users = self._reconcile(
+            _Kind(
+                "user",
+                self.rules.is_protected_user,
+                user_changes,
+                "primary email changed in Google",
+                "attributes changed in Google",
+                self._why_out_of_scope,
+            ),
+            self._desired_users(),
+            {user.user_id: user.attributes for user in self.idc.users},
+            self.state.users,
+        )
         managed = Counter(
             user=len(self.state.users),
             group=len(self.state.groups),
-            membership=managed_memberships,
+            membership=self._plan_memberships(groups, users),
         )
         return Plan(tuple(self.operations), tuple(self.warnings), managed)
 
-    # --- users --------------------------------------------------------------------------
+    def _desired_groups(self) -> list[_Desired]:
+        desired, seen = [], {}
+        for group in self.google.groups:
+            attributes = group_attributes(group)
+            first = seen.setdefault(attributes.name.lower(), group.email)
+            if first != group.email:
+                self.warnings.append(
+                    f"{group.email} and {first} both map to the Identity Center name "
+                    f"{attributes.name}; {group.email} not synced"
+                )
+                continue
+            desired.append(
+                _Desired(group.id, attributes, f"synced from Google group {group.email}")
+            )
+        return desired
 
-    def _in_scope_users(self) -> dict[str, GoogleUser]:
+    def _desired_users(self) -> list[_Desired]:
         """Active directory users who are members of at least one synced group."""
         member_ids = {uid for group in self.google.groups for uid in group.member_ids}
-        return {
-            uid: self.google.users[uid]
-            for uid in sorted(member_ids, key=lambda uid: self.google.users[uid].primary_email)
-            if self.google.users[uid].active
-        }
-
-    def _plan_users(self) -> None:
-        by_id = {user.user_id: user for user in self.idc.users}
-        by_name = {user.attributes.user_name.lower(): user for user in self.idc.users}
-        recorded = set(self.state.users.values())
-        in_scope = self._in_scope_users()
-        for google_id, google_user in in_scope.items():
-            desired = user_attributes(google_user)
-            current = by_id.get(self.state.users.get(google_id, ""))
-            if current is None:
-                candidate = by_name.get(desired.user_name.lower())
-                if candidate is None:
-                    self.operations.append(
-                        UserOperation(
-                            Action.CREATE,
-                            google_id,
-                            desired.user_name,
-                            "active member of a synced Google group",
-                            attributes=desired,
-                        )
-                    )
-                    self.users[google_id] = None
-                    continue
-                blocker = _adoption_blocker(
-                    "user",
-                    candidate.attributes.user_name,
-                    candidate.user_id in recorded,
-                    self.rules.is_protected_user(candidate.attributes.user_name),
-                )
-                if blocker:
-                    self.warnings.append(blocker)
-                    continue
-                self.operations.append(
-                    UserOperation(
-                        Action.ADOPT,
-                        google_id,
-                        candidate.attributes.user_name,
-                        "an Identity Center user already has this Google user's primary email",
-                        user_id=candidate.user_id,
-                    )
-                )
-                current = candidate
-            elif self.rules.is_protected_user(current.attributes.user_name):
-                self.warnings.append(
-                    f"user {current.attributes.user_name} is protected by the rules file; "
-                    "left untouched"
-                )
-                continue
-            self.users[google_id] = current
-            self._plan_user_update(google_id, current, desired, by_name)
-        self._plan_user_removals(in_scope, by_id)
-
-    def _plan_user_update(
-        self,
-        google_id: str,
-        current: IdcUser,
-        desired: UserAttributes,
-        by_name: Mapping[str, IdcUser],
-    ) -> None:
-        changes = user_changes(current.attributes, desired)
-        if not changes:
-            return
-        holder = by_name.get(desired.user_name.lower())
-        if holder is not None and holder.user_id != current.user_id:
-            self.warnings.append(
-                f"cannot rename {current.attributes.user_name} to {desired.user_name}: "
-                "another Identity Center user has that name"
-            )
-            return
-        renamed = current.attributes.user_name != desired.user_name
-        self.operations.append(
-            UserOperation(
-                Action.UPDATE,
-                google_id,
-                current.attributes.user_name,
-                "primary email changed in Google" if renamed else "attributes changed in Google",
-                user_id=current.user_id,
-                attributes=desired,
-                changes=changes,
-            )
+        users = sorted(
+            (self.google.users[uid] for uid in member_ids if self.google.users[uid].active),
+            key=lambda user: user.primary_email,
         )
-
-    def _plan_user_removals(
-        self, in_scope: Mapping[str, GoogleUser], by_id: Mapping[str, IdcUser]
-    ) -> None:
-        for google_id, user_id in sorted(self.state.users.items()):
-            if google_id in in_scope:
-                continue
-            current = by_id.get(user_id)
-            if current is None:
-                self.operations.append(
-                    UserOperation(
-                        Action.FORGET,
-                        google_id,
-                        user_id,
-                        "deleted outside sso-sync",
-                        user_id=user_id,
-                    )
-                )
-                continue
-            name = current.attributes.user_name
-            if self.rules.is_protected_user(name):
-                reason, action = "protected by the rules file", Action.FORGET
-            else:
-                reason, action = self._why_out_of_scope(google_id), Action.DELETE
-            self.operations.append(UserOperation(action, google_id, name, reason, user_id=user_id))
+        return [
+            _Desired(user.id, user_attributes(user), "active member of a synced Google group")
+            for user in users
+        ]
 
     def _why_out_of_scope(self, google_id: str) -> str:
         user = self.google.users.get(google_id)
@@ -225,172 +178,205 @@ class _Planner:
             return "archived in Google Workspace"
         return "no longer a member of any synced Google group"
 
-    # --- groups -------------------------------------------------------------------------
+    # --- users and groups ---------------------------------------------------------------
 
-    def _plan_groups(self) -> None:
-        by_id = {group.group_id: group for group in self.idc.groups}
-        by_name = {group.attributes.display_name.lower(): group for group in self.idc.groups}
-        recorded = set(self.state.groups.values())
-        seen_names: dict[str, str] = {}
-        for google_group in self.google.groups:
-            desired = group_attributes(google_group)
-            other = seen_names.setdefault(desired.display_name.lower(), google_group.email)
-            if other != google_group.email:
-                self.warnings.append(
-                    f"{google_group.email} and {other} both map to the Identity Center name "
-                    f"{desired.display_name}; {google_group.email} not synced"
-                )
-                continue
-            current = by_id.get(self.state.groups.get(google_group.id, ""))
-            if current is None:
-                candidate = by_name.get(desired.display_name.lower())
-                if candidate is None:
-                    self.operations.append(
-                        GroupOperation(
-                            Action.CREATE,
-                            google_group.id,
-                            desired.display_name,
-                            f"synced from Google group {google_group.email}",
-                            attributes=desired,
-                        )
-                    )
-                    self.groups[google_group.id] = None
-                    continue
-                name = candidate.attributes.display_name
-                blocker = _adoption_blocker(
-                    "group",
-                    name,
-                    candidate.group_id in recorded,
-                    self.rules.is_protected_group(name),
-                )
-                if blocker:
-                    self.warnings.append(blocker)
-                    continue
-                self.operations.append(
-                    GroupOperation(
-                        Action.ADOPT,
-                        google_group.id,
-                        name,
-                        f"an Identity Center group already has the name mapped from "
-                        f"{google_group.email}",
-                        group_id=candidate.group_id,
-                    )
-                )
-                current = candidate
-            elif self.rules.is_protected_group(current.attributes.display_name):
-                self.warnings.append(
-                    f"group {current.attributes.display_name} is protected; left untouched"
-                )
-                continue
-            self.groups[google_group.id] = current
-            self._plan_group_update(google_group, current, desired, by_name)
-        self._plan_group_removals(by_id)
-
-    def _plan_group_update(
+    def _reconcile(
         self,
-        google_group: GoogleGroup,
-        current: IdcGroup,
-        desired: GroupAttributes,
-        by_name: Mapping[str, IdcGroup],
+        kind: _Kind,
+        desired: list[_Desired],
+        existing: Mapping[str, Attributes],
+        recorded: Mapping[str, str],
+    ) -> dict[str, str | None]:
+        """Plan creates, adoptions, updates and removals of one kind of principal.
+
+        Returns the Google ids this plan manages, each with its Identity Center id (None for
+        one the plan creates).
+        """
+        by_name = {attributes.name.lower(): object_id for object_id, attributes in existing.items()}
+        held = set(recorded.values())
+        managed: dict[str, str | None] = {}
+        left_alone: set[str] = set()
+        for wanted in desired:
+            object_id = self._managed_object(kind, wanted, existing, recorded, by_name, held)
+            if object_id is False:
+                left_alone.add(wanted.google_id)
+                continue
+            managed[wanted.google_id] = object_id
+            if object_id is not None:
+                self._plan_update(kind, wanted, object_id, existing[object_id], by_name)
+        self._plan_removals(kind, managed.keys() | left_alone, existing, recorded)
+        return managed
+
+    def _managed_object(
+        self,
+        kind: _Kind,
+        wanted: _Desired,
+        existing: Mapping[str, Attributes],
+        recorded: Mapping[str, str],
+        by_name: Mapping[str, str],
+        held: set[str],
+    ) -> Literal[False] | str | None:
+        """The Identity Center id this Google object is managed as: the recorded one, one it
+        adopts, None when the plan creates it, or False when it must be left alone."""
+        name = wanted.attributes.name
+        object_id = recorded.get(wanted.google_id)
+        if object_id in existing:
+            if kind.is_protected(existing[object_id].name) or kind.is_protected(name):
+                self.warnings.append(
+                    f"{kind.resource} {existing[object_id].name} is protected by the rules "
+                    "file; left untouched"
+                )
+                return False
+            return object_id
+        if kind.is_protected(name):
+            self.warnings.append(
+                f"{kind.resource} name {name} is protected by the rules file; not synced"
+            )
+            return False
+        object_id = by_name.get(name.lower())
+        if object_id is None:
+            self._add(
+                kind,
+                Action.CREATE,
+                wanted.google_id,
+                name,
+                wanted.reason,
+                attributes=wanted.attributes,
+            )
+            return None
+        if object_id in held:
+            self.warnings.append(
+                f"{kind.resource} name {name} is held by another managed {kind.resource}; "
+                "not synced this run"
+            )
+            return False
+        self._add(
+            kind,
+            Action.ADOPT,
+            wanted.google_id,
+            existing[object_id].name,
+            f"an Identity Center {kind.resource} already has this name",
+            object_id=object_id,
+        )
+        return object_id
+
+    def _plan_update(
+        self,
+        kind: _Kind,
+        wanted: _Desired,
+        object_id: str,
+        current: Attributes,
+        by_name: Mapping[str, str],
     ) -> None:
-        changes = group_changes(current.attributes, desired)
+        changes = kind.changes(current, wanted.attributes)
         if not changes:
             return
-        holder = by_name.get(desired.display_name.lower())
-        if holder is not None and holder.group_id != current.group_id:
+        holder = by_name.get(wanted.attributes.name.lower())
+        if holder is not None and holder != object_id:
             self.warnings.append(
-                f"cannot rename group {current.attributes.display_name} to "
-                f"{desired.display_name}: another group has that name"
+                f"cannot rename {kind.resource} {current.name} to {wanted.attributes.name}: "
+                f"another Identity Center {kind.resource} has that name"
             )
             return
-        renamed = current.attributes.display_name != desired.display_name
-        self.operations.append(
-            GroupOperation(
-                Action.UPDATE,
-                google_group.id,
-                current.attributes.display_name,
-                "renamed" if renamed else "description differs from the managed one",
-                group_id=current.group_id,
-                attributes=desired,
-                changes=changes,
-            )
+        renamed = current.name != wanted.attributes.name
+        self._add(
+            kind,
+            Action.UPDATE,
+            wanted.google_id,
+            current.name,
+            kind.rename_reason if renamed else kind.update_reason,
+            object_id=object_id,
+            attributes=wanted.attributes,
+            changes=changes,
         )
 
-    def _plan_group_removals(self, by_id: Mapping[str, IdcGroup]) -> None:
-        synced = {group.id for group in self.google.groups}
-        for google_id, group_id in sorted(self.state.groups.items()):
-            if google_id in synced:
+    def _plan_removals(
+        self,
+        kind: _Kind,
+        keep: Set[str],
+        existing: Mapping[str, Attributes],
+        recorded: Mapping[str, str],
+    ) -> None:
+        for google_id, object_id in sorted(recorded.items()):
+            if google_id in keep:
                 continue
-            current = by_id.get(group_id)
+            current = existing.get(object_id)
             if current is None:
-                self.operations.append(
-                    GroupOperation(
-                        Action.FORGET,
-                        google_id,
-                        group_id,
-                        "deleted outside sso-sync",
-                        group_id=group_id,
-                    )
+                self._add(
+                    kind,
+                    Action.FORGET,
+                    google_id,
+                    object_id,
+                    "deleted outside sso-sync",
+                    object_id=object_id,
                 )
-                continue
-            name = current.attributes.display_name
-            if self.rules.is_protected_group(name):
-                reason, action = "protected by the rules file", Action.FORGET
+            elif kind.is_protected(current.name):
+                self._add(
+                    kind,
+                    Action.FORGET,
+                    google_id,
+                    current.name,
+                    "protected by the rules file",
+                    object_id=object_id,
+                )
             else:
-                reason, action = (
-                    "no longer synced from Google (deleted or out of the rules)",
-                    (Action.DELETE),
+                self._add(
+                    kind,
+                    Action.DELETE,
+                    google_id,
+                    current.name,
+                    kind.removal_reason(google_id),
+                    object_id=object_id,
                 )
-            self.operations.append(
-                GroupOperation(action, google_id, name, reason, group_id=group_id)
-            )
+
+    def _add(
+        self, kind: _Kind, action: Action, google_id: str, name: str, reason: str, **details: Any
+    ) -> None:
+        self.operations.append(
+            PrincipalOperation(kind.resource, action, google_id, name, reason, **details)
+        )
 
     # --- memberships --------------------------------------------------------------------
 
-    def _plan_memberships(self) -> int:
-        """Plan membership changes of managed groups; return how many the sync manages now."""
-        google_id_of_user = {
-            current.user_id: google_id
-            for google_id, current in self.users.items()
-            if current is not None
-        }
-        user_names = {
-            google_id: user_attributes(self.google.users[google_id]).user_name
-            for google_id in self.users
-        }
+    def _plan_memberships(
+        self, groups: Mapping[str, str | None], users: Mapping[str, str | None]
+    ) -> int:
+        """Plan the memberships of managed users in managed groups; return how many exist.
+
+        Memberships of anyone else, even in a managed group, are not the sync's to touch.
+        """
+        google_id_of_user = {user_id: gid for gid, user_id in users.items() if user_id}
+        user_names = {gid: user_attributes(self.google.users[gid]).name for gid in users}
         managed_count = 0
         for google_group in self.google.groups:
-            if google_group.id not in self.groups:
+            if google_group.id not in groups:
                 continue
-            current_group = self.groups[google_group.id]
-            current: dict[str, str] = {}
-            if current_group is not None:
-                for membership in self.idc.memberships:
-                    if membership.group_id != current_group.group_id:
-                        continue
-                    member = google_id_of_user.get(membership.user_id)
-                    if member is not None:
-                        current[member] = membership.membership_id
+            group_id = groups[google_group.id]
+            current = {
+                google_id_of_user[membership.user_id]: membership.membership_id
+                for membership in self.idc.memberships
+                if membership.group_id == group_id and membership.user_id in google_id_of_user
+            }
             managed_count += len(current)
-            desired = {uid for uid in google_group.member_ids if uid in self.users}
-            name = group_attributes(google_group).display_name
-            for uid in _by_name(desired - current.keys(), user_names):
+            wanted = {uid for uid in google_group.member_ids if uid in users}
+            group_name = group_attributes(google_group).name
+            for uid in _by_name(wanted - current.keys(), user_names):
                 self.operations.append(
                     MembershipOperation(
                         Action.CREATE,
                         google_group.id,
-                        name,
+                        group_name,
                         uid,
                         user_names[uid],
                         f"member of {google_group.email} in Google",
                     )
                 )
-            for uid in _by_name(current.keys() - desired, user_names):
+            for uid in _by_name(current.keys() - wanted, user_names):
                 self.operations.append(
                     MembershipOperation(
                         Action.DELETE,
                         google_group.id,
-                        name,
+                        group_name,
                         uid,
                         user_names[uid],
                         f"no longer a member of {google_group.email} in Google",
@@ -398,15 +384,6 @@ class _Planner:
                     )
                 )
         return managed_count
-
-
-def _adoption_blocker(kind: str, name: str, held: bool, protected: bool) -> str | None:
-    """Why an existing object with the wanted name cannot be adopted, if it cannot."""
-    if held:
-        return f"{kind} name {name} is held by another managed {kind}; not synced this run"
-    if protected:
-        return f"{kind} {name} exists and is protected by the rules file; not adopted"
-    return None
 
 
 def _by_name(google_ids: Iterable[str], names: Mapping[str, str]) -> list[str]:

@@ -4,7 +4,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sync.executor import ApplyResult
-from sync.plan import Action, Plan
+from sync.plan import Action, Plan, PrincipalOperation
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -24,7 +24,9 @@ def print_plan(plan: Plan, console: Console) -> None:
         console.print(f"[bold]{title}[/bold]")
         for operation in operations:
             symbol, colour = SYMBOLS[operation.action]
-            changes = ", ".join(path for path, _ in getattr(operation, "changes", ()))
+            changes = ""
+            if isinstance(operation, PrincipalOperation):
+                changes = ", ".join(path for path, _ in operation.changes)
             detail = f" ({changes})" if changes else ""
             console.print(
                 f"  [{colour}]{symbol} {operation.action.value:<6} {operation.label}[/{colour}]"

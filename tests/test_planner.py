@@ -76,7 +76,7 @@ def test_primary_email_change_is_an_update_of_the_recorded_user() -> None:
 
     (operation,) = build_plan(google(renamed), idc, state, RULES).operations
 
-    assert operation.action is Action.UPDATE and operation.user_id == "u1"
+    assert operation.action is Action.UPDATE and operation.object_id == "u1"
     assert dict(operation.changes)["userName"] == "alice.b@example.com"
     assert "emails" in dict(operation.changes)
 
@@ -199,3 +199,16 @@ def test_plan_is_deterministic() -> None:
     )
 
     assert first.operations == second.operations
+
+
+def test_a_google_group_mapped_onto_a_protected_name_is_never_created() -> None:
+    group = GoogleGroup(
+        "g-x", "x@example.com", "X", "AWSControlTowerAdmins", frozenset({"g-alice"})
+    )
+
+    plan = build_plan(
+        google(ALICE, groups=(group,)), IdentityCenterSnapshot((), ()), State(), RULES
+    )
+
+    assert all(op.resource != "group" for op in plan.operations)
+    assert any("protected" in w for w in plan.warnings)

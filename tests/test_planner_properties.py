@@ -18,7 +18,7 @@ from sync.model import (
     IdentityCenterSnapshot,
     UserAttributes,
 )
-from sync.plan import Action, GroupOperation, MembershipOperation, Plan, UserOperation
+from sync.plan import Action, MembershipOperation, Plan
 from sync.planner import build_plan
 from sync.rules import parse_rules
 from sync.state import State
@@ -42,14 +42,7 @@ def apply_in_memory(
     state = State(dict(state.users), dict(state.groups))
     for _, operations in plan.phases():
         for op in operations:
-            if isinstance(op, UserOperation):
-                table, objects = state.users, users
-                object_id = op.user_id
-            elif isinstance(op, GroupOperation):
-                table, objects = state.groups, groups
-                object_id = op.group_id
-            else:
-                assert isinstance(op, MembershipOperation)
+            if isinstance(op, MembershipOperation):
                 if op.action is Action.CREATE:
                     new = IdcMembership(
                         f"m-new{next(NEW_IDS)}",
@@ -60,13 +53,13 @@ def apply_in_memory(
                 else:
                     del memberships[op.membership_id]
                 continue
+            is_user = op.resource == "user"
+            table, objects = (state.users, users) if is_user else (state.groups, groups)
+            object_id = op.object_id
             if op.action is Action.CREATE:
                 object_id = f"{op.resource}-new{next(NEW_IDS)}"
-                objects[object_id] = (
-                    IdcUser(object_id, op.attributes)
-                    if isinstance(op, UserOperation)
-                    else IdcGroup(object_id, op.attributes)
-                )
+                kind = IdcUser if is_user else IdcGroup
+                objects[object_id] = kind(object_id, op.attributes)
                 table[op.google_id] = object_id
             elif op.action is Action.UPDATE:
                 objects[object_id] = replace(objects[object_id], attributes=op.attributes)
