@@ -43,6 +43,18 @@ def seed_small_company(google: GoogleDirectoryEmulator) -> None:
     google.add_member("engineering@example.com", "backend@example.com")
 
 
+def add_people(google: GoogleDirectoryEmulator, count: int, group: str | None = None) -> list[str]:
+    """`count` more directory users (person000@...), members of `group` if one is given."""
+    emails = []
+    for index in range(count):
+        email = f"person{index:03}@example.com"
+        google.add_user(email, "Person", str(index))
+        if group is not None:
+            google.add_member(group, email)
+        emails.append(email)
+    return emails
+
+
 def writes(app: ExtendedMotoApp) -> dict[str, int]:
     return {op: n for op, n in app.calls.items() if op in WRITE_OPERATIONS}
 

@@ -16,7 +16,7 @@ from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.rules import Rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
-from tests.helpers import IdentityCenterView, seed_small_company, writes
+from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
 
 
 def settings_arguments(settings: Settings) -> list[str]:
@@ -93,12 +93,10 @@ def test_apply_exits_3_when_a_safeguard_refuses(
     capsys: pytest.CaptureFixture,
 ) -> None:
     seed_small_company(google)
-    for index in range(10):
-        google.add_user(f"u{index}@example.com", "U", str(index))
-        google.add_member("data@example.com", f"u{index}@example.com")
+    people = add_people(google, 10, "data@example.com")
     run_sync(settings, RunOptions(apply=True), rules)
-    for index in range(10):
-        google.remove_member("data@example.com", f"u{index}@example.com")
+    for email in people:
+        google.remove_member("data@example.com", email)
 
     assert main(["apply", *settings_arguments(settings)]) == 3
     assert "Refused" in capsys.readouterr().out
@@ -113,9 +111,7 @@ def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
     aws: tuple[ExtendedMotoApp, str],
 ) -> None:
     seed_small_company(google)
-    for index in range(30):
-        google.add_user(f"u{index:02}@example.com", "U", str(index))
-        google.add_member("data@example.com", f"u{index:02}@example.com")
+    add_people(google, 30, "data@example.com")
     moto_app.latency_seconds = 0.05
     child = subprocess.Popen(
         [

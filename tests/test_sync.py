@@ -12,7 +12,7 @@ from sync.rules import Rules, parse_rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from sync.state import LocalStateStore
-from tests.helpers import IdentityCenterView, seed_small_company, writes
+from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
 
 APPLY = RunOptions(apply=True, trigger="test")
 
@@ -173,8 +173,7 @@ def test_google_fault_in_the_middle_of_paging_aborts_with_zero_writes(
     settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
 ) -> None:
     seed_small_company(google)
-    for index in range(600):
-        google.add_user(f"user{index:03}@example.com", "User", str(index))
+    add_people(google, 600)
     google.faults.append(Fault("/users", 503, "backendError", after=1, times=None))
 
     with pytest.raises(ReadError, match="503"):
@@ -191,9 +190,7 @@ def test_throttling_storm_converges(
     idc: IdentityCenterView,
 ) -> None:
     seed_small_company(google)
-    for index in range(40):
-        google.add_user(f"user{index:02}@example.com", "User", str(index))
-        google.add_member("data@example.com", f"user{index:02}@example.com")
+    add_people(google, 40, "data@example.com")
     moto_app.throttle_fraction = 0.3
 
     report = run_sync(settings, APPLY, rules)
@@ -214,12 +211,10 @@ def test_mass_delete_is_refused_and_nothing_applied(
     idc: IdentityCenterView,
 ) -> None:
     seed_small_company(google)
-    for index in range(20):
-        google.add_user(f"user{index:02}@example.com", "User", str(index))
-        google.add_member("data@example.com", f"user{index:02}@example.com")
+    people = add_people(google, 20, "data@example.com")
     run_sync(settings, APPLY, rules)
-    for index in range(20):
-        google.remove_member("data@example.com", f"user{index:02}@example.com")
+    for email in people:
+        google.remove_member("data@example.com", email)
     moto_app.reset_counters()
 
     report = run_sync(settings, APPLY, rules)
