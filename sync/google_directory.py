@@ -61,6 +61,16 @@ def _is_transient(error: BaseException) -> bool:
     return status == 403 and _reason(error) in RETRIED_403_REASONS
 
 
+def _is_refused_access(error: BaseException) -> bool:
+    """Credentials, scopes or admin rights are wrong: retrying will not help, fixing will."""
+    if isinstance(error, RefreshError):
+        return True
+    return isinstance(error, HttpError) and (
+        error.resp.status == 401
+        or (error.resp.status == 403 and _reason(error) not in RETRIED_403_REASONS)
+    )
+
+
 def _reason(error: HttpError) -> str:
     try:
         return json.loads(error.content)["error"]["errors"][0]["reason"]
@@ -116,6 +126,11 @@ class GoogleDirectoryReader:
         try:
             return self._read(selectors)
         except (HttpError, RefreshError, TransportError, httplib2.HttpLib2Error, OSError) as error:
+            if _is_refused_access(error):
+                raise ConfigError(
+                    f"Google refused access: {_describe(error)}. Check the service account's "
+                    "domain-wide delegation scopes and SSO_SYNC_GOOGLE_ADMIN_EMAIL."
+                ) from error
             raise ReadError(f"reading Google Workspace failed: {_describe(error)}") from error
 
     def _read(self, selectors: Sequence[GroupSelector]) -> GoogleSnapshot:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import ExitCode, ReadError
+from sync.errors import ExitCode, ReadError, SafeguardRefusal
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.rules import Rules, parse_rules
@@ -247,8 +247,6 @@ def test_empty_google_group_answer_is_refused(
 ) -> None:
     google.add_group("engineering@example.com")
     google.add_group("data@example.com")
-
-    from sync.errors import SafeguardRefusal
 
     with pytest.raises(SafeguardRefusal, match="no members"):
         run_sync(settings, APPLY, rules)
