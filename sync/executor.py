@@ -64,14 +64,16 @@ class Executor:
         self._lock = threading.Lock()
 
     def apply(self, plan: Plan) -> ApplyResult:
+        """Run every phase; the state is saved after each one, and on the way out of a crash."""
         result = ApplyResult()
         try:
             for _phase, operations in plan.phases():
                 with ThreadPoolExecutor(self._concurrency, thread_name_prefix="apply") as pool:
                     result.outcomes.extend(pool.map(self._run, operations))
                 self._save_state()
-        finally:
+        except BaseException:
             self._save_state()
+            raise
         return result
 
     def _save_state(self) -> None:

@@ -37,15 +37,20 @@ def boto_config(concurrency: int) -> Config:
     )
 
 
-def discover_instance(sso_admin: Any) -> tuple[str, str]:
-    """(InstanceArn, IdentityStoreId) of the account's one Identity Center instance."""
+def discover_instance(sso_admin: Any, instance_arn: str | None = None) -> tuple[str, str]:
+    """(InstanceArn, IdentityStoreId) of the account's Identity Center instance, or of the one
+    with the given ARN."""
     try:
         instances = sso_admin.list_instances()["Instances"]
     except (ClientError, BotoCoreError) as error:
         raise ReadError(f"sso-admin ListInstances failed: {error}") from error
+    if instance_arn is not None:
+        instances = [i for i in instances if i["InstanceArn"] == instance_arn]
+        if not instances:
+            raise ConfigError(f"no Identity Center instance {instance_arn} in this account")
     if len(instances) != 1:
         raise ConfigError(
-            f"found {len(instances)} Identity Center instances; set SSO_SYNC_INSTANCE_ARN and "
+            f"found {len(instances)} Identity Center instances; set SSO_SYNC_INSTANCE_ARN or "
             "SSO_SYNC_IDENTITY_STORE_ID"
         )
     return instances[0]["InstanceArn"], instances[0]["IdentityStoreId"]

@@ -48,6 +48,7 @@ class RunReport:
     plan: Plan
     applied: ApplyResult | None = None
     refused: str | None = None
+    crashed: str | None = None
     google_calls: Counter[str] = field(default_factory=Counter)
     aws_calls: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
@@ -61,7 +62,9 @@ class RunReport:
         return ExitCode.OK
 
     def summary(self) -> dict[str, Any]:
-        if self.refused:
+        if self.crashed:
+            outcome = "crashed"
+        elif self.refused:
             outcome = "refused"
         elif self.applied is None:
             outcome = "planned"
@@ -72,6 +75,7 @@ class RunReport:
             "trigger": self.trigger,
             "outcome": outcome,
             "refused": self.refused,
+            "crashed": self.crashed,
             "planned": {f"{r}.{a}": n for (r, a), n in sorted(self.plan.counts().items())},
             "applied": dict(sorted(self.applied.counts().items())) if self.applied else {},
             "errors": [
@@ -93,7 +97,7 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     run_id = uuid.uuid4().hex[:12]
     meter = CallMeter(TokenBucket(settings.rate_limit))
     reader = _google_reader(settings)
-    store_id, _instance_arn = _identity_center_ids(settings, meter)
+    store_id = _identity_store_id(settings, meter)
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
     store = IdentityStore.connect(store_id, meter, retrying, settings.concurrency)
     state_store = state_store_for(settings.state)
@@ -123,6 +127,9 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
                 store, state, state_store, audit, retrying.copy, settings.concurrency
             )
             report.applied = executor.apply(plan)
+    except BaseException as error:
+        report.crashed = f"{type(error).__name__}: {error}"
+        raise
     finally:
         report.seconds = time.monotonic() - started
         audit.summary(report.summary())
@@ -179,10 +186,10 @@ def _google_key(settings: Settings) -> dict[str, Any]:
         raise ConfigError(f"{source}: Google credentials are not JSON ({error.msg})") from error
 
 
-def _identity_center_ids(settings: Settings, meter: CallMeter) -> tuple[str, str | None]:
+def _identity_store_id(settings: Settings, meter: CallMeter) -> str:
     if settings.identity_store_id:
-        return settings.identity_store_id, settings.instance_arn
+        return settings.identity_store_id
     client = boto3.client("sso-admin", config=boto_config(1))
     meter.attach(client)
-    instance_arn, store_id = discover_instance(client)
-    return store_id, instance_arn
+    _instance_arn, store_id = discover_instance(client, settings.instance_arn)
+    return store_id

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         None, description="Identity Store id; discovered with sso-admin ListInstances if unset."
     )
     instance_arn: str | None = Field(
-        None, description="Identity Center instance ARN; discovered if unset."
+        None, description="Identity Center instance whose store to use, if the account has several."
     )
     rate_limit: float = Field(
         10.0, gt=0, description="Identity Center calls per second, all operations together."

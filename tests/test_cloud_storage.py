@@ -5,7 +5,9 @@ import json
 import uuid
 
 import boto3
+import pytest
 
+from sync.errors import ConfigError
 from sync.identity_center import discover_instance
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
@@ -49,6 +51,10 @@ def test_state_and_audit_in_s3_with_credentials_from_secrets_manager(
 
 
 def test_identity_center_is_discovered(moto_app: ExtendedMotoApp) -> None:
-    instance_arn, store_id = discover_instance(boto3.client("sso-admin"))
+    client = boto3.client("sso-admin")
+    expected = moto_app.identity_center("us-east-1")
 
-    assert (instance_arn, store_id) == moto_app.identity_center("us-east-1")
+    assert discover_instance(client) == expected
+    assert discover_instance(client, instance_arn=expected[0]) == expected
+    with pytest.raises(ConfigError, match="no Identity Center instance"):
+        discover_instance(client, instance_arn="arn:aws:sso:::instance/ssoins-0000000000000000")
