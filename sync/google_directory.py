@@ -135,8 +135,6 @@ class GoogleDirectoryReader:
 
     def _read(self, selectors: Sequence[GroupSelector]) -> GoogleSnapshot:
         users = {user.id: user for user in self._users()}
-        if not users:
-            raise ReadError("Google returned no users: refusing to treat that as 'everyone left'")
         warnings: list[str] = []
         groups: dict[str, GoogleGroup] = {}
         for raw, display_name in self._synced_groups(selectors):
