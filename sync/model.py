@@ -88,3 +88,19 @@ class IdentityCenterSnapshot:
     users: tuple[IdcUser, ...]
     groups: tuple[IdcGroup, ...]
     memberships: tuple[IdcMembership, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    status: str
+    ou_path: str
+    """The OU the account is directly in, as a path from the root: "/Workloads/Production"."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrganizationSnapshot:
+    management_account_id: str
+    accounts: tuple[Account, ...]

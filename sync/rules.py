@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sync.access_rules import AssignmentRule, PermissionSetSpec
 from sync.errors import ConfigError
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -26,6 +27,9 @@ CONTROL_TOWER_GROUPS = (
     "AWSServiceCatalogAdmins",
 )
 RESERVED_DISPLAY_NAMES = ("Administrator", "AWSAdministrators")
+
+
+PermissionSetName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\w+=,.@-]+$")]
 
 
 class _Strict(BaseModel):
@@ -86,6 +90,10 @@ class Rules(_Strict):
     """Identity Center objects the sync must never adopt, change or delete."""
     safeguards: Safeguards = Safeguards()
     """Limits that refuse a run before it applies anything."""
+    permission_sets: dict[PermissionSetName, PermissionSetSpec] = {}
+    """Permission sets sso-sync creates and keeps as written here, by name."""
+    assignments: list[AssignmentRule] = []
+    """Which groups (or account owners) get which permission sets in which accounts."""
 
     @model_validator(mode="after")
     def _distinct_names(self) -> Self:
@@ -102,6 +110,39 @@ class Rules(_Strict):
             seen[target.lower()] = selector.email
         return self
 
+    def reference_problems(self) -> list[tuple[tuple, str]]:
+        """(key path, problem) for each assignment naming what this file does not define."""
+        problems: list[tuple[tuple, str]] = []
+        for index, rule in enumerate(self.assignments):
+            for position, name in enumerate(rule.permission_sets):
+                if name not in self.permission_sets:
+                    problems.append(
+                        (
+                            ("assignments", index, "permission_sets", position),
+                            f"permission set {name!r} is not defined in permission_sets",
+                        )
+                    )
+            for position, group in enumerate(rule.groups):
+                if not self._syncs_group(group):
+                    problems.append(
+                        (
+                            ("assignments", index, "groups", position),
+                            f"group {group!r} is not synced by sync.groups (give its Google "
+                            "email or its Identity Center name)",
+                        )
+                    )
+        return problems
+
+    def _syncs_group(self, reference: str) -> bool:
+        reference = reference.lower()
+        for selector in self.sync.groups:
+            if selector.email is not None:
+                if reference in (selector.email.lower(), (selector.name or "").lower()):
+                    return True
+            elif _query_may_match(selector.query or "", reference):
+                return True
+        return False
+
     def is_protected_user(self, user_name: str) -> bool:
         return _matches_any(user_name, self.protect.users)
 
@@ -116,6 +157,16 @@ class Rules(_Strict):
         if isinstance(setting, int):
             return setting
         return managed * int(setting.rstrip("%")) // 100
+
+
+def _query_may_match(query: str, email: str) -> bool:
+    """Whether a group query's email terms admit this email (other terms are not checked)."""
+    for term in query.split():
+        attribute, _, value = term.partition(":")
+        value = value.strip("'\"").lower()
+        if attribute == "email" and not fnmatch.fnmatchcase(email, value):
+            return False
+    return "@" in email
 
 
 def _matches_any(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
@@ -135,10 +186,10 @@ def load_rules(path: Path) -> Rules:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the rules file: {error.strerror}") from error
-    return parse_rules(text, source=str(path))
+    return parse_rules(text, source=str(path), base_dir=path.parent)
 
 
-def parse_rules(text: str, source: str = "<rules>") -> Rules:
+def parse_rules(text: str, source: str = "<rules>", base_dir: Path = Path(".")) -> Rules:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -151,15 +202,26 @@ def parse_rules(text: str, source: str = "<rules>") -> Rules:
         raise ConfigError(f"{source}: the rules file must be a mapping with 'version' and 'sync'")
     lines = _line_numbers(root)
     try:
-        return Rules.model_validate(data)
+        rules = Rules.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            path_in_file = _path_in_document(tuple(item["loc"]), data)
-            line = _nearest_line(lines, path_in_file)
-            dotted = ".".join(str(part) for part in path_in_file) or "(top level)"
-            problems.append(f"{source}:{line}: {dotted}: {_message(item)}")
-        raise ConfigError("invalid rules file:\n  " + "\n  ".join(problems)) from error
+        problems = [
+            (_path_in_document(tuple(item["loc"]), data), _message(item)) for item in error.errors()
+        ]
+        raise ConfigError(_describe_problems(problems, lines, source)) from error
+    if problems := rules.reference_problems():
+        raise ConfigError(_describe_problems(problems, lines, source))
+    return rules
+
+
+def _describe_problems(
+    problems: list[tuple[tuple, str]], lines: dict[tuple, int], source: str
+) -> str:
+    described = [
+        f"{source}:{_nearest_line(lines, path)}: "
+        f"{'.'.join(str(part) for part in path) or '(top level)'}: {message}"
+        for path, message in problems
+    ]
+    return "invalid rules file:\n  " + "\n  ".join(described)
 
 
 def _message(item: dict) -> str:

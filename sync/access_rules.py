@@ -1,0 +1,172 @@
+"""The access half of the rules file: permission sets, and the rules that assign them to
+groups (or to the owner named in an account tag) in the accounts that selectors pick."""
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from sync.selectors import Selector, parse_selector
+
+AWS_MANAGED_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
+MANAGED_TAG = ("managed-by", "sso-sync")
+MAX_POLICIES = 20
+MAX_INLINE_POLICY_BYTES = 32_768
+MAX_TAGS = 75
+DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class CustomerManagedPolicy(_Strict):
+    """A policy of that name and path that must exist in every account the set is used in."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w+=,.@-]+$")]
+    path: Annotated[str, Field(pattern=r"^/([\w+=,.@-]+/)*$")] = "/"
+
+
+class PermissionsBoundary(_Strict):
+    """Exactly one of an AWS managed policy ARN or a customer-managed policy reference."""
+
+    managed_policy_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::aws:policy/.+")] | None
+    ) = None
+    customer_managed: CustomerManagedPolicy | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.managed_policy_arn is None) == (self.customer_managed is None):
+            raise ValueError("give exactly one of 'managed_policy_arn' or 'customer_managed'")
+        return self
+
+
+def _inline_policy_json(value: Any, info: ValidationInfo) -> Any:
+    """A mapping, JSON text, or a file path relative to the rules file -> canonical JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str) and not value.lstrip().startswith("{"):
+        base = Path((info.context or {}).get("base_dir", "."))
+        try:
+            value = (base / value).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ValueError(
+                f"cannot read inline policy file {value!r}: {error.strerror}"
+            ) from None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"inline policy is not JSON: {error.msg}") from None
+    if not isinstance(value, dict):
+        raise ValueError("inline policy must be a JSON object")
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    if len(text.encode()) > MAX_INLINE_POLICY_BYTES:
+        raise ValueError(f"inline policy is over {MAX_INLINE_POLICY_BYTES} bytes")
+    return text
+
+
+class PermissionSetSpec(_Strict):
+    description: Annotated[str, Field(min_length=1, max_length=700)] | None = None
+    session_duration: str = "PT1H"
+    """ISO 8601 duration from PT1H to PT12H."""
+    relay_state: Annotated[str, Field(min_length=1, max_length=240)] | None = None
+    managed_policies: list[str] = []
+    """AWS managed policies: short names (PowerUserAccess, job-function/Billing) or ARNs."""
+    customer_managed_policies: list[CustomerManagedPolicy] = []
+    inline_policy: Annotated[
+        str | None,
+        BeforeValidator(_inline_policy_json),
+        WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "string"}, {"type": "null"}]}),
+    ] = None
+    """A policy document inline (YAML or JSON), or a file path relative to the rules file."""
+    permissions_boundary: PermissionsBoundary | None = None
+    tags: dict[str, str] = {}
+
+    @field_validator("session_duration")
+    @classmethod
+    def _duration_in_range(cls, value: str) -> str:
+        found = DURATION.match(value)
+        minutes = int(found.group(1) or 0) * 60 + int(found.group(2) or 0) if found else 0
+        if not 60 <= minutes <= 720:
+            raise ValueError(f"{value!r} is not an ISO 8601 duration from PT1H to PT12H")
+        return value
+
+    @field_validator("managed_policies")
+    @classmethod
+    def _as_arns(cls, names: list[str]) -> list[str]:
+        arns = [
+            name if name.startswith("arn:") else AWS_MANAGED_POLICY_PREFIX + name for name in names
+        ]
+        if len(set(arns)) != len(arns):
+            raise ValueError("a managed policy is listed twice")
+        return arns
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_allowed(cls, tags: dict[str, str]) -> dict[str, str]:
+        if MANAGED_TAG[0] in tags:
+            raise ValueError(f"the tag {MANAGED_TAG[0]!r} is reserved for sso-sync")
+        if len(tags) >= MAX_TAGS:
+            raise ValueError(f"at most {MAX_TAGS - 1} tags (sso-sync adds its own)")
+        return tags
+
+    @model_validator(mode="after")
+    def _policy_count(self) -> Self:
+        count = len(self.managed_policies) + len(self.customer_managed_policies)
+        if count > MAX_POLICIES:
+            raise ValueError(
+                f"{count} managed and customer-managed policies; AWS allows {MAX_POLICIES}"
+            )
+        return self
+
+    def all_tags(self) -> dict[str, str]:
+        return {**self.tags, MANAGED_TAG[0]: MANAGED_TAG[1]}
+
+
+SelectorField = Annotated[
+    Selector,
+    BeforeValidator(parse_selector),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "examples": ["all", "ou:/Workloads/**", "tag:env=prod"]},
+                {"type": "object", "additionalProperties": {"type": "string"}},
+            ]
+        }
+    ),
+]
+
+
+class AssignmentRule(_Strict):
+    """Give these groups (or each account's owner, by tag) these permission sets there."""
+
+    groups: list[str] = []
+    """Synced groups, by Google email or Identity Center name."""
+    user_from_tag: Annotated[str, Field(min_length=1)] | None = None
+    """An account tag holding a user's email: that user gets the permission sets there only."""
+    permission_sets: Annotated[list[str], Field(min_length=1)]
+    accounts: Annotated[list[SelectorField], Field(min_length=1)]
+    """Selectors, any of which picks an account."""
+    exclude: list[SelectorField] = []
+    """Selectors of accounts left out, whatever `accounts` says."""
+    include_management_account: bool = False
+    """Let `accounts` match the management account (the `management` selector always does)."""
+
+    @model_validator(mode="after")
+    def _one_kind_of_principal(self) -> Self:
+        if bool(self.groups) == (self.user_from_tag is not None):
+            raise ValueError("give either 'groups' or 'user_from_tag'")
+        return self
