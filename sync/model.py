@@ -104,3 +104,47 @@ class Account:
 class OrganizationSnapshot:
     management_account_id: str
     accounts: tuple[Account, ...]
+
+
+@dataclass(frozen=True)
+class PermissionSetAttributes:
+    """Everything sso-sync keeps in step on a permission set, in comparable form."""
+
+    description: str | None
+    session_duration: str
+    relay_state: str | None
+    managed_policy_arns: frozenset[str]
+    customer_managed_policies: frozenset[tuple[str, str]]
+    """(name, path) pairs."""
+    inline_policy: str | None
+    """Canonical JSON: compact, keys sorted."""
+    permissions_boundary: tuple[str, str] | None
+    """("managed", ARN) or ("customer", path + name)."""
+    tags: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class IdcPermissionSet:
+    arn: str
+    name: str
+    attributes: PermissionSetAttributes
+    managed: bool
+    """Tagged as managed by sso-sync."""
+    provisioned: bool = False
+    """Provisioned to at least one account, so an edit needs ProvisionPermissionSet."""
+
+
+@dataclass(frozen=True)
+class IdcAssignment:
+    account_id: str
+    permission_set_arn: str
+    principal_type: str  # USER or GROUP
+    principal_id: str
+
+
+@dataclass(frozen=True)
+class AccessSnapshot:
+    """The permission sets of the instance, and the assignments of the managed ones."""
+
+    permission_sets: tuple[IdcPermissionSet, ...]
+    assignments: tuple[IdcAssignment, ...]

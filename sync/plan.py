@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from typing import Any, ClassVar, Literal
 
-from sync.model import GroupAttributes, UserAttributes
+from sync.model import GroupAttributes, PermissionSetAttributes, UserAttributes
 
 
 class Action(StrEnum):
@@ -14,16 +14,19 @@ class Action(StrEnum):
     DELETE = "delete"
     ADOPT = "adopt"  # start managing an existing object (state only, no API write)
     FORGET = "forget"  # stop tracking an object that no longer exists (state only)
+    PROVISION = "provision"  # push an edited permission set to the accounts that use it
 
 
 class Phase(IntEnum):
-    """Principals before memberships; membership removals before principal deletions."""
+    """Principals and permission sets first; then access removed, then granted; then edited
+    permission sets provisioned; deletions of principals and permission sets last."""
 
     RECORD = 0
     PRINCIPALS = 1
-    REMOVE_MEMBERSHIPS = 2
-    ADD_MEMBERSHIPS = 3
-    DELETE_PRINCIPALS = 4
+    REMOVE_ACCESS = 2
+    GRANT_ACCESS = 3
+    PROVISION = 4
+    DELETE = 5
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,50 @@ class MembershipOperation:
         return f"{self.group_name} ∋ {self.user_name}"
 
 
-Operation = PrincipalOperation | MembershipOperation
+@dataclass(frozen=True)
+class PermissionSetOperation:
+    action: Action
+    name: str
+    reason: str
+    arn: str | None = None
+    current: PermissionSetAttributes | None = None
+    desired: PermissionSetAttributes | None = None
+    changes: tuple[str, ...] = ()
+    """Names of the attributes an update changes."""
+
+    resource: ClassVar[str] = "permission_set"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class AssignmentOperation:
+    action: Action
+    account_id: str
+    account_name: str
+    permission_set: str
+    principal_type: str  # USER or GROUP
+    principal_google_id: str
+    principal_name: str
+    reason: str
+    permission_set_arn: str | None = None
+    """Known unless the permission set is created by this plan."""
+    principal_id: str | None = None
+    """Known unless the principal is created by this plan."""
+
+    resource: ClassVar[str] = "assignment"
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.permission_set} → {self.principal_type.lower()} {self.principal_name} "
+            f"in {self.account_name} ({self.account_id})"
+        )
+
+
+Operation = PrincipalOperation | MembershipOperation | PermissionSetOperation | AssignmentOperation
 
 DESTRUCTIVE = {Action.DELETE}
 API_ACTIONS = {Action.CREATE, Action.UPDATE, Action.DELETE}
@@ -74,12 +120,12 @@ API_ACTIONS = {Action.CREATE, Action.UPDATE, Action.DELETE}
 def phase_of(operation: Operation) -> Phase:
     if operation.action in (Action.ADOPT, Action.FORGET):
         return Phase.RECORD
-    if isinstance(operation, MembershipOperation):
-        return (
-            Phase.ADD_MEMBERSHIPS if operation.action is Action.CREATE else Phase.REMOVE_MEMBERSHIPS
-        )
+    if operation.action is Action.PROVISION:
+        return Phase.PROVISION
+    if isinstance(operation, (MembershipOperation, AssignmentOperation)):
+        return Phase.GRANT_ACCESS if operation.action is Action.CREATE else Phase.REMOVE_ACCESS
     if operation.action is Action.DELETE:
-        return Phase.DELETE_PRINCIPALS
+        return Phase.DELETE
     return Phase.PRINCIPALS
 
 
@@ -129,12 +175,24 @@ def operation_json(operation: Operation) -> dict[str, Any]:
     }
     if isinstance(operation, PrincipalOperation):
         body |= {"google_id": operation.google_id, f"{operation.resource}_id": operation.object_id}
-    else:
+        if operation.changes:
+            body["changes"] = dict(operation.changes)
+    elif isinstance(operation, MembershipOperation):
         body |= {
             "group_google_id": operation.group_google_id,
             "user_google_id": operation.user_google_id,
             "membership_id": operation.membership_id,
         }
-    if isinstance(operation, PrincipalOperation) and operation.changes:
-        body["changes"] = dict(operation.changes)
+    elif isinstance(operation, PermissionSetOperation):
+        body |= {"permission_set_arn": operation.arn}
+        if operation.changes:
+            body["changes"] = list(operation.changes)
+    else:
+        body |= {
+            "account_id": operation.account_id,
+            "permission_set_arn": operation.permission_set_arn,
+            "principal_type": operation.principal_type,
+            "principal_google_id": operation.principal_google_id,
+            "principal_id": operation.principal_id,
+        }
     return body

@@ -9,12 +9,15 @@ from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sync.access_planner import Principals, plan_access
 from sync.model import (
+    AccessSnapshot,
     GoogleGroup,
     GoogleSnapshot,
     GoogleUser,
     GroupAttributes,
     IdentityCenterSnapshot,
+    OrganizationSnapshot,
     UserAttributes,
 )
 from sync.plan import Action, MembershipOperation, Operation, Plan, PrincipalOperation
@@ -67,9 +70,14 @@ def group_changes(
 
 
 def build_plan(
-    google: GoogleSnapshot, idc: IdentityCenterSnapshot, state: State, rules: Rules
+    google: GoogleSnapshot,
+    idc: IdentityCenterSnapshot,
+    state: State,
+    rules: Rules,
+    access: tuple[OrganizationSnapshot, AccessSnapshot] | None = None,
 ) -> Plan:
-    return _Planner(google, idc, state, rules).plan()
+    """The whole plan. Permission sets and assignments are planned when `access` is given."""
+    return _Planner(google, idc, state, rules, access).plan()
 
 
 Attributes = UserAttributes | GroupAttributes
@@ -102,6 +110,7 @@ class _Planner:
     idc: IdentityCenterSnapshot
     state: State
     rules: Rules
+    access: tuple[OrganizationSnapshot, AccessSnapshot] | None
     operations: list[Operation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -138,7 +147,26 @@ class _Planner:
             group=len(self.state.groups),
             membership=self._plan_memberships(groups, users),
         )
+        if self.access is not None:
+            org, access = self.access
+            principals = Principals(
+                groups, users, self.state.groups, self.state.users, self._principal_names()
+            )
+            access_plan = plan_access(self.rules, self.google, org, access, principals)
+            self.operations.extend(access_plan.operations)
+            self.warnings.extend(access_plan.warnings)
+            managed.update(access_plan.managed)
         return Plan(tuple(self.operations), tuple(self.warnings), managed)
+
+    def _principal_names(self) -> dict[str, str]:
+        """Names in Identity Center of recorded principals, and Google's for the rest."""
+        names = {group.id: group.display_name for group in self.google.groups}
+        names |= {uid: user.primary_email for uid, user in self.google.users.items()}
+        groups = {group.group_id: group.attributes.name for group in self.idc.groups}
+        users = {user.user_id: user.attributes.name for user in self.idc.users}
+        names |= {g: groups[i] for g, i in self.state.groups.items() if i in groups}
+        names |= {g: users[i] for g, i in self.state.users.items() if i in users}
+        return names
 
     def _desired_groups(self) -> list[_Desired]:
         desired, seen = [], {}

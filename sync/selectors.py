@@ -14,7 +14,7 @@ from sync.model import Account
 
 KINDS = ("ou", "name", "id", "tag")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
-OU_PATH = re.compile(r"^/([^/*]+(/[^/*]+)*)?(/\*\*)?$")
+OU_PATH = re.compile(r"^(?:/|(?:/[^/*]+)+|(?:/[^/*]+)*/\*\*)$")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Condition:
                 return key in account.tags and value in ("*", account.tags[key])
             case _:
                 if self.value.endswith("/**"):
-                    base = self.value.removesuffix("/**") or ""
+                    base = self.value.removesuffix("/**")
                     return account.ou_path == (base or "/") or account.ou_path.startswith(
                         base + "/"
                     )

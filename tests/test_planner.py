@@ -55,7 +55,7 @@ def test_everything_new_is_created_in_dependency_order() -> None:
         ("user", "create", "alice@example.com"),
         ("membership", "create", "Eng ∋ alice@example.com"),
     ]
-    assert [phase for phase, _ in plan.phases()] == [Phase.PRINCIPALS, Phase.ADD_MEMBERSHIPS]
+    assert [phase for phase, _ in plan.phases()] == [Phase.PRINCIPALS, Phase.GRANT_ACCESS]
 
 
 def test_in_sync_means_an_empty_plan() -> None:
@@ -125,7 +125,7 @@ def test_member_removed_in_google_loses_the_membership_but_the_user_stays_if_in_
 
     assert summary(plan) == [("membership", "delete", "Eng ∋ bob@example.com")]
     assert plan.operations[0].membership_id == "m2"
-    assert phase_of(plan.operations[0]) is Phase.REMOVE_MEMBERSHIPS
+    assert phase_of(plan.operations[0]) is Phase.REMOVE_ACCESS
 
 
 def test_protected_user_with_a_google_twin_is_not_adopted() -> None:

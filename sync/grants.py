@@ -1,0 +1,91 @@
+"""Who gets which permission set in which account, and why: the assignment rules evaluated
+against the Google directory and the Organization. Pure; used by the planner and by
+`sso-sync access`."""
+
+from dataclasses import dataclass
+
+from sync.model import Account, GoogleGroup, GoogleSnapshot, OrganizationSnapshot
+from sync.rules import Rules
+from sync.selectors import select_accounts
+
+
+@dataclass(frozen=True)
+class Grant:
+    account: Account
+    permission_set: str
+    principal_type: str  # GROUP or USER
+    principal_google_id: str
+    principal_name: str
+    """The group's Identity Center name, or the user's email."""
+    rule_index: int
+    why: str
+
+
+@dataclass(frozen=True)
+class GrantEvaluation:
+    grants: tuple[Grant, ...]
+    warnings: tuple[str, ...]
+
+
+def evaluate_grants(
+    rules: Rules, google: GoogleSnapshot, org: OrganizationSnapshot
+) -> GrantEvaluation:
+    grants: list[Grant] = []
+    warnings: list[str] = []
+    users_by_email = {
+        user.primary_email.lower(): user for user in google.users.values() if user.active
+    }
+    for index, rule in enumerate(rules.assignments):
+        accounts = select_accounts(
+            org.accounts,
+            tuple(rule.accounts),
+            tuple(rule.exclude),
+            org.management_account_id,
+            rule.include_management_account,
+        )
+        if not accounts:
+            warnings.append(f"assignments[{index}]: the selectors match no active account")
+        for reference in rule.groups:
+            for group in _groups_named(google.groups, reference):
+                grants.extend(
+                    Grant(
+                        account,
+                        permission_set,
+                        "GROUP",
+                        group.id,
+                        group.display_name,
+                        index,
+                        f"rule {index + 1}: group {group.display_name}",
+                    )
+                    for account in accounts
+                    for permission_set in rule.permission_sets
+                )
+        if rule.user_from_tag is None:
+            continue
+        for account in accounts:
+            owner = account.tags.get(rule.user_from_tag, "").strip().lower()
+            user = users_by_email.get(owner)
+            if user is None:
+                warnings.append(
+                    f"assignments[{index}]: account {account.name} ({account.id}) has "
+                    f"{rule.user_from_tag}={owner or '(none)'}, not an active Google user"
+                )
+                continue
+            grants.extend(
+                Grant(
+                    account,
+                    permission_set,
+                    "USER",
+                    user.id,
+                    user.primary_email,
+                    index,
+                    f"rule {index + 1}: {rule.user_from_tag} tag of {account.name}",
+                )
+                for permission_set in rule.permission_sets
+            )
+    return GrantEvaluation(tuple(grants), tuple(warnings))
+
+
+def _groups_named(groups: tuple[GoogleGroup, ...], reference: str) -> list[GoogleGroup]:
+    reference = reference.lower()
+    return [g for g in groups if reference in (g.email.lower(), g.display_name.lower())]
