@@ -40,14 +40,9 @@ def aws() -> Iterator[tuple[ExtendedMotoApp, str]]:
 @pytest.fixture
 def moto_app(aws: tuple[ExtendedMotoApp, str]) -> Iterator[ExtendedMotoApp]:
     app, _ = aws
-    app.throttle_fraction = 0.0
-    app.latency_seconds = 0.0
-    app.refusals.clear()
-    app.reset_counters()
+    app.reset()
     yield app
-    app.throttle_fraction = 0.0
-    app.latency_seconds = 0.0
-    app.refusals.clear()
+    app.reset()
 
 
 @pytest.fixture

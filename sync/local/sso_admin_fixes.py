@@ -1,0 +1,215 @@
+"""SSO Admin behaviour moto 5.2 lacks or gets wrong, so that the sync's asynchronous paths
+run in tests: assignment creation and deletion and permission-set provisioning are
+IN_PROGRESS for a while before SUCCEEDED (or FAILED, with a reason, for accounts told to fail),
+at most 15 assignment creations may be outstanding and 3 provisionings in flight
+(ConflictException beyond), duplicate permission-set names conflict, and permissions
+boundaries, tags and the accounts a permission set is provisioned to are answered."""
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ssoadmin.models import ssoadmin_backends
+
+from sync.local.aws_errors import AwsError, JsonBody
+
+MAX_OUTSTANDING_CREATIONS = 15
+MAX_PROVISIONINGS_IN_FLIGHT = 3
+
+
+@dataclass
+class _Request:
+    status_key: str
+    started: float
+    details: JsonBody
+    failure: str | None = None
+
+
+@dataclass
+class SsoAdminFixes:
+    seconds_in_progress: float = 0.05
+    """How long an asynchronous request stays IN_PROGRESS."""
+    failing_accounts: dict[str, str] = field(default_factory=dict)
+    """Account id -> the FailureReason its assignment creations end with."""
+    most_outstanding_creations: int = 0
+    refused_for_limits: int = 0
+    _requests: dict[str, _Request] = field(default_factory=dict)
+    _boundaries: dict[str, JsonBody] = field(default_factory=dict)
+    _fixes: dict[str, Callable[[Any, JsonBody], JsonBody | None]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._fixes = {
+            "CreatePermissionSet": self._create_permission_set,
+            "CreateAccountAssignment": self._create_assignment,
+            "DeleteAccountAssignment": self._delete_assignment,
+            "DescribeAccountAssignmentCreationStatus": self._status(
+                "AccountAssignmentCreationStatus", "AccountAssignmentCreationRequestId"
+            ),
+            "DescribeAccountAssignmentDeletionStatus": self._status(
+                "AccountAssignmentDeletionStatus", "AccountAssignmentDeletionRequestId"
+            ),
+            "ProvisionPermissionSet": self._provision,
+            "DescribePermissionSetProvisioningStatus": self._status(
+                "PermissionSetProvisioningStatus", "ProvisionPermissionSetRequestId"
+            ),
+            "ListAccountsForProvisionedPermissionSet": self._provisioned_accounts,
+            "PutPermissionsBoundaryToPermissionSet": self._put_boundary,
+            "GetPermissionsBoundaryForPermissionSet": self._get_boundary,
+            "DeletePermissionsBoundaryFromPermissionSet": self._delete_boundary,
+            "TagResource": self._tag,
+            "UntagResource": self._untag,
+            "ListTagsForResource": self._list_tags,
+        }
+
+    def handle(self, operation: str, body: JsonBody, region: str) -> JsonBody | None:
+        """AWS's answer where moto's is wrong or missing; None to let moto answer."""
+        fix = self._fixes.get(operation)
+        return fix(ssoadmin_backends[DEFAULT_ACCOUNT_ID][region], body) if fix else None
+
+    # --- permission sets ----------------------------------------------------------------
+
+    def _create_permission_set(self, backend: Any, body: JsonBody) -> None:
+        if any(
+            ps.name == body.get("Name") and ps.instance_arn == body.get("InstanceArn")
+            for ps in backend.permission_sets
+        ):
+            raise AwsError("ConflictException", f"Permission set {body.get('Name')} exists")
+        return None
+
+    def _permission_set(self, backend: Any, body: JsonBody, key: str = "PermissionSetArn") -> Any:
+        for ps in backend.permission_sets:
+            if ps.permission_set_arn == body.get(key):
+                return ps
+        raise AwsError("ResourceNotFoundException", "Could not find PermissionSet")
+
+    def _put_boundary(self, backend: Any, body: JsonBody) -> JsonBody:
+        ps = self._permission_set(backend, body)
+        self._boundaries[ps.permission_set_arn] = body["PermissionsBoundary"]
+        return {}
+
+    def _get_boundary(self, backend: Any, body: JsonBody) -> JsonBody:
+        ps = self._permission_set(backend, body)
+        if ps.permission_set_arn not in self._boundaries:
+            raise AwsError("ResourceNotFoundException", "No permissions boundary is attached")
+        return {"PermissionsBoundary": self._boundaries[ps.permission_set_arn]}
+
+    def _delete_boundary(self, backend: Any, body: JsonBody) -> JsonBody:
+        ps = self._permission_set(backend, body)
+        if self._boundaries.pop(ps.permission_set_arn, None) is None:
+            raise AwsError("ResourceNotFoundException", "No permissions boundary is attached")
+        return {}
+
+    def _tag(self, backend: Any, body: JsonBody) -> JsonBody:
+        ps = self._permission_set(backend, body, "ResourceArn")
+        added = {tag["Key"]: tag["Value"] for tag in body.get("Tags", [])}
+        kept = [tag for tag in ps.tags or [] if tag["Key"] not in added]
+        ps.tags = kept + [{"Key": k, "Value": v} for k, v in added.items()]
+        return {}
+
+    def _untag(self, backend: Any, body: JsonBody) -> JsonBody:
+        ps = self._permission_set(backend, body, "ResourceArn")
+        removed = set(body.get("TagKeys", []))
+        ps.tags = [tag for tag in ps.tags or [] if tag["Key"] not in removed]
+        return {}
+
+    def _list_tags(self, backend: Any, body: JsonBody) -> JsonBody:
+        return {"Tags": list(self._permission_set(backend, body, "ResourceArn").tags or [])}
+
+    def _provisioned_accounts(self, backend: Any, body: JsonBody) -> JsonBody:
+        arn = body.get("PermissionSetArn")
+        accounts = sorted(
+            {a.target_id for a in backend.account_assignments if a.permission_set_arn == arn}
+        )
+        return {"AccountIds": accounts}
+
+    def _provision(self, backend: Any, body: JsonBody) -> JsonBody:
+        ps = self._permission_set(backend, body)
+        if self._in_flight("PermissionSetProvisioningStatus") >= MAX_PROVISIONINGS_IN_FLIGHT:
+            self.refused_for_limits += 1
+            raise AwsError("ConflictException", "Too many provisioning requests in flight")
+        details = {"PermissionSetArn": ps.permission_set_arn, "AccountId": DEFAULT_ACCOUNT_ID}
+        return self._start("PermissionSetProvisioningStatus", details)
+
+    # --- assignments --------------------------------------------------------------------
+
+    def _create_assignment(self, backend: Any, body: JsonBody) -> JsonBody:
+        self._permission_set(backend, body)
+        outstanding = self._in_flight("AccountAssignmentCreationStatus")
+        if outstanding >= MAX_OUTSTANDING_CREATIONS:
+            self.refused_for_limits += 1
+            raise AwsError("ConflictException", "Too many outstanding assignment creations")
+        self.most_outstanding_creations = max(self.most_outstanding_creations, outstanding + 1)
+        details = _assignment_details(body)
+        failure = self.failing_accounts.get(body["TargetId"])
+        if failure is None and _find_assignment(backend, body) is None:
+            backend.create_account_assignment(
+                body["InstanceArn"],
+                body["TargetId"],
+                body["TargetType"],
+                body["PermissionSetArn"],
+                body["PrincipalType"],
+                body["PrincipalId"],
+            )
+        return self._start("AccountAssignmentCreationStatus", details, failure)
+
+    def _delete_assignment(self, backend: Any, body: JsonBody) -> JsonBody:
+        assignment = _find_assignment(backend, body)
+        if assignment is None:
+            raise AwsError("ResourceNotFoundException", "Account assignment not found")
+        backend.account_assignments.remove(assignment)
+        return self._start("AccountAssignmentDeletionStatus", _assignment_details(body))
+
+    # --- asynchronous requests ----------------------------------------------------------
+
+    def _start(self, status_key: str, details: JsonBody, failure: str | None = None) -> JsonBody:
+        request_id = str(uuid.uuid4())
+        self._requests[request_id] = _Request(status_key, time.monotonic(), details, failure)
+        return {status_key: self._describe(request_id)}
+
+    def _status(self, status_key: str, id_key: str) -> Callable[[Any, JsonBody], JsonBody]:
+        def describe(_backend: Any, body: JsonBody) -> JsonBody:
+            request = self._requests.get(body.get(id_key, ""))
+            if request is None or request.status_key != status_key:
+                raise AwsError("ResourceNotFoundException", "No such request")
+            return {status_key: self._describe(body[id_key])}
+
+        return describe
+
+    def _describe(self, request_id: str) -> JsonBody:
+        request = self._requests[request_id]
+        done = time.monotonic() - request.started >= self.seconds_in_progress
+        status = {"RequestId": request_id, **request.details, "Status": "IN_PROGRESS"}
+        if done:
+            status["Status"] = "FAILED" if request.failure else "SUCCEEDED"
+            if request.failure:
+                status["FailureReason"] = request.failure
+        return status
+
+    def _in_flight(self, status_key: str) -> int:
+        now = time.monotonic()
+        return sum(
+            1
+            for request in self._requests.values()
+            if request.status_key == status_key and now - request.started < self.seconds_in_progress
+        )
+
+
+def _assignment_details(body: JsonBody) -> JsonBody:
+    keys = ("TargetId", "TargetType", "PermissionSetArn", "PrincipalType", "PrincipalId")
+    return {key: body.get(key) for key in keys}
+
+
+def _find_assignment(backend: Any, body: JsonBody) -> Any:
+    for assignment in backend.account_assignments:
+        if (
+            assignment.instance_arn == body.get("InstanceArn")
+            and assignment.target_id == body.get("TargetId")
+            and assignment.permission_set_arn == body.get("PermissionSetArn")
+            and assignment.principal_type == body.get("PrincipalType")
+            and assignment.principal_id == body.get("PrincipalId")
+        ):
+            return assignment
+    return None
