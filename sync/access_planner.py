@@ -157,6 +157,7 @@ def _plan_permission_sets(
             )
             continue
         usable[name] = current.arn
+        assert current.attributes is not None, "managed permission sets are read in full"
         changes = permission_set_changes(current.attributes, desired)
         if not changes:
             continue

@@ -13,8 +13,17 @@ from tenacity import Retrying
 
 from sync.audit import AuditLog
 from sync.identity_center import IdentityStore
-from sync.plan import Action, MembershipOperation, Operation, Plan, PrincipalOperation
+from sync.plan import (
+    Action,
+    AssignmentOperation,
+    MembershipOperation,
+    Operation,
+    PermissionSetOperation,
+    Plan,
+    PrincipalOperation,
+)
 from sync.retry import error_code
+from sync.sso_admin import AccessAdmin, RequestFailed
 from sync.state import State, StateStore
 
 
@@ -49,6 +58,7 @@ class Executor:
     def __init__(
         self,
         store: IdentityStore,
+        access: AccessAdmin | None,
         state: State,
         state_store: StateStore,
         audit: AuditLog,
@@ -56,6 +66,8 @@ class Executor:
         concurrency: int,
     ) -> None:
         self._store = store
+        self._access = access
+        self._created_permission_sets: dict[str, str] = {}
         self._state = state
         self._state_store = state_store
         self._audit = audit
@@ -97,6 +109,9 @@ class Executor:
             created_id = retrying(self._call, operation)
         except UnresolvedReference as error:
             return Outcome(operation, ok=False, attempts=0, error=str(error))
+        except RequestFailed as error:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            return Outcome(operation, ok=False, attempts=attempts, error=f"FAILED: {error}")
         except (ClientError, BotoCoreError) as error:
             attempts = retrying.statistics.get("attempt_number", 1)
             code = error_code(error) or type(error).__name__
@@ -106,6 +121,8 @@ class Executor:
 
     def _call(self, operation: Operation) -> str | None:
         """One attempt at the operation; the id of what it created, if anything."""
+        if isinstance(operation, (PermissionSetOperation, AssignmentOperation)):
+            return self._call_access(operation)
         store = self._store
         if isinstance(operation, MembershipOperation):
             if operation.action is Action.CREATE:
@@ -125,6 +142,50 @@ class Executor:
                 delete = store.delete_user if is_user else store.delete_group
                 delete(_id(operation.object_id))
         return None
+
+    def _call_access(self, operation: PermissionSetOperation | AssignmentOperation) -> str | None:
+        access = self._access
+        assert access is not None, "access operations come only with an access reader"
+        if isinstance(operation, AssignmentOperation):
+            arn, principal_id = self._resolve_assignment(operation)
+            change = (
+                access.create_assignment
+                if operation.action is Action.CREATE
+                else access.delete_assignment
+            )
+            change(operation.account_id, arn, operation.principal_type, principal_id)
+            return None
+        match operation.action:
+            case Action.CREATE:
+                assert operation.desired is not None
+                arn = access.create_permission_set(operation.name, operation.desired)
+                with self._lock:
+                    self._created_permission_sets[operation.name] = arn
+                return arn
+            case Action.UPDATE:
+                assert operation.current is not None and operation.desired is not None
+                access.update_permission_set(
+                    _id(operation.arn), operation.current, operation.desired
+                )
+            case Action.PROVISION:
+                access.provision(_id(operation.arn))
+            case Action.DELETE:
+                access.delete_permission_set(_id(operation.arn))
+        return None
+
+    def _resolve_assignment(self, operation: AssignmentOperation) -> tuple[str, str]:
+        with self._lock:
+            arn = operation.permission_set_arn or self._created_permission_sets.get(
+                operation.permission_set
+            )
+            ids = self._state.groups if operation.principal_type == "GROUP" else self._state.users
+            principal_id = operation.principal_id or ids.get(operation.principal_google_id)
+        if arn is None:
+            raise UnresolvedReference(f"permission set {operation.permission_set} does not exist")
+        if principal_id is None:
+            kind = operation.principal_type.lower()
+            raise UnresolvedReference(f"{kind} {operation.principal_name} does not exist")
+        return arn, principal_id
 
     def _resolve(self, operation: MembershipOperation) -> tuple[str, str]:
         with self._lock:

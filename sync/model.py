@@ -127,7 +127,8 @@ class PermissionSetAttributes:
 class IdcPermissionSet:
     arn: str
     name: str
-    attributes: PermissionSetAttributes
+    attributes: PermissionSetAttributes | None
+    """Read only for managed permission sets."""
     managed: bool
     """Tagged as managed by sso-sync."""
     provisioned: bool = False

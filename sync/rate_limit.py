@@ -42,12 +42,16 @@ class CallMeter:
         self._limiter = limiter
         self._lock = threading.Lock()
 
-    def attach(self, client: Any) -> None:
-        client.meta.events.register("before-send", self._before_send)
+    def attach(self, client: Any, rate_limited: bool = True) -> None:
+        handler = self._count_and_wait if rate_limited else self._count
+        client.meta.events.register("before-send", handler)
 
-    def _before_send(self, event_name: str, **_: Any) -> None:
+    def _count(self, event_name: str, **_: Any) -> None:
         # event_name is "before-send.<service>.<Operation>"
         with self._lock:
             self.calls[event_name.split(".", 1)[1]] += 1
+
+    def _count_and_wait(self, event_name: str, **_: Any) -> None:
+        self._count(event_name)
         if self._limiter is not None:
             self._limiter.acquire()

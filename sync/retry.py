@@ -34,8 +34,8 @@ def is_transient(error: BaseException) -> bool:
         return True
     code = error_code(error)
     if code == "ConflictException":
-        # A concurrent modification clears up; a uniqueness violation does not.
-        return getattr(error, "response", {}).get("Reason") == "CONCURRENT_MODIFICATION"
+        # A concurrent modification or a full queue clears up; a uniqueness violation does not.
+        return getattr(error, "response", {}).get("Reason") != "UNIQUENESS_CONSTRAINT_VIOLATION"
     return code in TRANSIENT_CODES
 
 

@@ -21,6 +21,7 @@ from sync.executor import ApplyResult, Executor
 from sync.google_directory import GoogleDirectoryReader, google_credentials
 from sync.identity_center import IdentityStore, boto_config, discover_instance
 from sync.model import GoogleSnapshot, IdcGroup
+from sync.organizations import OrganizationReader
 from sync.plan import Plan
 from sync.planner import build_plan
 from sync.rate_limit import CallMeter, TokenBucket
@@ -28,6 +29,7 @@ from sync.retry import aws_retrying
 from sync.rules import Rules, load_rules
 from sync.safeguards import check_deletions, check_google_answer
 from sync.settings import Settings
+from sync.sso_admin import AccessAdmin
 from sync.state import State, state_store_for
 
 log = logging.getLogger(__name__)
@@ -97,16 +99,25 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     run_id = uuid.uuid4().hex[:12]
     meter = CallMeter(TokenBucket(settings.rate_limit))
     reader = _google_reader(settings)
-    store_id = _identity_store_id(settings, meter)
+    manages_access = bool(rules.permission_sets or rules.assignments)
+    store_id, instance_arn = _identity_center(settings, meter, manages_access)
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
     store = IdentityStore.connect(store_id, meter, retrying, settings.concurrency)
+    access_admin = (
+        AccessAdmin.connect(instance_arn, meter, retrying, settings.concurrency)
+        if instance_arn
+        else None
+    )
     state_store = state_store_for(settings.state)
 
     state = state_store.load()
     google = reader.read(rules.sync.groups)
     check_google_answer(google)
     idc = store.read(memberships_of=_relevant_groups(state, google))
-    plan = build_plan(google, idc, state, rules)
+    access = None
+    if access_admin is not None:
+        access = (OrganizationReader.connect(meter, retrying).read(), access_admin.read())
+    plan = build_plan(google, idc, state, rules, access)
     if options.no_delete:
         plan = plan.without_deletions()
     report = RunReport(
@@ -124,7 +135,13 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     try:
         if not report.refused:
             executor = Executor(
-                store, state, state_store, audit, retrying.copy, settings.concurrency
+                store,
+                access_admin,
+                state,
+                state_store,
+                audit,
+                retrying.copy,
+                settings.concurrency,
             )
             report.applied = executor.apply(plan)
     except BaseException as error:
@@ -186,10 +203,14 @@ def _google_key(settings: Settings) -> dict[str, Any]:
         raise ConfigError(f"{source}: Google credentials are not JSON ({error.msg})") from error
 
 
-def _identity_store_id(settings: Settings, meter: CallMeter) -> str:
-    if settings.identity_store_id:
-        return settings.identity_store_id
+def _identity_center(
+    settings: Settings, meter: CallMeter, need_instance: bool
+) -> tuple[str, str | None]:
+    """(IdentityStoreId, InstanceArn): configured, or discovered with ListInstances. The
+    instance is needed only when the rules manage permission sets or assignments."""
+    if settings.identity_store_id and (settings.instance_arn or not need_instance):
+        return settings.identity_store_id, settings.instance_arn if need_instance else None
     client = boto3.client("sso-admin", config=boto_config(1))
     meter.attach(client)
-    _instance_arn, store_id = discover_instance(client, settings.instance_arn)
-    return store_id
+    instance_arn, store_id = discover_instance(client, settings.instance_arn)
+    return settings.identity_store_id or store_id, instance_arn if need_instance else None

@@ -133,9 +133,9 @@ def _json(body: JsonBody, start_response: Any) -> list[bytes]:
 
 
 def _error(error: AwsError, start_response: Any) -> list[bytes]:
-    payload = json.dumps({"__type": error.kind, "Message": error.message}).encode()
+    payload = json.dumps(error.body()).encode()
     start_response(
-        f"{error.status} Error",
+        "400 Bad Request",
         [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))],
     )
     return [payload]

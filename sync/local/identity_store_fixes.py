@@ -14,6 +14,7 @@ from sync.local.aws_errors import AwsError, JsonBody
 NAME_PATHS = {"name.givenName": "GivenName", "name.familyName": "FamilyName"}
 USER_ATTRIBUTE_PATHS = {"userName", "displayName", "emails", *NAME_PATHS}
 GROUP_ATTRIBUTE_PATHS = {"displayName", "description"}
+UNIQUE = "UNIQUENESS_CONSTRAINT_VIOLATION"
 
 
 class IdentityStoreFixes:
@@ -48,7 +49,7 @@ class IdentityStoreFixes:
                 raise AwsError("ValidationException", f"Unsupported AttributePath {path!r}")
             if path == "userName":
                 if any(u.UserName == value for u in store.users.values() if u is not user):
-                    raise AwsError("ConflictException", "Duplicate UserName")
+                    raise AwsError("ConflictException", "Duplicate UserName", UNIQUE)
                 changed["UserName"] = value
             elif path == "displayName":
                 changed["DisplayName"] = value
@@ -71,7 +72,7 @@ class IdentityStoreFixes:
                 raise AwsError("ValidationException", f"Unsupported AttributePath {path!r}")
             if path == "displayName":
                 if any(g.DisplayName == value for g in store.groups.values() if g is not group):
-                    raise AwsError("ConflictException", "Duplicate GroupDisplayName")
+                    raise AwsError("ConflictException", "Duplicate GroupDisplayName", UNIQUE)
                 changes["DisplayName"] = value
             else:
                 changes["Description"] = value
@@ -84,7 +85,7 @@ class IdentityStoreFixes:
             if membership["GroupId"] == body.get("GroupId") and (
                 membership["MemberId"]["UserId"] == user_id
             ):
-                raise AwsError("ConflictException", "Member is already in the group")
+                raise AwsError("ConflictException", "Member is already in the group", UNIQUE)
         return None
 
     def _delete_group_membership(self, store: Any, body: JsonBody) -> None:

@@ -1,0 +1,66 @@
+"""Reads the AWS Organization: its accounts, the OU path each is in, and their tags.
+
+Selectors are evaluated against this on every run, so an account created or moved since the
+last run converges on the next.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying
+
+from sync.errors import ReadError
+from sync.identity_center import boto_config
+from sync.model import Account, OrganizationSnapshot
+from sync.rate_limit import CallMeter
+
+
+class OrganizationReader:
+    def __init__(self, client: Any, retrying: Retrying) -> None:
+        self._client = client
+        self._retrying = retrying
+
+    @classmethod
+    def connect(cls, meter: CallMeter, retrying: Retrying) -> "OrganizationReader":
+        client = boto3.client("organizations", config=boto_config(1))
+        meter.attach(client, rate_limited=False)  # Organizations has quotas of its own
+        return cls(client, retrying)
+
+    def read(self) -> OrganizationSnapshot:
+        try:
+            organization = self._call("describe_organization")["Organization"]
+            (root,) = self._pages("list_roots", "Roots")
+            accounts = tuple(self._accounts_under(root["Id"], ""))
+        except (ClientError, BotoCoreError) as error:
+            raise ReadError(f"reading the AWS Organization failed: {error}") from error
+        return OrganizationSnapshot(organization["MasterAccountId"], accounts)
+
+    def _accounts_under(self, parent_id: str, path: str) -> Iterator[Account]:
+        for raw in self._pages("list_accounts_for_parent", "Accounts", ParentId=parent_id):
+            tags = self._pages("list_tags_for_resource", "Tags", ResourceId=raw["Id"])
+            yield Account(
+                id=raw["Id"],
+                name=raw["Name"],
+                status=raw.get("State") or raw.get("Status", ""),
+                ou_path=path or "/",
+                tags={tag["Key"]: tag["Value"] for tag in tags},
+            )
+        for unit in self._pages(
+            "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id
+        ):
+            yield from self._accounts_under(unit["Id"], f"{path}/{unit['Name']}")
+
+    def _pages(self, operation: str, key: str, **params: Any) -> list[dict]:
+        items: list[dict] = []
+        token: str | None = None
+        while True:
+            page = self._call(operation, **params, **({"NextToken": token} if token else {}))
+            items.extend(page.get(key, []))
+            token = page.get("NextToken")
+            if not token:
+                return items
+
+    def _call(self, operation: str, **params: Any) -> dict:
+        return self._retrying(getattr(self._client, operation), **params)

@@ -1,0 +1,312 @@
+"""Permission sets and assignments end to end: rules, Google, the Organization and SSO Admin
+(moto with asynchronous assignments) over HTTP."""
+
+import boto3
+import pytest
+
+from sync.errors import ExitCode
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.local.organization import PlannedAccount, build_organization, move_account
+from sync.rules import Rules, parse_rules
+from sync.run import RunOptions, run_sync
+from sync.settings import Settings
+from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
+
+RULES = """
+version: 1
+sync:
+  groups:
+    - {email: engineering@example.com, name: Engineering}
+    - {email: data@example.com, name: Data}
+permission_sets:
+  PowerUser:
+    description: Build and run workloads
+    session_duration: PT8H
+    managed_policies: [PowerUserAccess]
+    tags: {team: platform}
+  ReadOnly:
+    managed_policies: [ReadOnlyAccess]
+    inline_policy:
+      Version: "2012-10-17"
+      Statement: [{Effect: Deny, Action: "s3:GetObject", Resource: "*"}]
+    permissions_boundary: {managed_policy_arn: "arn:aws:iam::aws:policy/PowerUserAccess"}
+  SandboxAdmin:
+    session_duration: PT4H
+    managed_policies: [AdministratorAccess]
+assignments:
+  - groups: [Engineering]
+    permission_sets: [PowerUser]
+    accounts: ["ou:/Workloads/Development", "ou:/Workloads/Staging"]
+  - groups: [Engineering, data@example.com]
+    permission_sets: [ReadOnly]
+    accounts: ["ou:/Workloads/Production"]
+  - user_from_tag: owner
+    permission_sets: [SandboxAdmin]
+    accounts: ["ou:/Sandbox"]
+"""
+APPLY = RunOptions(apply=True, trigger="test")
+
+
+@pytest.fixture
+def org(moto_app: ExtendedMotoApp) -> dict[str, str]:
+    return build_organization(
+        boto3.client("organizations"),
+        [
+            PlannedAccount("Production", "prod@example.com", "/Workloads/Production"),
+            PlannedAccount("Staging", "staging@example.com", "/Workloads/Staging"),
+            PlannedAccount("Development", "dev@example.com", "/Workloads/Development"),
+            PlannedAccount(
+                "sandbox-alice", "sb-alice@example.com", "/Sandbox", {"owner": "alice@example.com"}
+            ),
+        ],
+    )
+
+
+@pytest.fixture
+def access_rules() -> Rules:
+    return parse_rules(RULES)
+
+
+class AccessView:
+    """What SSO Admin holds, named: {(permission set, account id, principal type, id)}."""
+
+    def __init__(self, moto_app: ExtendedMotoApp) -> None:
+        self.client = boto3.client("sso-admin")
+        self.instance, _ = moto_app.identity_center("us-east-1")
+
+    def permission_sets(self) -> dict[str, str]:
+        arns = self.client.list_permission_sets(InstanceArn=self.instance)["PermissionSets"]
+        return {
+            self.client.describe_permission_set(InstanceArn=self.instance, PermissionSetArn=arn)[
+                "PermissionSet"
+            ]["Name"]: arn
+            for arn in arns
+        }
+
+    def assignments(self, account_ids: list[str]) -> set[tuple[str, str, str, str]]:
+        names = {arn: name for name, arn in self.permission_sets().items()}
+        return {
+            (names[a["PermissionSetArn"]], a["AccountId"], a["PrincipalType"], a["PrincipalId"])
+            for arn in names
+            for account in account_ids
+            for a in self.client.list_account_assignments(
+                InstanceArn=self.instance, AccountId=account, PermissionSetArn=arn
+            )["AccountAssignments"]
+        }
+
+
+def test_first_apply_grants_exactly_the_rules_and_a_second_writes_nothing(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    view = AccessView(moto_app)
+
+    report = run_sync(settings, APPLY, access_rules)
+
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    groups, users = idc.groups(), idc.users()
+    assert view.assignments(list(org.values())) == {
+        ("PowerUser", org["Development"], "GROUP", groups["Engineering"]),
+        ("PowerUser", org["Staging"], "GROUP", groups["Engineering"]),
+        ("ReadOnly", org["Production"], "GROUP", groups["Engineering"]),
+        ("ReadOnly", org["Production"], "GROUP", groups["Data"]),
+        ("SandboxAdmin", org["sandbox-alice"], "USER", users["alice@example.com"]),
+    }
+    arn = view.permission_sets()["ReadOnly"]
+    ids = {"InstanceArn": view.instance, "PermissionSetArn": arn}
+    assert "s3:GetObject" in view.client.get_inline_policy_for_permission_set(**ids)["InlinePolicy"]
+    tags = view.client.list_tags_for_resource(InstanceArn=view.instance, ResourceArn=arn)["Tags"]
+    assert {"Key": "managed-by", "Value": "sso-sync"} in tags
+    boundary = view.client.get_permissions_boundary_for_permission_set(**ids)
+    assert boundary["PermissionsBoundary"]["ManagedPolicyArn"].endswith("/PowerUserAccess")
+
+    moto_app.reset_counters()
+    again = run_sync(settings, APPLY, access_rules)
+
+    assert again.plan.operations == ()
+    assert writes(moto_app) == {}
+    assert not any(
+        op.startswith(("Create", "Delete", "Update", "Put", "Attach", "Provision"))
+        for op in moto_app.calls
+    )
+
+
+def test_plan_writes_nothing(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+
+    report = run_sync(settings, RunOptions(apply=False), access_rules)
+
+    assert report.plan.counts()[("assignment", "create")] == 5
+    assert report.plan.counts()[("permission_set", "create")] == 3
+    assert not any(
+        op.startswith(("Create", "Delete", "Update", "Put", "Attach", "Provision"))
+        for op in moto_app.calls
+    )
+
+
+def test_moved_and_new_accounts_converge(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, access_rules)
+    organizations = boto3.client("organizations")
+    move_account(organizations, org["Staging"], "/Suspended")
+    created = organizations.create_account(Email="qa@example.com", AccountName="QA")
+    qa = organizations.describe_create_account_status(
+        CreateAccountRequestId=created["CreateAccountStatus"]["Id"]
+    )["CreateAccountStatus"]["AccountId"]
+    move_account(organizations, qa, "/Workloads/Development")
+
+    report = run_sync(settings, APPLY, access_rules)
+
+    assert report.exit_code is ExitCode.OK
+    engineering = idc.groups()["Engineering"]
+    held = AccessView(moto_app).assignments([*org.values(), qa])
+    assert ("PowerUser", qa, "GROUP", engineering) in held
+    assert ("PowerUser", org["Staging"], "GROUP", engineering) not in held
+
+
+def test_hand_made_assignments_and_permission_sets_are_untouched(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, access_rules)
+    view = AccessView(moto_app)
+    breakglass = idc.create_user("breakglass@example.com")
+    control_tower = view.client.create_permission_set(
+        InstanceArn=view.instance, Name="AWSAdministratorAccess"
+    )["PermissionSet"]["PermissionSetArn"]
+    hand_made = [
+        (control_tower, "GROUP", idc.groups()["Engineering"]),
+        (view.permission_sets()["PowerUser"], "USER", breakglass),
+    ]
+    for arn, kind, principal in hand_made:
+        view.client.create_account_assignment(
+            InstanceArn=view.instance,
+            TargetId=org["Production"],
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=arn,
+            PrincipalType=kind,
+            PrincipalId=principal,
+        )
+
+    report = run_sync(settings, APPLY, access_rules)
+
+    assert report.plan.operations == ()
+    held = view.assignments(list(org.values()))
+    assert (
+        "AWSAdministratorAccess",
+        org["Production"],
+        "GROUP",
+        idc.groups()["Engineering"],
+    ) in held
+    assert ("PowerUser", org["Production"], "USER", breakglass) in held
+
+
+def test_an_edited_permission_set_is_updated_and_reprovisioned(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, parse_rules(RULES))
+    moto_app.reset_counters()
+
+    edited = parse_rules(RULES.replace("PT8H", "PT2H").replace("{team: platform}", "{team: infra}"))
+    report = run_sync(settings, APPLY, edited)
+
+    assert report.exit_code is ExitCode.OK
+    assert [(op.action.value, op.label) for op in report.plan.operations] == [
+        ("update", "PowerUser"),
+        ("provision", "PowerUser"),
+    ]
+    assert moto_app.calls["UpdatePermissionSet"] == 1
+    assert moto_app.calls["ProvisionPermissionSet"] == 1
+    assert moto_app.calls["TagResource"] == 1
+    view = AccessView(moto_app)
+    described = view.client.describe_permission_set(
+        InstanceArn=view.instance, PermissionSetArn=view.permission_sets()["PowerUser"]
+    )["PermissionSet"]
+    assert described["SessionDuration"] == "PT2H"
+
+
+def test_a_failed_assignment_is_reported_and_the_rest_applied(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    moto_app.sso_admin.failing_accounts[org["Production"]] = (
+        "Received a 404 status error: Not supported policy arn:aws:iam::aws:policy/ReadOnlyAccess."
+    )
+
+    report = run_sync(settings, APPLY, access_rules)
+
+    assert report.exit_code is ExitCode.RUN_FAILED
+    errors = report.summary()["errors"]
+    assert len(errors) == 2
+    assert all("FAILED: Received a 404" in error and "Production" in error for error in errors)
+    assert report.applied is not None
+    assert sum(o.ok for o in report.applied.outcomes if o.operation.resource == "assignment") == 3
+
+
+def test_sixty_assignments_never_exceed_fifteen_outstanding(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    owners = add_people(google, 60, "data@example.com")
+    sandboxes = build_organization_accounts(owners)
+    moto_app.sso_admin.seconds_in_progress = 0.3
+    busy = settings.model_copy(update={"concurrency": 32})
+
+    report = run_sync(busy, APPLY, parse_rules(RULES))
+
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    assert report.plan.counts()[("assignment", "create")] == 60 + 5
+    assert len(sandboxes) == 60
+    assert 10 <= moto_app.sso_admin.most_outstanding_creations <= 15
+    assert moto_app.sso_admin.refused_for_limits == 0
+
+
+def build_organization_accounts(owners: list[str]) -> list[str]:
+    organizations = boto3.client("organizations")
+    ids = []
+    for index, owner in enumerate(owners):
+        created = organizations.create_account(
+            Email=f"sandbox{index}@example.com", AccountName=f"sandbox-{index}"
+        )
+        account = organizations.describe_create_account_status(
+            CreateAccountRequestId=created["CreateAccountStatus"]["Id"]
+        )["CreateAccountStatus"]["AccountId"]
+        move_account(organizations, account, "/Sandbox")
+        organizations.tag_resource(ResourceId=account, Tags=[{"Key": "owner", "Value": owner}])
+        ids.append(account)
+    return ids
