@@ -13,10 +13,11 @@ from pathlib import Path
 from botocore.exceptions import NoCredentialsError, NoRegionError
 from rich.console import Console
 
+from sync.access_report import AccessLine
 from sync.errors import ExitCode, SyncError
 from sync.render import print_plan, print_result
 from sync.rules import load_rules
-from sync.run import RunOptions, RunReport, run_sync
+from sync.run import RunOptions, RunReport, explain_access, run_sync
 from sync.settings import Settings, load_settings
 
 
@@ -47,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-mass-delete", action="store_true", help="override the max_deletes safeguard"
     )
     _add_settings_flags(apply)
+
+    access = commands.add_parser(
+        "access", help="who can reach what, and why: for a person, or for an account"
+    )
+    target = access.add_mutually_exclusive_group(required=True)
+    target.add_argument("email", nargs="?", help="a person's Google primary email")
+    target.add_argument("--account", help="an account name or id")
+    access.add_argument("--json", action="store_true", help="print the answer as JSON")
+    _add_settings_flags(access)
 
     validate = commands.add_parser("validate", help="check a rules file offline")
     validate.add_argument("file", nargs="?", type=Path, help="default: SSO_SYNC_RULES")
@@ -92,6 +102,10 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
             if name.startswith("setting_")
         }
     )
+    if arguments.command == "access":
+        lines = explain_access(settings, arguments.email, arguments.account)
+        show_access(lines, console, arguments.email or arguments.account, arguments.json)
+        return ExitCode.OK
     options = RunOptions(
         apply=arguments.command == "apply",
         no_delete=arguments.no_delete,
@@ -101,6 +115,26 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
     report = run_sync(settings, options)
     show_report(report, console, as_json=arguments.json)
     return report.exit_code
+
+
+def show_access(lines: list[AccessLine], console: Console, subject: str, as_json: bool) -> None:
+    """One greppable line per account and permission set, with the reason."""
+    if as_json:
+        print(json.dumps([line.to_json() for line in lines], indent=2))
+        return
+    if not lines:
+        console.print(f"{subject}: no access to any account.")
+        return
+    console.print(f"[bold]{subject}[/bold]")
+    rows = sorted(lines, key=lambda x: (x.account.lower(), x.permission_set, x.principal))
+    width = max(len(f"{row.account} ({row.account_id})") for row in rows)
+    for row in rows:
+        people = f" [{len(row.people)} people]" if row.principal.startswith("group") else ""
+        console.print(
+            f"  {row.account + ' (' + row.account_id + ')':<{width}}  {row.permission_set:<20}"
+            f"  {row.principal}{people}  [dim]# {row.why}[/dim]",
+            highlight=False,
+        )
 
 
 def show_report(report: RunReport, console: Console, as_json: bool = False) -> None:

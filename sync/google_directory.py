@@ -11,8 +11,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import boto3
 import google_auth_httplib2
 import httplib2
+from botocore.exceptions import BotoCoreError, ClientError
 from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
@@ -28,7 +30,7 @@ from tenacity import (
 from sync.errors import ConfigError, ReadError
 from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser
 from sync.rules import GroupSelector
-from sync.settings import GOOGLE_SCOPES
+from sync.settings import GOOGLE_SCOPES, Settings
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,9 @@ class GoogleDirectoryReader:
             for raw in page.get("users", []):
                 name = raw.get("name", {})
                 email = raw["primaryEmail"]
+                addresses = {e.get("address", "").lower() for e in raw.get("emails", [])}
+                addresses |= {a.lower() for a in raw.get("aliases", [])}
+                addresses |= {a.lower() for a in raw.get("nonEditableAliases", [])}
                 yield GoogleUser(
                     id=raw["id"],
                     primary_email=email,
@@ -169,6 +174,7 @@ class GoogleDirectoryReader:
                     full_name=name.get("fullName", ""),
                     suspended=bool(raw.get("suspended", False)),
                     archived=bool(raw.get("archived", False)),
+                    aliases=frozenset(addresses - {email.lower(), ""}),
                 )
 
     def _synced_groups(self, selectors: Sequence[GroupSelector]) -> Iterator[tuple[dict, str]]:
@@ -254,3 +260,40 @@ class GoogleDirectoryReader:
             state.attempt_number,
             _describe(error) if error else "?",
         )
+
+
+def connect_google(settings: Settings) -> GoogleDirectoryReader:
+    """A reader for the configured Workspace, with credentials from a file or a secret."""
+    if not settings.google_admin_email:
+        raise ConfigError("SSO_SYNC_GOOGLE_ADMIN_EMAIL (--google-admin-email) is required")
+    credentials = google_credentials(_google_key(settings), settings.google_admin_email)
+    return GoogleDirectoryReader(
+        credentials,
+        customer_id=settings.google_customer_id,
+        api_endpoint=settings.google_api_endpoint,
+    )
+
+
+def _google_key(settings: Settings) -> dict[str, Any]:
+    if settings.google_credentials_file is not None:
+        source = str(settings.google_credentials_file)
+        try:
+            text = settings.google_credentials_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{source}: cannot read Google credentials: {error}") from error
+    elif settings.google_credentials_secret is not None:
+        source = f"secret {settings.google_credentials_secret}"
+        try:
+            text = boto3.client("secretsmanager").get_secret_value(
+                SecretId=settings.google_credentials_secret
+            )["SecretString"]
+        except (ClientError, BotoCoreError) as error:
+            raise ReadError(f"reading the Google credentials {source}: {error}") from error
+    else:
+        raise ConfigError(
+            "set SSO_SYNC_GOOGLE_CREDENTIALS_FILE or SSO_SYNC_GOOGLE_CREDENTIALS_SECRET"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{source}: Google credentials are not JSON ({error.msg})") from error

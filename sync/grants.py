@@ -32,9 +32,9 @@ def evaluate_grants(
 ) -> GrantEvaluation:
     grants: list[Grant] = []
     warnings: list[str] = []
-    users_by_email = {
-        user.primary_email.lower(): user for user in google.users.values() if user.active
-    }
+    active = [user for user in google.users.values() if user.active]
+    users_by_email = {alias: user for user in active for alias in user.aliases}
+    users_by_email |= {user.primary_email.lower(): user for user in active}
     for index, rule in enumerate(rules.assignments):
         accounts = select_accounts(
             org.accounts,
@@ -55,7 +55,7 @@ def evaluate_grants(
                         group.id,
                         group.display_name,
                         index,
-                        f"rule {index + 1}: group {group.display_name}",
+                        f"assignments rule {index + 1}",
                     )
                     for account in accounts
                     for permission_set in rule.permission_sets
@@ -79,7 +79,7 @@ def evaluate_grants(
                     user.id,
                     user.primary_email,
                     index,
-                    f"rule {index + 1}: {rule.user_from_tag} tag of {account.name}",
+                    f"assignments rule {index + 1}, {rule.user_from_tag} tag of the account",
                 )
                 for permission_set in rule.permission_sets
             )

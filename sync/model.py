@@ -13,6 +13,8 @@ class GoogleUser:
     full_name: str
     suspended: bool = False
     archived: bool = False
+    aliases: frozenset[str] = frozenset()
+    """Other addresses of the user (lower case), such as a former primary email."""
 
     @property
     def active(self) -> bool:

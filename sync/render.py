@@ -4,7 +4,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sync.executor import ApplyResult
-from sync.plan import Action, Plan, PrincipalOperation
+from sync.plan import Action, PermissionSetOperation, Plan, PrincipalOperation
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -12,8 +12,16 @@ SYMBOLS = {
     Action.DELETE: ("-", "red"),
     Action.ADOPT: ("=", "cyan"),
     Action.FORGET: ("?", "dim"),
+    Action.PROVISION: ("~", "yellow"),
 }
-SECTIONS = (("group", "Groups"), ("user", "Users"), ("membership", "Memberships"))
+SECTIONS = (
+    ("group", "Groups"),
+    ("user", "Users"),
+    ("membership", "Memberships"),
+    ("permission_set", "Permission sets"),
+    ("assignment", "Assignments"),
+)
+VERBS = {("assignment", Action.CREATE): "assign", ("assignment", Action.DELETE): "unassign"}
 
 
 def print_plan(plan: Plan, console: Console) -> None:
@@ -24,12 +32,15 @@ def print_plan(plan: Plan, console: Console) -> None:
         console.print(f"[bold]{title}[/bold]")
         for operation in operations:
             symbol, colour = SYMBOLS[operation.action]
+            verb = VERBS.get((operation.resource, operation.action), operation.action.value)
             changes = ""
             if isinstance(operation, PrincipalOperation):
                 changes = ", ".join(path for path, _ in operation.changes)
+            elif isinstance(operation, PermissionSetOperation):
+                changes = ", ".join(operation.changes)
             detail = f" ({changes})" if changes else ""
             console.print(
-                f"  [{colour}]{symbol} {operation.action.value:<6} {operation.label}[/{colour}]"
+                f"  [{colour}]{symbol} {verb:<6} {operation.label}[/{colour}]"
                 f"{detail}  [dim]# {operation.reason}[/dim]",
                 highlight=False,
                 soft_wrap=True,
@@ -44,7 +55,7 @@ def summary_line(plan: Plan) -> str:
     if not plan.operations:
         return "Plan: no changes. Identity Center matches Google Workspace."
     parts = []
-    for action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.ADOPT, Action.FORGET):
+    for action in Action:
         total = sum(n for (_, a), n in counts.items() if a == action.value)
         if total:
             parts.append(f"{total} to {action.value}")

@@ -3,7 +3,6 @@
 Every read completes before the first write; a refused or failed read applies nothing.
 """
 
-import json
 import logging
 import time
 import uuid
@@ -13,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
+from sync.access_report import AccessLine, access_of_person, access_to_account
 from sync.audit import AuditLog, audit_sink_for
-from sync.errors import ConfigError, ExitCode, ReadError, SafeguardRefusal
+from sync.errors import ExitCode, SafeguardRefusal
 from sync.executor import ApplyResult, Executor
-from sync.google_directory import GoogleDirectoryReader, google_credentials
+from sync.google_directory import connect_google
 from sync.identity_center import IdentityStore, boto_config, discover_instance
 from sync.model import GoogleSnapshot, IdcGroup
 from sync.organizations import OrganizationReader
@@ -98,7 +97,7 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     rules = rules or load_rules(settings.rules)
     run_id = uuid.uuid4().hex[:12]
     meter = CallMeter(TokenBucket(settings.rate_limit))
-    reader = _google_reader(settings)
+    reader = connect_google(settings)
     manages_access = bool(rules.permission_sets or rules.assignments)
     store_id, instance_arn = _identity_center(settings, meter, manages_access)
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
@@ -154,6 +153,17 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     return report
 
 
+def explain_access(settings: Settings, email: str | None, account: str | None) -> list[AccessLine]:
+    """`sso-sync access`: from the rules, Google and the Organization; nothing is written."""
+    rules = load_rules(settings.rules)
+    google = connect_google(settings).read(rules.sync.groups)
+    retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
+    org = OrganizationReader.connect(CallMeter(None), retrying).read()
+    if email is not None:
+        return access_of_person(email, rules, google, org)
+    return access_to_account(account or "", rules, google, org)
+
+
 def _relevant_groups(state: State, google: GoogleSnapshot) -> Callable[[IdcGroup], bool]:
     """Memberships are read only for groups the sync manages or may adopt."""
     managed_ids = set(state.groups.values())
@@ -165,42 +175,6 @@ def _relevant_groups(state: State, google: GoogleSnapshot) -> Callable[[IdcGroup
         )
 
     return relevant
-
-
-def _google_reader(settings: Settings) -> GoogleDirectoryReader:
-    if not settings.google_admin_email:
-        raise ConfigError("SSO_SYNC_GOOGLE_ADMIN_EMAIL (--google-admin-email) is required")
-    credentials = google_credentials(_google_key(settings), settings.google_admin_email)
-    return GoogleDirectoryReader(
-        credentials,
-        customer_id=settings.google_customer_id,
-        api_endpoint=settings.google_api_endpoint,
-    )
-
-
-def _google_key(settings: Settings) -> dict[str, Any]:
-    if settings.google_credentials_file is not None:
-        source = str(settings.google_credentials_file)
-        try:
-            text = settings.google_credentials_file.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"{source}: cannot read Google credentials: {error}") from error
-    elif settings.google_credentials_secret is not None:
-        source = f"secret {settings.google_credentials_secret}"
-        try:
-            text = boto3.client("secretsmanager").get_secret_value(
-                SecretId=settings.google_credentials_secret
-            )["SecretString"]
-        except (ClientError, BotoCoreError) as error:
-            raise ReadError(f"reading the Google credentials {source}: {error}") from error
-    else:
-        raise ConfigError(
-            "set SSO_SYNC_GOOGLE_CREDENTIALS_FILE or SSO_SYNC_GOOGLE_CREDENTIALS_SECRET"
-        )
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{source}: Google credentials are not JSON ({error.msg})") from error
 
 
 def _identity_center(

@@ -12,7 +12,8 @@ from sync.rules import load_rules, parse_rules, rules_json_schema
 def test_the_shipped_rules_file_is_valid() -> None:
     rules = load_rules(Path("mappings/rules.yaml"))
 
-    assert rules.sync.groups[0].email == "aws-admins@example.com"
+    assert rules.sync.groups[0].email == "founders@example.com"
+    assert rules.permission_sets["DataScientist"].inline_policy is not None  # read from its file
     assert rules.is_protected_user("breakglass@example.com")
     assert rules.is_protected_group("AWSControlTowerAdmins")
     assert not rules.is_protected_group("Engineering")
@@ -88,3 +89,100 @@ def test_the_committed_json_schema_matches_the_model() -> None:
     committed = json.loads(Path("mappings/rules.schema.json").read_text())
 
     assert committed == rules_json_schema(), "regenerate it with `make schema`"
+
+
+ACCESS_BASE = """version: 1
+sync:
+  groups:
+    - {email: eng@example.com, name: Engineering}
+    - query: "email:sandbox-*"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "permission_sets:\n  PowerUser:\n    session_duration: PT13H\n",
+            ":8: permission_sets.PowerUser.session_duration: 'PT13H' is not an ISO 8601",
+        ),
+        (
+            "permission_sets:\n  PowerUser:\n    session_duration: 1 hour\n",
+            "is not an ISO 8601 duration from PT1H to PT12H",
+        ),
+        (
+            "permission_sets:\n  ThisNameIsFarTooLongForAPermissionSet: {}\n",
+            "permission_sets.ThisNameIsFarTooLongForAPermissionSet",
+        ),
+        (
+            "permission_sets:\n  P:\n    inline_policy: '{not json'\n",
+            ":8: permission_sets.P.inline_policy: inline policy is not JSON",
+        ),
+        (
+            "permission_sets:\n  P:\n    inline_policy: policies/missing.json\n",
+            "cannot read inline policy file 'policies/missing.json'",
+        ),
+        (
+            "permission_sets:\n  P:\n    managed_policies: ["
+            + ", ".join(f"Policy{i}" for i in range(21))
+            + "]\n",
+            ":7: permission_sets.P: 21 managed and customer-managed policies; AWS allows 20",
+        ),
+        (
+            "permission_sets:\n  P:\n    tags: {managed-by: me}\n",
+            "the tag 'managed-by' is reserved",
+        ),
+        (
+            "permission_sets:\n  P:\n    permissions_boundary: {}\n",
+            "give exactly one of 'managed_policy_arn' or 'customer_managed'",
+        ),
+        (
+            "permission_sets: {P: {}}\nassignments:\n"
+            "  - {groups: [Engineering], permission_sets: [Q], accounts: [all]}\n",
+            ":8: assignments.0.permission_sets.0: permission set 'Q' is not defined",
+        ),
+        (
+            "permission_sets: {P: {}}\nassignments:\n"
+            "  - {groups: [Marketing], permission_sets: [P], accounts: [all]}\n",
+            ":8: assignments.0.groups.0: group 'Marketing' is not synced",
+        ),
+        (
+            "permission_sets: {P: {}}\nassignments:\n"
+            "  - {groups: [Engineering], permission_sets: [P], accounts: ['ou:Workloads']}\n",
+            ":8: assignments.0.accounts.0: 'ou:Workloads': an OU path looks like",
+        ),
+        (
+            "permission_sets: {P: {}}\nassignments:\n"
+            "  - {groups: [Engineering], user_from_tag: owner, permission_sets: [P], "
+            "accounts: [all]}\n",
+            "give either 'groups' or 'user_from_tag'",
+        ),
+    ],
+)
+def test_invalid_access_rules_name_where_and_what(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_rules(ACCESS_BASE + text, source="rules.yaml")
+
+    assert expected in str(raised.value)
+
+
+def test_group_references_by_email_name_or_query(tmp_path: Path) -> None:
+    policy = tmp_path / "policies" / "p.json"
+    policy.parent.mkdir()
+    policy.write_text('{"Version": "2012-10-17", "Statement": []}')
+    text = ACCESS_BASE + (
+        "permission_sets:\n  P:\n    inline_policy: policies/p.json\n"
+        "    managed_policies: [PowerUserAccess, job-function/Billing]\n"
+        "assignments:\n"
+        "  - groups: [Engineering, eng@example.com, sandbox-x@example.com]\n"
+        "    permission_sets: [P]\n    accounts: [all]\n"
+    )
+
+    rules = parse_rules(text, base_dir=tmp_path)
+
+    spec = rules.permission_sets["P"]
+    assert spec.inline_policy == '{"Statement":[],"Version":"2012-10-17"}'
+    assert spec.managed_policies == [
+        "arn:aws:iam::aws:policy/PowerUserAccess",
+        "arn:aws:iam::aws:policy/job-function/Billing",
+    ]

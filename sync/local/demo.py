@@ -9,12 +9,13 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
-from sync.cli import show_report
+from sync.cli import show_access, show_report
 from sync.errors import ExitCode
-from sync.local.seed import DOMAIN, seed_demo_directory
+from sync.local.organization import build_organization
+from sync.local.seed import DOMAIN, demo_accounts, seed_demo_directory
 from sync.local.stack import LocalStack, environment
 from sync.rules import load_rules
-from sync.run import RunOptions, run_sync
+from sync.run import RunOptions, explain_access, run_sync
 
 RULES = Path("mappings/rules.yaml")
 WORKDIR = Path(".sso-sync/demo")
@@ -37,6 +38,7 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     rules = load_rules(RULES)
     identity_store = boto3.client("identitystore")
     _hand_made_objects(identity_store, store_id)
+    accounts = build_organization(boto3.client("organizations"), demo_accounts())
 
     def sync(title: str) -> ExitCode:
         console.print(Rule(title))
@@ -46,16 +48,20 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
 
     console.print(
         f"Google emulator at {stack.google_url}, AWS (moto) at {stack.aws_url}, "
-        f"identity store {store_id}.\nAlready in Identity Center, made by hand: "
-        "breakglass@example.com, the Control Tower group AWSControlTowerAdmins, and "
+        f"identity store {store_id}, an Organization of {len(accounts)} accounts "
+        "(Workloads, Shared, one sandbox per engineer).\nAlready in Identity Center, made by "
+        "hand: breakglass@example.com, the Control Tower group AWSControlTowerAdmins, and "
         "maya.chen@example.com (adopted, not duplicated)."
     )
-    codes = [sync("1. First sync: the whole directory")]
+    codes = [sync("1. First sync: the whole directory, permission sets and assignments")]
+    console.print(Rule("Who can reach what, and why"))
+    for person in (f"lena.novak@{DOMAIN}", f"priya.nair@{DOMAIN}"):
+        show_access(explain_access(settings, person, None), console, person, as_json=False)
 
     console.print(Rule("Meanwhile in Google Workspace"))
     google = stack.google
     google.users[google.user_by_email(f"ravi.iyer@{DOMAIN}").id].suspended = True
-    google.user_by_email(f"lena.novak@{DOMAIN}").primary_email = f"lena.berg@{DOMAIN}"
+    google.rename_user(f"lena.novak@{DOMAIN}", f"lena.berg@{DOMAIN}")
     google.remove_member(f"backend@{DOMAIN}", f"tom.becker@{DOMAIN}")
     google.add_user(f"nora.quinn@{DOMAIN}", "Nora", "Quinn")
     google.add_member(f"data-science@{DOMAIN}", f"nora.quinn@{DOMAIN}")

@@ -47,6 +47,7 @@ class DirectoryUser:
     suspended: bool = False
     archived: bool = False
     is_admin: bool = False
+    aliases: list[str] = field(default_factory=list)
 
     def resource(self) -> dict[str, Any]:
         return {
@@ -61,7 +62,11 @@ class DirectoryUser:
             "suspended": self.suspended,
             "archived": self.archived,
             "isAdmin": self.is_admin,
-            "emails": [{"address": self.primary_email, "primary": True}],
+            "emails": [
+                {"address": self.primary_email, "primary": True},
+                *({"address": alias} for alias in self.aliases),
+            ],
+            "aliases": list(self.aliases),
             "orgUnitPath": "/",
         }
 
@@ -172,6 +177,18 @@ class GoogleDirectoryEmulator:
         )
         self.users[user.id] = user
         return user
+
+    def rename_user(self, email: str, new_email: str) -> None:
+        """Change a primary email as Google does: the old address stays as an alias."""
+        user = self.user_by_email(email)
+        if user is None:
+            raise KeyError(email)
+        user.aliases.append(user.primary_email)
+        user.primary_email = new_email
+        for group in self.groups.values():
+            for member in group.members:
+                if member.id == user.id:
+                    member.email = new_email
 
     def add_group(self, email: str, name: str | None = None) -> DirectoryGroup:
         group = DirectoryGroup(self._new_id(), email, name or email.split("@")[0])

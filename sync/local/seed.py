@@ -1,13 +1,14 @@
 """The demo directory: a startup of about 35 people, like the companies this product is for."""
 
 from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.local.organization import PlannedAccount
 
 DOMAIN = "example.com"
 
 PEOPLE = {
     # email local part: (given name, family name, groups)
-    "maya.chen": ("Maya", "Chen", ["aws-admins", "engineering"]),
-    "omar.haddad": ("Omar", "Haddad", ["aws-admins"]),
+    "maya.chen": ("Maya", "Chen", ["founders", "aws-admins", "engineering"]),
+    "omar.haddad": ("Omar", "Haddad", ["founders", "aws-admins"]),
     "lena.novak": ("Lena", "Novak", ["backend", "sandbox-users"]),
     "ravi.iyer": ("Ravi", "Iyer", ["backend", "sandbox-users"]),
     "sofia.rossi": ("Sofia", "Rossi", ["backend", "sandbox-users"]),
@@ -43,6 +44,7 @@ PEOPLE = {
 }
 SUSPENDED = {"eric.larsen"}
 GROUPS = {
+    "founders": "Founders",
     "aws-admins": "AWS administrators",
     "engineering": "Engineering",
     "backend": "Backend engineers",
@@ -56,6 +58,36 @@ GROUPS = {
     "finance": "Finance",
 }
 CONTRACTOR = "dev@contractor.example.net"
+
+
+WORKLOADS = ("Production", "Staging", "Development")
+SHARED = ("Access Management", "Sensitive Data", "Infra")
+
+
+def demo_accounts() -> list[PlannedAccount]:
+    """Workloads, Shared, and one sandbox per member of sandbox-users@ (owner tag)."""
+    accounts = [
+        PlannedAccount(name, f"aws-{_slug(name)}@{DOMAIN}", f"/Workloads/{name}")
+        for name in WORKLOADS
+    ]
+    accounts += [
+        PlannedAccount(name, f"aws-{_slug(name)}@{DOMAIN}", f"/Shared/{name}") for name in SHARED
+    ]
+    accounts += [
+        PlannedAccount(
+            f"sandbox-{local}",
+            f"aws-sandbox-{_slug(local)}@{DOMAIN}",
+            "/Sandbox",
+            {"owner": f"{local}@{DOMAIN}"},
+        )
+        for local, (_, _, groups) in PEOPLE.items()
+        if "sandbox-users" in groups and local not in SUSPENDED
+    ]
+    return accounts
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace(" ", "-").replace(".", "-")
 
 
 def seed_demo_directory(google: GoogleDirectoryEmulator) -> None:

@@ -5,6 +5,8 @@ at most 15 assignment creations may be outstanding and 3 provisionings in flight
 (ConflictException beyond), duplicate permission-set names conflict, and permissions
 boundaries, tags and the accounts a permission set is provisioned to are answered."""
 
+import functools
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -12,12 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.ssoadmin.models import ssoadmin_backends
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.ssoadmin.models import ManagedPolicy, ssoadmin_backends
 
 from sync.local.aws_errors import AwsError, JsonBody
 
 MAX_OUTSTANDING_CREATIONS = 15
 MAX_PROVISIONINGS_IN_FLIGHT = 3
+MAX_POLICIES = 20
+AWS_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
+
+
+@functools.cache
+def _aws_managed_policy_names() -> frozenset[str]:
+    return frozenset(json.loads(aws_managed_policies_data))
 
 
 @dataclass
@@ -62,6 +72,7 @@ class SsoAdminFixes:
             "TagResource": self._tag,
             "UntagResource": self._untag,
             "ListTagsForResource": self._list_tags,
+            "AttachManagedPolicyToPermissionSet": self._attach_managed_policy,
         }
 
     def handle(self, operation: str, body: JsonBody, region: str) -> JsonBody | None:
@@ -84,6 +95,22 @@ class SsoAdminFixes:
             if ps.permission_set_arn == body.get(key):
                 return ps
         raise AwsError("ResourceNotFoundException", "Could not find PermissionSet")
+
+    def _attach_managed_policy(self, backend: Any, body: JsonBody) -> JsonBody:
+        """moto knows AWS managed policies without their paths, so it refuses real ARNs such
+        as arn:aws:iam::aws:policy/job-function/Billing; accept a known name at any path."""
+        ps = self._permission_set(backend, body)
+        arn = body.get("ManagedPolicyArn", "")
+        name = arn.rsplit("/", 1)[-1]
+        if not arn.startswith(AWS_POLICY_PREFIX) or name not in _aws_managed_policy_names():
+            raise AwsError("ResourceNotFoundException", f"Policy does not exist with ARN: {arn}")
+        if any(policy.arn == arn for policy in ps.managed_policies):
+            raise AwsError("ConflictException", f"{arn} is already attached")
+        if ps.total_managed_policies_attached >= MAX_POLICIES:
+            raise AwsError("ServiceQuotaExceededException", "Too many policies attached")
+        ps.managed_policies.append(ManagedPolicy(arn, name))
+        ps.total_managed_policies_attached += 1
+        return {}
 
     def _put_boundary(self, backend: Any, body: JsonBody) -> JsonBody:
         ps = self._permission_set(backend, body)
