@@ -201,6 +201,8 @@ def parse_rules(text: str, source: str = "<rules>", base_dir: Path = Path(".")) 
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the rules file must be a mapping with 'version' and 'sync'")
     lines = _line_numbers(root)
+    if duplicates := _duplicate_keys(root):
+        raise ConfigError(_describe_problems(duplicates, lines, source))
     try:
         rules = Rules.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
@@ -266,6 +268,22 @@ def _line_numbers(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
         for index, value in enumerate(node.value):
             lines |= _line_numbers(value, (*path, index))
     return lines
+
+
+def _duplicate_keys(node: yaml.Node | None, path: tuple = ()) -> list[tuple[tuple, str]]:
+    """YAML keeps the last of two equal keys without a word; a rules file must not."""
+    problems: list[tuple[tuple, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                problems.append(((*path, key.value), "defined twice"))
+            seen.add(key.value)
+            problems += _duplicate_keys(value, (*path, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            problems += _duplicate_keys(value, (*path, index))
+    return problems
 
 
 def _nearest_line(lines: dict[tuple, int], path: tuple) -> int:
