@@ -4,7 +4,7 @@ Each write is idempotent, so that a run interrupted anywhere is repaired by the 
 creating what already exists returns the existing id, deleting what is gone counts as done.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
+from sync.aws_paging import all_pages
 from sync.errors import ConfigError, ReadError
 from sync.model import (
     GroupAttributes,
@@ -92,18 +93,16 @@ class IdentityStore:
             raise ReadError(f"reading the identity store failed: {error}") from error
         return IdentityCenterSnapshot(users, groups, memberships)
 
-    def _list(self, operation: str, key: str, **params: Any) -> Iterator[dict]:
+    def _list(self, operation: str, key: str, **params: Any) -> list[dict]:
         call = getattr(self._client, operation)
-        token: str | None = None
-        while True:
-            page_params = {"IdentityStoreId": self._store_id, "MaxResults": PAGE_SIZE, **params}
-            if token:
-                page_params["NextToken"] = token
-            page = self._retrying(call, **page_params)
-            yield from page.get(key, [])
-            token = page.get("NextToken")
-            if not token:
-                return
+        return all_pages(
+            call,
+            key,
+            self._retrying,
+            IdentityStoreId=self._store_id,
+            MaxResults=PAGE_SIZE,
+            **params,
+        )
 
     # --- writing: each method is one attempt; the executor retries -----------------------
 

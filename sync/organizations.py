@@ -11,6 +11,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
+from sync.aws_paging import all_pages
 from sync.errors import ReadError
 from sync.identity_center import boto_config
 from sync.model import Account, OrganizationSnapshot
@@ -53,14 +54,7 @@ class OrganizationReader:
             yield from self._accounts_under(unit["Id"], f"{path}/{unit['Name']}")
 
     def _pages(self, operation: str, key: str, **params: Any) -> list[dict]:
-        items: list[dict] = []
-        token: str | None = None
-        while True:
-            page = self._call(operation, **params, **({"NextToken": token} if token else {}))
-            items.extend(page.get(key, []))
-            token = page.get("NextToken")
-            if not token:
-                return items
+        return all_pages(getattr(self._client, operation), key, self._retrying, **params)
 
     def _call(self, operation: str, **params: Any) -> dict:
         return self._retrying(getattr(self._client, operation), **params)

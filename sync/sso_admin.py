@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
 from sync.access_rules import MANAGED_TAG
+from sync.aws_paging import all_pages
 from sync.errors import ReadError
 from sync.identity_center import boto_config
 from sync.model import AccessSnapshot, IdcAssignment, IdcPermissionSet, PermissionSetAttributes
@@ -316,14 +317,8 @@ class AccessAdmin:
     # --- paging -------------------------------------------------------------------------
 
     def _pages(self, operation: str, key: str, **params: Any) -> list[Any]:
-        items: list[Any] = []
-        token: str | None = None
-        while True:
-            page = self._call(operation, **params, **({"NextToken": token} if token else {}))
-            items.extend(page.get(key, []))
-            token = page.get("NextToken")
-            if not token:
-                return items
+        call = getattr(self._client, operation)
+        return all_pages(call, key, self._retrying, InstanceArn=self._instance, **params)
 
     def _call(self, operation: str, **params: Any) -> dict:
         call = getattr(self._client, operation)

@@ -8,16 +8,17 @@ from typing import Any
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 
-WRITE_OPERATIONS = {
-    "CreateUser",
-    "UpdateUser",
-    "DeleteUser",
-    "CreateGroup",
-    "UpdateGroup",
-    "DeleteGroup",
-    "CreateGroupMembership",
-    "DeleteGroupMembership",
-}
+WRITE_PREFIXES = (
+    "Create",
+    "Update",
+    "Delete",
+    "Put",
+    "Attach",
+    "Detach",
+    "Provision",
+    "Tag",
+    "Untag",
+)
 
 
 def write_key(emulator: GoogleDirectoryEmulator, url: str, path: Path, scopes: Any = None) -> Path:
@@ -56,7 +57,8 @@ def add_people(google: GoogleDirectoryEmulator, count: int, group: str | None = 
 
 
 def writes(app: ExtendedMotoApp) -> dict[str, int]:
-    return {op: n for op, n in app.calls.items() if op in WRITE_OPERATIONS}
+    """Identity Center write calls (Identity Store and SSO Admin) the emulator received."""
+    return {op: n for op, n in app.calls.items() if op.startswith(WRITE_PREFIXES)}
 
 
 @dataclass

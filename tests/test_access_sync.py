@@ -131,10 +131,6 @@ def test_first_apply_grants_exactly_the_rules_and_a_second_writes_nothing(
 
     assert again.plan.operations == ()
     assert writes(moto_app) == {}
-    assert not any(
-        op.startswith(("Create", "Delete", "Update", "Put", "Attach", "Provision"))
-        for op in moto_app.calls
-    )
 
 
 def test_plan_writes_nothing(
@@ -150,10 +146,7 @@ def test_plan_writes_nothing(
 
     assert report.plan.counts()[("assignment", "create")] == 5
     assert report.plan.counts()[("permission_set", "create")] == 3
-    assert not any(
-        op.startswith(("Create", "Delete", "Update", "Put", "Attach", "Provision"))
-        for op in moto_app.calls
-    )
+    assert writes(moto_app) == {}
 
 
 def test_moved_and_new_accounts_converge(

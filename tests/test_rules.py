@@ -191,5 +191,5 @@ def test_group_references_by_email_name_or_query(tmp_path: Path) -> None:
 def test_a_key_defined_twice_is_an_error_not_silently_the_last() -> None:
     text = ACCESS_BASE + "permission_sets:\n  P: {}\n  Q: {}\n  P: {session_duration: PT2H}\n"
 
-    with pytest.raises(ConfigError, match="rules.yaml:9: permission_sets.P: defined twice"):
+    with pytest.raises(ConfigError, match=r"rules\.yaml:9: permission_sets\.P: defined twice"):
         parse_rules(text, source="rules.yaml")
