@@ -6,9 +6,9 @@ its request to end, at most 15 assignment creations outstanding and 3 provisioni
 """
 
 import json
+import re
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -241,13 +241,7 @@ class AccessAdmin:
                 PermissionSetArn=arn,
                 TargetType="ALL_PROVISIONED_ACCOUNTS",
             )["PermissionSetProvisioningStatus"]
-            self._wait(
-                status,
-                "PermissionSetProvisioningStatus",
-                lambda request_id: self._client.describe_permission_set_provisioning_status(
-                    InstanceArn=self._instance, ProvisionPermissionSetRequestId=request_id
-                ),
-            )
+            self._wait(status, "PermissionSetProvisioningStatus", "ProvisionPermissionSetRequestId")
 
     # --- assignments --------------------------------------------------------------------
 
@@ -259,11 +253,7 @@ class AccessAdmin:
                 **self._assignment(account_id, arn, principal_type, principal_id)
             )["AccountAssignmentCreationStatus"]
             self._wait(
-                status,
-                "AccountAssignmentCreationStatus",
-                lambda request_id: self._client.describe_account_assignment_creation_status(
-                    InstanceArn=self._instance, AccountAssignmentCreationRequestId=request_id
-                ),
+                status, "AccountAssignmentCreationStatus", "AccountAssignmentCreationRequestId"
             )
 
     def delete_assignment(
@@ -277,13 +267,7 @@ class AccessAdmin:
             if error_code(error) == "ResourceNotFoundException":
                 return
             raise
-        self._wait(
-            status,
-            "AccountAssignmentDeletionStatus",
-            lambda request_id: self._client.describe_account_assignment_deletion_status(
-                InstanceArn=self._instance, AccountAssignmentDeletionRequestId=request_id
-            ),
-        )
+        self._wait(status, "AccountAssignmentDeletionStatus", "AccountAssignmentDeletionRequestId")
 
     def _assignment(
         self, account_id: str, arn: str, principal_type: str, principal_id: str
@@ -297,8 +281,9 @@ class AccessAdmin:
             "PrincipalId": principal_id,
         }
 
-    def _wait(self, status: dict, key: str, describe: Callable[[str], dict]) -> None:
-        """Poll until the request ends; transient errors while polling only delay it."""
+    def _wait(self, status: dict, key: str, request_parameter: str) -> None:
+        """Poll Describe<key> until the request ends; transient errors only delay it."""
+        describe = getattr(self._client, "describe_" + _snake(key))
         deadline = time.monotonic() + self._wait_seconds
         pause = self._poll_seconds
         while status["Status"] == "IN_PROGRESS":
@@ -307,7 +292,9 @@ class AccessAdmin:
             time.sleep(pause)
             pause = min(pause * 1.5, 5.0)
             try:
-                status = describe(status["RequestId"])[key]
+                status = describe(
+                    InstanceArn=self._instance, **{request_parameter: status["RequestId"]}
+                )[key]
             except ClientError as error:
                 if not is_transient(error):
                     raise
@@ -323,6 +310,10 @@ class AccessAdmin:
     def _call(self, operation: str, **params: Any) -> dict:
         call = getattr(self._client, operation)
         return self._retrying(call, InstanceArn=self._instance, **params)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _canonical(policy: str) -> str:
