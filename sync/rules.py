@@ -1,17 +1,15 @@
-"""The rules file: which Google groups are synced, what is protected, and the safeguards.
-
-Validated with pydantic; every error names the key path and its line in the file.
-"""
+"""The rules file: which Google groups are synced, what access they get, what is protected,
+and the safeguards. Every error names the key path and its line in the file."""
 
 import fnmatch
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync.access_rules import AssignmentRule, PermissionSetSpec
 from sync.errors import ConfigError
+from sync.yaml_documents import parse_document
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -190,103 +188,10 @@ def load_rules(path: Path) -> Rules:
 
 
 def parse_rules(text: str, source: str = "<rules>", base_dir: Path = Path(".")) -> Rules:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from error
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the rules file must be a mapping with 'version' and 'sync'")
-    lines = _line_numbers(root)
-    if duplicates := _duplicate_keys(root):
-        raise ConfigError(_describe_problems(duplicates, lines, source))
-    try:
-        rules = Rules.model_validate(data, context={"base_dir": base_dir})
-    except ValidationError as error:
-        problems = [
-            (_path_in_document(tuple(item["loc"]), data), _message(item)) for item in error.errors()
-        ]
-        raise ConfigError(_describe_problems(problems, lines, source)) from error
-    if problems := rules.reference_problems():
-        raise ConfigError(_describe_problems(problems, lines, source))
-    return rules
-
-
-def _describe_problems(
-    problems: list[tuple[tuple, str]], lines: dict[tuple, int], source: str
-) -> str:
-    described = [
-        f"{source}:{_nearest_line(lines, path)}: "
-        f"{'.'.join(str(part) for part in path) or '(top level)'}: {message}"
-        for path, message in problems
-    ]
-    return "invalid rules file:\n  " + "\n  ".join(described)
-
-
-def _message(item: dict) -> str:
-    message = item["msg"].removeprefix("Value error, ")
-    if item["type"] == "extra_forbidden":
-        return "unknown key"
-    return message
-
-
-def _path_in_document(location: tuple, data: object) -> tuple:
-    """The part of a pydantic error location that names keys and indexes of the document.
-
-    pydantic appends union branch names ('int', 'constrained-str') that the file does not have.
-    """
-    path: list = []
-    node = data
-    for step in location:
-        if isinstance(node, dict):
-            path.append(step)
-            if step not in node:
-                break
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
-            path.append(step)
-            node = node[step]
-        else:
-            break
-    return tuple(path)
-
-
-def _line_numbers(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
-    """Map each key path of a composed YAML document to its 1-based line."""
-    if node is None:
-        return {}
-    lines = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            lines |= _line_numbers(value, child)
-            lines[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, value in enumerate(node.value):
-            lines |= _line_numbers(value, (*path, index))
-    return lines
-
-
-def _duplicate_keys(node: yaml.Node | None, path: tuple = ()) -> list[tuple[tuple, str]]:
-    """YAML keeps the last of two equal keys without a word; a rules file must not."""
-    problems: list[tuple[tuple, str]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                problems.append(((*path, key.value), "defined twice"))
-            seen.add(key.value)
-            problems += _duplicate_keys(value, (*path, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, value in enumerate(node.value):
-            problems += _duplicate_keys(value, (*path, index))
-    return problems
-
-
-def _nearest_line(lines: dict[tuple, int], path: tuple) -> int:
-    while path not in lines and path:
-        path = path[:-1]
-    return lines.get(path, 1)
+    return parse_document(
+        text,
+        Rules,
+        source,
+        context={"base_dir": base_dir},
+        cross_checks=Rules.reference_problems,
+    )

@@ -1,0 +1,125 @@
+"""YAML definitions validated by a pydantic model, with errors that name the file, the line
+and the key path: `rules.yaml:12: sync.groups.0.email: unknown key`."""
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sync.errors import ConfigError
+
+Model = TypeVar("Model", bound=BaseModel)
+Problem = tuple[tuple, str]
+"""(key path, what is wrong there)."""
+
+
+def parse_document(
+    text: str,
+    model: type[Model],
+    source: str,
+    kind: str = "rules file",
+    context: dict[str, Any] | None = None,
+    cross_checks: Callable[[Model], list[Problem]] | None = None,
+) -> Model:
+    """Parse and validate; any problem raises ConfigError listing each with its line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the {kind} must be a mapping with 'version' at the top")
+    lines = _line_numbers(root)
+    if duplicates := _duplicate_keys(root):
+        raise ConfigError(_describe_problems(duplicates, lines, source, kind))
+    try:
+        document = model.model_validate(data, context=context)
+    except ValidationError as error:
+        problems = [
+            (_path_in_document(tuple(item["loc"]), data), _message(item)) for item in error.errors()
+        ]
+        raise ConfigError(_describe_problems(problems, lines, source, kind)) from error
+    if cross_checks is not None and (problems := cross_checks(document)):
+        raise ConfigError(_describe_problems(problems, lines, source, kind))
+    return document
+
+
+def _describe_problems(
+    problems: list[Problem], lines: dict[tuple, int], source: str, kind: str
+) -> str:
+    described = [
+        f"{source}:{_nearest_line(lines, path)}: "
+        f"{'.'.join(str(part) for part in path) or '(top level)'}: {message}"
+        for path, message in problems
+    ]
+    return f"invalid {kind}:\n  " + "\n  ".join(described)
+
+
+def _message(item: dict) -> str:
+    message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        return "unknown key"
+    return message
+
+
+def _path_in_document(location: tuple, data: object) -> tuple:
+    """The part of a pydantic error location that names keys and indexes of the document.
+
+    pydantic appends union branch names ('int', 'constrained-str') that the file does not have.
+    """
+    path: list = []
+    node = data
+    for step in location:
+        if isinstance(node, dict):
+            path.append(step)
+            if step not in node:
+                break
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            path.append(step)
+            node = node[step]
+        else:
+            break
+    return tuple(path)
+
+
+def _line_numbers(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
+    """Map each key path of a composed YAML document to its 1-based line."""
+    if node is None:
+        return {}
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            lines |= _line_numbers(value, child)
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            lines |= _line_numbers(value, (*path, index))
+    return lines
+
+
+def _duplicate_keys(node: yaml.Node | None, path: tuple = ()) -> list[Problem]:
+    """YAML keeps the last of two equal keys without a word; a definition must not."""
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                problems.append(((*path, key.value), "defined twice"))
+            seen.add(key.value)
+            problems += _duplicate_keys(value, (*path, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            problems += _duplicate_keys(value, (*path, index))
+    return problems
+
+
+def _nearest_line(lines: dict[tuple, int], path: tuple) -> int:
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path, 1)
