@@ -72,14 +72,26 @@ class AuditLog:
         self, operation: Operation, result: str, attempts: int, error: str | None = None
     ) -> None:
         details = operation_json(operation)
-        entry = {
-            "operation": f"{details.pop('resource')}.{details.pop('action')}",
-            "target": details,
-            "result": result,
-            "attempts": attempts,
-            "error": error,
-        }
-        self._write(entry)
+        name = f"{details.pop('resource')}.{details.pop('action')}"
+        self.record_entry(name, details, result, attempts, error)
+
+    def record_entry(
+        self,
+        operation: str,
+        target: dict[str, Any],
+        result: str,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        self._write(
+            {
+                "operation": operation,
+                "target": target,
+                "result": result,
+                "attempts": attempts,
+                "error": error,
+            }
+        )
 
     def summary(self, summary: dict[str, Any]) -> None:
         self._write({"operation": "run.summary", **summary})

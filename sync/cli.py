@@ -14,8 +14,9 @@ from botocore.exceptions import NoCredentialsError, NoRegionError
 from rich.console import Console
 
 from sync.access_report import AccessLine
+from sync.bootstrap.run import add_sandbox, run_bootstrap
 from sync.errors import ExitCode, SyncError
-from sync.render import print_plan, print_result
+from sync.render import print_bootstrap, print_plan, print_result
 from sync.rules import load_rules
 from sync.run import RunOptions, RunReport, explain_access, run_sync
 from sync.settings import Settings, load_settings
@@ -57,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--account", help="an account name or id")
     access.add_argument("--json", action="store_true", help="print the answer as JSON")
     _add_settings_flags(access)
+
+    bootstrap = commands.add_parser(
+        "bootstrap", help="the AWS Organization as code (deploy/org.yaml)"
+    )
+    steps = bootstrap.add_subparsers(dest="bootstrap_command", required=True)
+    for name, text in (("plan", "show what apply would change"), ("apply", "make AWS match")):
+        step = steps.add_parser(name, help=text)
+        _add_settings_flags(step)
+    add_sandbox = steps.add_parser("add-sandbox", help="add an engineer's sandbox to the file")
+    add_sandbox.add_argument("email", help="the owner's Google primary email")
+    add_sandbox.add_argument("--monthly-budget", type=float, help="USD; default from the file")
+    _add_settings_flags(add_sandbox)
 
     validate = commands.add_parser("validate", help="check a rules file offline")
     validate.add_argument("file", nargs="?", type=Path, help="default: SSO_SYNC_RULES")
@@ -102,6 +115,8 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
             if name.startswith("setting_")
         }
     )
+    if arguments.command == "bootstrap":
+        return _bootstrap(arguments, settings, console)
     if arguments.command == "access":
         lines = explain_access(settings, arguments.email, arguments.account)
         show_access(lines, console, arguments.email or arguments.account, arguments.json)
@@ -114,6 +129,16 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
     )
     report = run_sync(settings, options)
     show_report(report, console, as_json=arguments.json)
+    return report.exit_code
+
+
+def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Console) -> ExitCode:
+    if arguments.bootstrap_command == "add-sandbox":
+        add_sandbox(settings.org_definition, arguments.email, arguments.monthly_budget)
+        console.print(f"{settings.org_definition}: added a sandbox for {arguments.email}")
+        return ExitCode.OK
+    report = run_bootstrap(settings, apply=arguments.bootstrap_command == "apply")
+    print_bootstrap(report, console)
     return report.exit_code
 
 

@@ -3,6 +3,8 @@
 from rich.console import Console
 from rich.table import Table
 
+from sync.bootstrap.planner import Step
+from sync.bootstrap.run import BootstrapReport
 from sync.executor import ApplyResult
 from sync.plan import Action, PermissionSetOperation, Plan, PrincipalOperation
 
@@ -79,3 +81,38 @@ def print_result(result: ApplyResult, console: Console) -> None:
             f"{failure.operation.label}: {failure.error}[/red]",
             highlight=False,
         )
+
+
+BOOTSTRAP_SYMBOLS = {
+    Step.DETACH_SCP: ("-", "red"),
+    Step.UPDATE_SCP: ("~", "yellow"),
+    Step.UPDATE_BUDGET: ("~", "yellow"),
+    Step.MOVE_ACCOUNT: ("~", "yellow"),
+    Step.TAG_ACCOUNT: ("~", "yellow"),
+}
+
+
+def print_bootstrap(report: BootstrapReport, console: Console) -> None:
+    for operation in report.plan.operations:
+        symbol, colour = BOOTSTRAP_SYMBOLS.get(operation.step, ("+", "green"))
+        console.print(
+            f"  [{colour}]{symbol} {operation.step.value} {operation.target}[/{colour}]"
+            f"  [dim]# {operation.reason}[/dim]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for notice in report.plan.notices:
+        console.print(f"[yellow]! {notice}[/yellow]", highlight=False, soft_wrap=True)
+    steps = len(report.plan.operations)
+    console.print(f"Bootstrap plan: {steps} steps." if steps else "Bootstrap plan: no changes.")
+    if report.result is None:
+        return
+    failures = report.result.failures
+    for failure in failures:
+        console.print(
+            f"[red]✗ {failure.operation.step.value} {failure.operation.target}: "
+            f"{failure.error}[/red]",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"Applied {steps - len(failures)} of {steps} steps.")

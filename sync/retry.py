@@ -20,6 +20,7 @@ TRANSIENT_CODES = {
     "ServiceUnavailableException",
     "RequestTimeout",
     "RequestTimeoutException",
+    "ConcurrentModificationException",  # Organizations; botocore does not retry it
 }
 
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         "https://admin.googleapis.com", description="Directory API endpoint (tests, proxies)."
     )
     rules: Path = Field(Path("mappings/rules.yaml"), description="Rules file path.")
+    org_definition: Path = Field(
+        Path("deploy/org.yaml"), description="The Organization definition for `bootstrap`."
+    )
     state: str = Field(
         ".sso-sync/state.json", description="State store: a local path or s3://bucket/key."
     )

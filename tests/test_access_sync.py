@@ -7,11 +7,19 @@ import pytest
 from sync.errors import ExitCode
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.local.organization import PlannedAccount, build_organization, move_account
 from sync.rules import Rules, parse_rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
-from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
+from tests.helpers import (
+    IdentityCenterView,
+    PlannedAccount,
+    add_people,
+    build_organization,
+    create_account,
+    move_account,
+    seed_small_company,
+    writes,
+)
 
 RULES = """
 version: 1
@@ -161,10 +169,7 @@ def test_moved_and_new_accounts_converge(
     run_sync(settings, APPLY, access_rules)
     organizations = boto3.client("organizations")
     move_account(organizations, org["Staging"], "/Suspended")
-    created = organizations.create_account(Email="qa@example.com", AccountName="QA")
-    qa = organizations.describe_create_account_status(
-        CreateAccountRequestId=created["CreateAccountStatus"]["Id"]
-    )["CreateAccountStatus"]["AccountId"]
+    qa = create_account(organizations, "qa@example.com", "QA")
     move_account(organizations, qa, "/Workloads/Development")
 
     report = run_sync(settings, APPLY, access_rules)
@@ -293,12 +298,7 @@ def build_organization_accounts(owners: list[str]) -> list[str]:
     organizations = boto3.client("organizations")
     ids = []
     for index, owner in enumerate(owners):
-        created = organizations.create_account(
-            Email=f"sandbox{index}@example.com", AccountName=f"sandbox-{index}"
-        )
-        account = organizations.describe_create_account_status(
-            CreateAccountRequestId=created["CreateAccountStatus"]["Id"]
-        )["CreateAccountStatus"]["AccountId"]
+        account = create_account(organizations, f"sandbox{index}@example.com", f"sandbox-{index}")
         move_account(organizations, account, "/Sandbox")
         organizations.tag_resource(ResourceId=account, Tags=[{"Key": "owner", "Value": owner}])
         ids.append(account)

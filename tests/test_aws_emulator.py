@@ -1,5 +1,9 @@
 """The moto extensions behave as AWS does where moto 5.2 does not (shared FACTS.md)."""
 
+import json
+import time
+
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -71,3 +75,47 @@ def test_deleting_a_user_removes_their_memberships(idc: IdentityCenterView) -> N
 def test_invalid_identity_store_id_is_rejected(idc: IdentityCenterView) -> None:
     with pytest.raises(ClientError, match="ValidationException"):
         idc.client.list_users(IdentityStoreId="not-a-store")
+
+
+def test_organizations_refuse_what_aws_refuses(moto_app: object) -> None:
+    client = boto3.client("organizations")
+    client.create_organization(FeatureSet="ALL")
+    root = client.list_roots()["Roots"][0]["Id"]
+    document = json.dumps({"Version": "2012-10-17", "Statement": []})
+    policies = [
+        client.create_policy(
+            Name=f"p{i}", Description="", Type="SERVICE_CONTROL_POLICY", Content=document
+        )["Policy"]["PolicySummary"]["Id"]
+        for i in range(5)
+    ]
+
+    with pytest.raises(ClientError, match="PolicyTypeNotEnabledException"):
+        client.attach_policy(PolicyId=policies[0], TargetId=root)
+    client.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    for policy in policies[:4]:
+        client.attach_policy(PolicyId=policy, TargetId=root)  # FullAWSAccess makes five
+    with pytest.raises(ClientError, match="ConstraintViolationException"):
+        client.attach_policy(PolicyId=policies[4], TargetId=root)
+    with pytest.raises(ClientError, match="MalformedPolicyDocumentException"):
+        client.create_policy(
+            Name="bad", Description="", Type="SERVICE_CONTROL_POLICY", Content="{nope"
+        )
+    client.create_organizational_unit(ParentId=root, Name="Workloads")
+    with pytest.raises(ClientError, match="DuplicateOrganizationalUnitException"):
+        client.create_organizational_unit(ParentId=root, Name="Workloads")
+
+
+def test_account_creation_is_asynchronous(moto_app: object) -> None:
+    client = boto3.client("organizations")
+    client.create_organization(FeatureSet="ALL")
+
+    status = client.create_account(Email="a@example.com", AccountName="A")["CreateAccountStatus"]
+    assert status["State"] == "IN_PROGRESS" and "AccountId" not in status
+    time.sleep(0.1)
+    done = client.describe_create_account_status(CreateAccountRequestId=status["Id"])
+    assert done["CreateAccountStatus"]["State"] == "SUCCEEDED"
+
+    again = client.create_account(Email="a@example.com", AccountName="B")["CreateAccountStatus"]
+    time.sleep(0.1)
+    failed = client.describe_create_account_status(CreateAccountRequestId=again["Id"])
+    assert failed["CreateAccountStatus"]["FailureReason"] == "EMAIL_ALREADY_EXISTS"

@@ -7,11 +7,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from sync.bootstrap.run import run_bootstrap
 from sync.cli import main
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.local.organization import build_organization
-from sync.local.seed import DOMAIN, demo_accounts, seed_demo_directory
+from sync.local.seed import DOMAIN, seed_demo_directory
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView
@@ -33,8 +33,12 @@ SANDBOX_OWNERS = [
 def company(
     settings: Settings, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
 ) -> tuple[Settings, dict[str, str]]:
+    """The demo company: its directory, and its Organization bootstrapped from deploy/."""
     seed_demo_directory(google)
-    accounts = build_organization(boto3.client("organizations"), demo_accounts())
+    assert run_bootstrap(settings, apply=True).exit_code == 0
+    client = boto3.client("organizations")
+    accounts = {a["Name"]: a["Id"] for a in client.list_accounts()["Accounts"]}
+    accounts["Management"] = accounts.pop("master")
     return settings.model_copy(update={"rules": Path("mappings/rules.yaml")}), accounts
 
 

@@ -23,6 +23,7 @@ from moto.ssoadmin.models import ssoadmin_backends
 
 from sync.local.aws_errors import AwsError, JsonBody
 from sync.local.identity_store_fixes import IdentityStoreFixes
+from sync.local.organizations_fixes import BudgetsFixes, OrganizationsFixes
 from sync.local.sso_admin_fixes import SsoAdminFixes
 
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
@@ -51,9 +52,15 @@ class ExtendedMotoApp:
         self.refusals: list[Refusal] = []
         self.identity_store = IdentityStoreFixes()
         self.sso_admin = SsoAdminFixes()
+        self.organizations = OrganizationsFixes()
+        # Identity Center services: counted, and subject to injected faults.
         self._fixes = {
             "AWSIdentityStore": self.identity_store,
             "SWBExternalService": self.sso_admin,
+        }
+        self._other_fixes = {
+            "AWSOrganizationsV20161128": self.organizations,
+            "AWSBudgetServiceGateway": BudgetsFixes(),
         }
 
     def reset_counters(self) -> None:
@@ -72,6 +79,8 @@ class ExtendedMotoApp:
             self.throttled.clear()
             self.sso_admin = SsoAdminFixes()
             self._fixes["SWBExternalService"] = self.sso_admin
+            self.organizations = OrganizationsFixes()
+            self._other_fixes["AWSOrganizationsV20161128"] = self.organizations
 
     def identity_center(self, region: str) -> tuple[str, str]:
         """The (InstanceArn, IdentityStoreId) that sso-admin ListInstances reports."""
@@ -84,6 +93,8 @@ class ExtendedMotoApp:
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        if service in self._other_fixes:
+            return self._answer(self._other_fixes[service], operation, environ, start_response)
         fixes = self._fixes.get(service)
         if fixes is None:
             return self._moto(environ, start_response)
@@ -96,11 +107,15 @@ class ExtendedMotoApp:
             time.sleep(self.latency_seconds)
         if throttle:
             return _error(AwsError("ThrottlingException", "Rate exceeded"), start_response)
-        body = _read_body(environ)
-        text = json.dumps(body)
+        text = json.dumps(_peek_body(environ))
         for refusal in self.refusals:
             if refusal.operation == operation and refusal.body_contains in text:
                 return _error(AwsError(refusal.error, "Refused by the emulator"), start_response)
+        return self._answer(fixes, operation, environ, start_response)
+
+    def _answer(self, fixes: Any, operation: str, environ: dict, start_response: Any) -> Any:
+        """The fix's answer to the request, or moto's where the fix has none."""
+        body = _peek_body(environ)
         try:
             with self._lock:
                 answer = fixes.handle(operation, body, _region(environ))
@@ -111,10 +126,11 @@ class ExtendedMotoApp:
         return _json(answer, start_response)
 
 
-def _read_body(environ: dict) -> JsonBody:
+def _peek_body(environ: dict) -> JsonBody:
+    """The JSON body, left in place for moto to read again."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
+    environ["wsgi.input"] = io.BytesIO(raw)
     return json.loads(raw or b"{}")
 
 

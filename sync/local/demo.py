@@ -9,11 +9,12 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
+from sync.bootstrap.run import run_bootstrap
 from sync.cli import show_access, show_report
 from sync.errors import ExitCode
-from sync.local.organization import build_organization
-from sync.local.seed import DOMAIN, demo_accounts, seed_demo_directory
+from sync.local.seed import DOMAIN, seed_demo_directory
 from sync.local.stack import LocalStack, environment
+from sync.render import print_bootstrap
 from sync.rules import load_rules
 from sync.run import RunOptions, explain_access, run_sync
 
@@ -38,7 +39,10 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     rules = load_rules(RULES)
     identity_store = boto3.client("identitystore")
     _hand_made_objects(identity_store, store_id)
-    accounts = build_organization(boto3.client("organizations"), demo_accounts())
+    console.print(Rule("0. Bootstrap the Organization from deploy/org.yaml"))
+    bootstrap = run_bootstrap(settings, apply=True)
+    print_bootstrap(bootstrap, console)
+    accounts = boto3.client("organizations").list_accounts()["Accounts"]
 
     def sync(title: str) -> ExitCode:
         console.print(Rule(title))

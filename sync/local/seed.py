@@ -1,7 +1,6 @@
 """The demo directory: a startup of about 35 people, like the companies this product is for."""
 
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.local.organization import PlannedAccount
 
 DOMAIN = "example.com"
 
@@ -58,36 +57,6 @@ GROUPS = {
     "finance": "Finance",
 }
 CONTRACTOR = "dev@contractor.example.net"
-
-
-WORKLOADS = ("Production", "Staging", "Development")
-SHARED = ("Access Management", "Sensitive Data", "Infra")
-
-
-def demo_accounts() -> list[PlannedAccount]:
-    """Workloads, Shared, and one sandbox per member of sandbox-users@ (owner tag)."""
-    accounts = [
-        PlannedAccount(name, f"aws-{_slug(name)}@{DOMAIN}", f"/Workloads/{name}")
-        for name in WORKLOADS
-    ]
-    accounts += [
-        PlannedAccount(name, f"aws-{_slug(name)}@{DOMAIN}", f"/Shared/{name}") for name in SHARED
-    ]
-    accounts += [
-        PlannedAccount(
-            f"sandbox-{local}",
-            f"aws-sandbox-{_slug(local)}@{DOMAIN}",
-            "/Sandbox",
-            {"owner": f"{local}@{DOMAIN}"},
-        )
-        for local, (_, _, groups) in PEOPLE.items()
-        if "sandbox-users" in groups and local not in SUSPENDED
-    ]
-    return accounts
-
-
-def _slug(name: str) -> str:
-    return name.lower().replace(" ", "-").replace(".", "-")
 
 
 def seed_demo_directory(google: GoogleDirectoryEmulator) -> None:

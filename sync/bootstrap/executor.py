@@ -1,0 +1,217 @@
+"""Applies a bootstrap plan in order, one call at a time (Organizations answers concurrent
+changes with ConcurrentModificationException), each step retried and audited. Ids of what
+earlier steps created are resolved as the run goes."""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying
+
+from sync.audit import AuditLog
+from sync.bootstrap.live import IDENTITY_CENTER_PRINCIPAL, SCP, LiveOrganization
+from sync.bootstrap.planner import BootstrapOperation, BootstrapPlan, Step
+from sync.retry import error_code
+
+NOTIFICATION_THRESHOLDS = (("ACTUAL", 50), ("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100))
+
+
+class StepFailed(Exception):
+    """A step AWS refused or reported FAILED, with its reason."""
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    operation: BootstrapOperation
+    ok: bool
+    attempts: int
+    error: str | None = None
+
+
+@dataclass
+class BootstrapResult:
+    outcomes: list[StepOutcome] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[StepOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+
+class BootstrapExecutor:
+    def __init__(
+        self,
+        organizations: Any,
+        budgets: Any,
+        live: LiveOrganization,
+        retrying: Retrying,
+        audit: AuditLog,
+        poll_seconds: float = 0.1,
+        wait_seconds: float = 900.0,
+    ) -> None:
+        self._organizations = organizations
+        self._budgets = budgets
+        self._retrying = retrying
+        self._audit = audit
+        self._poll_seconds = poll_seconds
+        self._wait_seconds = wait_seconds
+        self._root_id = live.root_id
+        self._management_id = live.management_account_id
+        self._units = dict(live.units)
+        self._accounts = {account.name.lower(): account.id for account in live.accounts}
+        self._policies = {policy.name: policy.id for policy in live.policies}
+
+    def apply(self, plan: BootstrapPlan) -> BootstrapResult:
+        result = BootstrapResult()
+        for operation in plan.operations:
+            retrying = self._retrying.copy()
+            try:
+                retrying(self._perform, operation)
+                outcome = StepOutcome(operation, True, retrying.statistics.get("attempt_number", 1))
+            except (ClientError, BotoCoreError, StepFailed) as error:
+                code = error_code(error) or type(error).__name__
+                attempts = retrying.statistics.get("attempt_number", 1)
+                outcome = StepOutcome(operation, False, attempts, f"{code}: {error}")
+            self._audit.record_entry(
+                f"bootstrap.{operation.step.name.lower()}",
+                {"target": operation.target, "reason": operation.reason},
+                "success" if outcome.ok else "failed",
+                outcome.attempts,
+                outcome.error,
+            )
+            result.outcomes.append(outcome)
+        return result
+
+    def _perform(self, operation: BootstrapOperation) -> None:
+        details = operation.details
+        match operation.step:
+            case Step.CREATE_ORGANIZATION:
+                organization = self._organizations.create_organization(FeatureSet="ALL")
+                self._management_id = organization["Organization"]["MasterAccountId"]
+                self._root_id = self._organizations.list_roots()["Roots"][0]["Id"]
+                self._units["/"] = self._root_id
+            case Step.ENABLE_SCPS:
+                self._organizations.enable_policy_type(RootId=self._root_id, PolicyType=SCP)
+            case Step.CREATE_OU:
+                parent, _, name = operation.target.rpartition("/")
+                self._units[operation.target] = self._organizations.create_organizational_unit(
+                    ParentId=self._unit(parent or "/"), Name=name
+                )["OrganizationalUnit"]["Id"]
+            case Step.CREATE_ACCOUNT:
+                self._create_account(details)
+            case Step.MOVE_ACCOUNT:
+                self._organizations.move_account(
+                    AccountId=details["account_id"],
+                    SourceParentId=self._unit(details["from"]),
+                    DestinationParentId=self._unit(details["to"]),
+                )
+            case Step.TAG_ACCOUNT:
+                self._tag(details["account_id"], details["tags"])
+            case Step.CREATE_SCP:
+                self._policies[operation.target] = self._organizations.create_policy(
+                    Name=operation.target,
+                    Description="Managed by sso-sync bootstrap (deploy/scps)",
+                    Type=SCP,
+                    Content=details["content"],
+                )["Policy"]["PolicySummary"]["Id"]
+            case Step.UPDATE_SCP:
+                self._organizations.update_policy(
+                    PolicyId=self._policy(operation.target), Content=details["content"]
+                )
+            case Step.ATTACH_SCP | Step.DETACH_SCP:
+                change = (
+                    self._organizations.attach_policy
+                    if operation.step is Step.ATTACH_SCP
+                    else self._organizations.detach_policy
+                )
+                change(
+                    PolicyId=self._policy(details["policy"]), TargetId=self._unit(details["path"])
+                )
+            case Step.CREATE_BUDGET | Step.UPDATE_BUDGET:
+                self._budget(operation.step, details)
+            case Step.REGISTER_ADMINISTRATOR:
+                self._organizations.enable_aws_service_access(
+                    ServicePrincipal=IDENTITY_CENTER_PRINCIPAL
+                )
+                self._organizations.register_delegated_administrator(
+                    AccountId=self._account(details["account"]),
+                    ServicePrincipal=IDENTITY_CENTER_PRINCIPAL,
+                )
+
+    def _create_account(self, details: dict[str, Any]) -> None:
+        status = self._organizations.create_account(
+            Email=details["email"], AccountName=details["name"]
+        )["CreateAccountStatus"]
+        deadline = time.monotonic() + self._wait_seconds
+        pause = self._poll_seconds
+        while status["State"] == "IN_PROGRESS":
+            if time.monotonic() > deadline:
+                raise StepFailed(f"account creation {status['Id']} still in progress; gave up")
+            time.sleep(pause)
+            pause = min(pause * 1.5, 10.0)
+            status = self._organizations.describe_create_account_status(
+                CreateAccountRequestId=status["Id"]
+            )["CreateAccountStatus"]
+        if status["State"] == "FAILED":
+            raise StepFailed(f"CreateAccount FAILED: {status.get('FailureReason', 'no reason')}")
+        account_id = status["AccountId"]
+        self._accounts[details["name"].lower()] = account_id
+        if details["ou"] != "/":
+            self._organizations.move_account(
+                AccountId=account_id,
+                SourceParentId=self._root_id,
+                DestinationParentId=self._unit(details["ou"]),
+            )
+        if details["tags"]:
+            self._tag(account_id, details["tags"])
+
+    def _tag(self, account_id: str, tags: dict[str, str]) -> None:
+        self._organizations.tag_resource(
+            ResourceId=account_id, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        )
+
+    def _budget(self, step: Step, details: dict[str, Any]) -> None:
+        budget = {
+            "BudgetName": details["budget"],
+            "BudgetLimit": {"Amount": f"{details['amount']:g}", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+            "CostFilters": {"LinkedAccount": [self._account(details["account"])]},
+        }
+        if step is Step.UPDATE_BUDGET:
+            self._budgets.update_budget(AccountId=self._management_id, NewBudget=budget)
+            return
+        subscribers = [
+            {"SubscriptionType": "EMAIL", "Address": address} for address in details["emails"]
+        ]
+        self._budgets.create_budget(
+            AccountId=self._management_id,
+            Budget=budget,
+            NotificationsWithSubscribers=[
+                {
+                    "Notification": {
+                        "NotificationType": kind,
+                        "ComparisonOperator": "GREATER_THAN",
+                        "Threshold": threshold,
+                        "ThresholdType": "PERCENTAGE",
+                    },
+                    "Subscribers": subscribers,
+                }
+                for kind, threshold in NOTIFICATION_THRESHOLDS
+            ],
+        )
+
+    def _unit(self, path: str) -> str:
+        if path not in self._units:
+            raise StepFailed(f"OU {path} does not exist")
+        return self._units[path]
+
+    def _account(self, name: str) -> str:
+        if name.lower() not in self._accounts:
+            raise StepFailed(f"account {name} does not exist")
+        return self._accounts[name.lower()]
+
+    def _policy(self, name: str) -> str:
+        if name not in self._policies:
+            raise StepFailed(f"SCP {name} does not exist")
+        return self._policies[name]

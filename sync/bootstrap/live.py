@@ -1,0 +1,153 @@
+"""Reads what the Organization holds now, for the bootstrap planner: OUs by path, accounts
+with their OU, email and tags, SCPs with their content and targets, sandbox budgets, and the
+Identity Center delegated administrators."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying
+
+from sync.aws_paging import all_pages
+from sync.errors import ReadError
+from sync.retry import error_code
+
+SCP = "SERVICE_CONTROL_POLICY"
+IDENTITY_CENTER_PRINCIPAL = "sso.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    id: str
+    name: str
+    email: str
+    status: str
+    ou_path: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LivePolicy:
+    id: str
+    name: str
+    document: Any
+    """The parsed JSON, so that formatting differences are not drift."""
+    target_paths: frozenset[str]
+    """OU paths ("/" for the root) it is attached to; account attachments are not tracked."""
+    aws_managed: bool
+
+
+@dataclass(frozen=True)
+class LiveOrganization:
+    exists: bool
+    management_account_id: str = ""
+    root_id: str = ""
+    scps_enabled: bool = False
+    units: dict[str, str] = field(default_factory=dict)
+    """OU path -> id, with "/" for the root."""
+    accounts: tuple[LiveAccount, ...] = ()
+    policies: tuple[LivePolicy, ...] = ()
+    budgets: dict[str, float] = field(default_factory=dict)
+    """Budget name -> monthly USD limit, in the management account."""
+    delegated_administrators: frozenset[str] = frozenset()
+
+
+class OrganizationState:
+    def __init__(self, organizations: Any, budgets: Any, retrying: Retrying) -> None:
+        self._organizations = organizations
+        self._budgets = budgets
+        self._retrying = retrying
+
+    def read(self) -> LiveOrganization:
+        try:
+            return self._read()
+        except (ClientError, BotoCoreError) as error:
+            raise ReadError(f"reading the AWS Organization failed: {error}") from error
+
+    def _read(self) -> LiveOrganization:
+        try:
+            organization = self._call("describe_organization")["Organization"]
+        except ClientError as error:
+            if error_code(error) == "AWSOrganizationsNotInUseException":
+                return LiveOrganization(exists=False)
+            raise
+        (root,) = self._pages("list_roots", "Roots")
+        units = {"/": root["Id"]}
+        self._collect_units(root["Id"], "", units)
+        paths = {unit_id: path for path, unit_id in units.items()}
+        accounts = tuple(
+            LiveAccount(
+                raw["Id"],
+                raw["Name"],
+                raw["Email"],
+                raw.get("State") or raw.get("Status", ""),
+                path,
+                {
+                    t["Key"]: t["Value"]
+                    for t in self._pages("list_tags_for_resource", "Tags", ResourceId=raw["Id"])
+                },
+            )
+            for path, unit_id in units.items()
+            for raw in self._pages("list_accounts_for_parent", "Accounts", ParentId=unit_id)
+        )
+        management = organization["MasterAccountId"]
+        return LiveOrganization(
+            exists=True,
+            management_account_id=management,
+            root_id=root["Id"],
+            scps_enabled=any(
+                t["Type"] == SCP and t["Status"] == "ENABLED" for t in root.get("PolicyTypes", [])
+            ),
+            units=units,
+            accounts=accounts,
+            policies=tuple(self._policies(paths)),
+            budgets=self._budget_limits(management),
+            delegated_administrators=frozenset(
+                admin["Id"]
+                for admin in self._pages(
+                    "list_delegated_administrators",
+                    "DelegatedAdministrators",
+                    ServicePrincipal=IDENTITY_CENTER_PRINCIPAL,
+                )
+            ),
+        )
+
+    def _collect_units(self, parent_id: str, path: str, units: dict[str, str]) -> None:
+        for unit in self._pages(
+            "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id
+        ):
+            units[f"{path}/{unit['Name']}"] = unit["Id"]
+            self._collect_units(unit["Id"], f"{path}/{unit['Name']}", units)
+
+    def _policies(self, paths: dict[str, str]) -> list[LivePolicy]:
+        policies = []
+        for summary in self._pages("list_policies", "Policies", Filter=SCP):
+            policy = self._call("describe_policy", PolicyId=summary["Id"])["Policy"]
+            targets = self._pages("list_targets_for_policy", "Targets", PolicyId=summary["Id"])
+            policies.append(
+                LivePolicy(
+                    summary["Id"],
+                    summary["Name"],
+                    json.loads(policy["Content"]),
+                    frozenset(paths[t["TargetId"]] for t in targets if t["TargetId"] in paths),
+                    bool(summary.get("AwsManaged")),
+                )
+            )
+        return policies
+
+    def _budget_limits(self, account_id: str) -> dict[str, float]:
+        budgets = all_pages(
+            self._budgets.describe_budgets, "Budgets", self._retrying, AccountId=account_id
+        )
+        return {
+            b["BudgetName"]: float(b["BudgetLimit"]["Amount"])
+            for b in budgets
+            if "BudgetLimit" in b
+        }
+
+    def _pages(self, operation: str, key: str, **params: Any) -> list:
+        return all_pages(getattr(self._organizations, operation), key, self._retrying, **params)
+
+    def _call(self, operation: str, **params: Any) -> dict:
+        return self._retrying(getattr(self._organizations, operation), **params)

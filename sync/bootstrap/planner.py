@@ -1,0 +1,231 @@
+"""Plans the Organization from deploy/org.yaml against what AWS holds. Pure.
+
+Accounts are matched by email (AWS keeps emails unique; names can change) and never closed or
+deleted: one in AWS but not in the file is reported and left alone. SCPs named in the file are
+created, kept equal to their documents and attached exactly where the file says; any other SCP
+(FullAWSAccess, hand-made ones) is never touched.
+"""
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sync.bootstrap.definition import DesiredAccount, OrgDefinition
+from sync.bootstrap.live import LiveAccount, LiveOrganization
+
+
+class Step(StrEnum):
+    CREATE_ORGANIZATION = "create organization"
+    ENABLE_SCPS = "enable SCPs"
+    CREATE_OU = "create OU"
+    CREATE_ACCOUNT = "create account"
+    MOVE_ACCOUNT = "move account"
+    TAG_ACCOUNT = "tag account"
+    CREATE_SCP = "create SCP"
+    UPDATE_SCP = "update SCP"
+    DETACH_SCP = "detach SCP"
+    ATTACH_SCP = "attach SCP"
+    CREATE_BUDGET = "create budget"
+    UPDATE_BUDGET = "update budget"
+    REGISTER_ADMINISTRATOR = "register delegated administrator"
+
+
+@dataclass(frozen=True)
+class BootstrapOperation:
+    step: Step
+    target: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    @property
+    def label(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True)
+class BootstrapPlan:
+    operations: tuple[BootstrapOperation, ...]
+    notices: tuple[str, ...]
+
+
+def budget_name(account: DesiredAccount) -> str:
+    return f"{account.name}-monthly"
+
+
+def plan_bootstrap(
+    definition: OrgDefinition, documents: dict[str, str], live: LiveOrganization
+) -> BootstrapPlan:
+    operations: list[BootstrapOperation] = []
+    notices: list[str] = []
+    if not live.exists:
+        operations.append(
+            BootstrapOperation(Step.CREATE_ORGANIZATION, "with all features", "none exists yet")
+        )
+    if documents and not live.scps_enabled:
+        operations.append(
+            BootstrapOperation(
+                Step.ENABLE_SCPS, "on the root", "SCPs must be enabled to attach any"
+            )
+        )
+    for path in sorted(definition.organizational_units, key=lambda p: (p.count("/"), p)):
+        if path not in live.units:
+            operations.append(BootstrapOperation(Step.CREATE_OU, path, "in the definition"))
+    accounts = _plan_accounts(definition, live, operations, notices)
+    _plan_scps(definition, documents, live, operations)
+    _plan_budgets(definition, live, operations)
+    administrator = definition.delegated_administrator
+    if administrator is not None:
+        current = accounts.get(administrator.lower())
+        if current is None or current.id not in live.delegated_administrators:
+            operations.append(
+                BootstrapOperation(
+                    Step.REGISTER_ADMINISTRATOR,
+                    administrator,
+                    "Identity Center delegated administrator in the definition",
+                    {"account": administrator},
+                )
+            )
+    return BootstrapPlan(tuple(operations), tuple(notices))
+
+
+def _plan_accounts(
+    definition: OrgDefinition,
+    live: LiveOrganization,
+    operations: list[BootstrapOperation],
+    notices: list[str],
+) -> dict[str, LiveAccount]:
+    """Create, move and tag accounts; return the live ones matched, by lower-case name."""
+    by_email = {account.email.lower(): account for account in live.accounts}
+    matched: dict[str, LiveAccount] = {}
+    for wanted in definition.all_accounts():
+        current = by_email.get(wanted.email.lower())
+        if current is None:
+            operations.append(
+                BootstrapOperation(
+                    Step.CREATE_ACCOUNT,
+                    wanted.name,
+                    "in the definition",
+                    {
+                        "name": wanted.name,
+                        "email": wanted.email,
+                        "ou": wanted.ou,
+                        "tags": wanted.tags,
+                    },
+                )
+            )
+            continue
+        matched[wanted.name.lower()] = current
+        if current.name != wanted.name:
+            notices.append(
+                f"account {wanted.email} is named {current.name!r} in AWS, {wanted.name!r} here"
+            )
+        if current.ou_path != wanted.ou:
+            operations.append(
+                BootstrapOperation(
+                    Step.MOVE_ACCOUNT,
+                    wanted.name,
+                    f"in {current.ou_path}, the definition says {wanted.ou}",
+                    {"account_id": current.id, "from": current.ou_path, "to": wanted.ou},
+                )
+            )
+        missing = {k: v for k, v in wanted.tags.items() if current.tags.get(k) != v}
+        if missing:
+            operations.append(
+                BootstrapOperation(
+                    Step.TAG_ACCOUNT,
+                    wanted.name,
+                    "tags differ from the definition",
+                    {"account_id": current.id, "tags": missing},
+                )
+            )
+    known = {account.id for account in matched.values()}
+    for account in live.accounts:
+        if account.id not in known and account.id != live.management_account_id:
+            notices.append(
+                f"account {account.name} ({account.id}) in {account.ou_path} is not in the "
+                "definition; left alone"
+            )
+    return matched
+
+
+def _plan_scps(
+    definition: OrgDefinition,
+    documents: dict[str, str],
+    live: LiveOrganization,
+    operations: list[BootstrapOperation],
+) -> None:
+    wanted_targets: dict[str, set[str]] = {name: set() for name in documents}
+    for name in definition.root_scps:
+        wanted_targets[name].add("/")
+    for path, unit in definition.organizational_units.items():
+        for name in unit.scps:
+            wanted_targets[name].add(path)
+    live_by_name = {policy.name: policy for policy in live.policies}
+    detaches, attaches = [], []
+    for name, document in sorted(documents.items()):
+        current = live_by_name.get(name)
+        if current is None:
+            operations.append(
+                BootstrapOperation(
+                    Step.CREATE_SCP, name, "in the definition", {"content": document}
+                )
+            )
+        elif current.document != json.loads(document):
+            operations.append(
+                BootstrapOperation(
+                    Step.UPDATE_SCP,
+                    name,
+                    "differs from deploy/scps (edited in the console, or in the file)",
+                    {"content": document},
+                )
+            )
+        held = current.target_paths if current else frozenset()
+        detaches += [
+            BootstrapOperation(
+                Step.DETACH_SCP,
+                f"{name} from {path}",
+                "not in the definition",
+                {"policy": name, "path": path},
+            )
+            for path in sorted(held - wanted_targets[name])
+        ]
+        attaches += [
+            BootstrapOperation(
+                Step.ATTACH_SCP,
+                f"{name} to {path}",
+                "in the definition",
+                {"policy": name, "path": path},
+            )
+            for path in sorted(wanted_targets[name] - held)
+        ]
+    operations += detaches + attaches
+
+
+def _plan_budgets(
+    definition: OrgDefinition, live: LiveOrganization, operations: list[BootstrapOperation]
+) -> None:
+    for account in definition.all_accounts():
+        if account.monthly_budget is None:
+            continue
+        name = budget_name(account)
+        current = live.budgets.get(name)
+        details = {
+            "budget": name,
+            "account": account.name,
+            "amount": account.monthly_budget,
+            "emails": [account.tags["owner"], definition.platform_email],
+        }
+        if current is None:
+            operations.append(
+                BootstrapOperation(Step.CREATE_BUDGET, name, "sandbox budget", details)
+            )
+        elif current != account.monthly_budget:
+            operations.append(
+                BootstrapOperation(
+                    Step.UPDATE_BUDGET,
+                    name,
+                    f"{current:g} USD in AWS, {account.monthly_budget:g} in the definition",
+                    details,
+                )
+            )

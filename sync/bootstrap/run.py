@@ -1,0 +1,93 @@
+"""`sso-sync bootstrap plan | apply | add-sandbox`: read the definition and the Organization,
+plan, apply, audit."""
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import yaml
+
+from sync.audit import AuditLog, audit_sink_for
+from sync.bootstrap.definition import EMAIL_PATTERN, load_definition
+from sync.bootstrap.executor import BootstrapExecutor, BootstrapResult
+from sync.bootstrap.live import OrganizationState
+from sync.bootstrap.planner import BootstrapPlan, plan_bootstrap
+from sync.errors import ConfigError, ExitCode
+from sync.identity_center import boto_config
+from sync.retry import aws_retrying
+from sync.settings import Settings
+
+
+@dataclass
+class BootstrapReport:
+    plan: BootstrapPlan
+    result: BootstrapResult | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.result is not None and self.result.failures:
+            return ExitCode.RUN_FAILED
+        return ExitCode.OK
+
+
+def run_bootstrap(settings: Settings, apply: bool) -> BootstrapReport:
+    definition, documents = load_definition(settings.org_definition)
+    organizations = boto3.client("organizations", config=boto_config(1))
+    budgets = boto3.client("budgets", config=boto_config(1))
+    retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
+    live = OrganizationState(organizations, budgets, retrying).read()
+    report = BootstrapReport(plan_bootstrap(definition, documents, live))
+    if not apply:
+        return report
+    run_id = uuid.uuid4().hex[:12]
+    audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, "bootstrap")
+    try:
+        executor = BootstrapExecutor(organizations, budgets, live, retrying, audit)
+        report.result = executor.apply(report.plan)
+    finally:
+        audit.summary({"run_id": run_id, "steps": len(report.plan.operations)})
+        audit.close()
+    return report
+
+
+def add_sandbox(path: Path, owner: str, monthly_budget: float | None = None) -> None:
+    """Append a sandbox owner to the definition, keeping its comments; validate, or undo."""
+    if not re.match(EMAIL_PATTERN, owner):
+        raise ConfigError(f"{owner!r} is not an email address")
+    definition, _ = load_definition(path)
+    if definition.sandboxes is None:
+        raise ConfigError(f"{path} has no sandboxes section to add to")
+    if any(spec.owner.lower() == owner.lower() for spec in definition.sandboxes.specs()):
+        raise ConfigError(f"{owner} already has a sandbox in {path}")
+    original = path.read_text(encoding="utf-8")
+    owners_node = _owners_node(original)
+    entry = (
+        owner
+        if monthly_budget is None
+        else f"{{owner: {owner}, monthly_budget: {monthly_budget:g}}}"
+    )
+    lines = original.splitlines(keepends=True)
+    if owners_node.value:
+        last = owners_node.value[-1]
+        indent = " " * (last.start_mark.column - 2)
+        insert_at = last.end_mark.line + (1 if last.end_mark.column else 0)
+        lines.insert(insert_at, f"{indent}- {entry}\n")
+    else:
+        raise ConfigError(f"{path}: write the first sandbox owner by hand (owners is empty)")
+    path.write_text("".join(lines), encoding="utf-8")
+    try:
+        load_definition(path)
+    except ConfigError:
+        path.write_text(original, encoding="utf-8")
+        raise
+
+
+def _owners_node(text: str) -> yaml.SequenceNode:
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    sandboxes = next(v for k, v in root.value if k.value == "sandboxes")
+    owners = next(v for k, v in sandboxes.value if k.value == "owners")
+    if not isinstance(owners, yaml.SequenceNode) or owners.flow_style:
+        raise ConfigError("sandboxes.owners must be a block list (one '- email' a line)")
+    return owners

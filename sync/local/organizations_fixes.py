@@ -1,0 +1,167 @@
+"""Organizations and Budgets behaviour moto 5.2 is too kind about: CreateAccount is
+IN_PROGRESS for a while before SUCCEEDED, and FAILED with EMAIL_ALREADY_EXISTS for a used
+address; AttachPolicy is refused until the policy type is enabled and beyond 5 SCPs a target;
+OU names are unique under a parent; SCP documents must be JSON of at most 5,120 characters;
+UpdateBudget exists."""
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.budgets.models import budgets_backends
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.organizations.models import organizations_backends
+
+from sync.local.aws_errors import AwsError, JsonBody
+
+MAX_SCPS_PER_TARGET = 5
+MAX_SCP_CHARACTERS = 5_120
+IDENTITY_CENTER = "sso.amazonaws.com"
+Fix = Callable[[Any, JsonBody], JsonBody | None]
+
+
+@dataclass
+class _AccountRequest:
+    started: float
+    status: JsonBody
+
+
+@dataclass
+class OrganizationsFixes:
+    seconds_in_progress: float = 0.05
+    emails_in_use_elsewhere: set[str] = field(default_factory=set)
+    """Addresses of AWS accounts outside this organization: CreateAccount FAILS with them."""
+    _requests: dict[str, _AccountRequest] = field(default_factory=dict)
+    _identity_center_administrators: list[str] = field(default_factory=list)
+    _fixes: dict[str, Fix] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._fixes = {
+            "CreateAccount": self._create_account,
+            "DescribeCreateAccountStatus": self._describe_create_account,
+            "AttachPolicy": self._attach_policy,
+            "CreateOrganizationalUnit": self._create_unit,
+            "CreatePolicy": self._check_policy_content,
+            "UpdatePolicy": self._check_policy_content,
+            "RegisterDelegatedAdministrator": self._register_administrator,
+            "ListDelegatedAdministrators": self._list_administrators,
+        }
+
+    def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
+        fix = self._fixes.get(operation)
+        return fix(organizations_backends[DEFAULT_ACCOUNT_ID]["aws"], body) if fix else None
+
+    def _create_account(self, backend: Any, body: JsonBody) -> JsonBody:
+        request_id = "car-" + uuid.uuid4().hex
+        status: JsonBody = {
+            "Id": request_id,
+            "AccountName": body["AccountName"],
+            "RequestedTimestamp": time.time(),
+        }
+        email = body["Email"].lower()
+        in_use = {a.email.lower() for a in backend.accounts} | self.emails_in_use_elsewhere
+        if email in in_use:
+            status |= {"State": "FAILED", "FailureReason": "EMAIL_ALREADY_EXISTS"}
+        else:
+            created = backend.create_account(**body)["CreateAccountStatus"]
+            status |= {"State": "SUCCEEDED", "AccountId": created["AccountId"]}
+        self._requests[request_id] = _AccountRequest(time.monotonic(), status)
+        return {"CreateAccountStatus": self._status(request_id)}
+
+    def _describe_create_account(self, _backend: Any, body: JsonBody) -> JsonBody:
+        if body.get("CreateAccountRequestId") not in self._requests:
+            raise AwsError("CreateAccountStatusNotFoundException", "No such request")
+        return {"CreateAccountStatus": self._status(body["CreateAccountRequestId"])}
+
+    def _status(self, request_id: str) -> JsonBody:
+        request = self._requests[request_id]
+        if time.monotonic() - request.started >= self.seconds_in_progress:
+            return request.status
+        return {key: request.status[key] for key in ("Id", "AccountName", "RequestedTimestamp")} | {
+            "State": "IN_PROGRESS"
+        }
+
+    def _attach_policy(self, backend: Any, body: JsonBody) -> None:
+        policy = backend.get_policy_by_id(body["PolicyId"])
+        if policy.type != "SERVICE_CONTROL_POLICY":
+            return None
+        root = next(ou for ou in backend.ou if ou.id.startswith("r-"))
+        if not any(t["Type"] == policy.type for t in root.policy_types):
+            raise AwsError("PolicyTypeNotEnabledException", "SCPs are not enabled on the root")
+        target = next(
+            (t for t in [*backend.ou, *backend.accounts] if t.id == body["TargetId"]), None
+        )
+        attached = [p for p in getattr(target, "attached_policies", []) if p.type == policy.type]
+        if policy not in attached and len(attached) >= MAX_SCPS_PER_TARGET:
+            raise AwsError(
+                "ConstraintViolationException",
+                "You attempted to attach more policies of this type than allowed",
+                "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
+            )
+        return None
+
+    def _create_unit(self, backend: Any, body: JsonBody) -> None:
+        if any(
+            ou.parent_id == body.get("ParentId") and getattr(ou, "name", None) == body.get("Name")
+            for ou in backend.ou
+        ):
+            raise AwsError("DuplicateOrganizationalUnitException", "That OU already exists")
+        return None
+
+    def _register_administrator(self, backend: Any, body: JsonBody) -> JsonBody | None:
+        """moto knows no delegated administrator for Identity Center (sso.amazonaws.com)."""
+        if body.get("ServicePrincipal") != IDENTITY_CENTER:
+            return None
+        if not any(s["ServicePrincipal"] == IDENTITY_CENTER for s in backend.services):
+            raise AwsError(
+                "AccessDeniedForDependencyException",
+                "Enable trusted access for sso.amazonaws.com first",
+            )
+        account = backend.get_account_by_id(body["AccountId"])
+        if account.id in self._identity_center_administrators:
+            raise AwsError("AccountAlreadyRegisteredException", "Already registered")
+        self._identity_center_administrators.append(account.id)
+        return {}
+
+    def _list_administrators(self, backend: Any, body: JsonBody) -> JsonBody | None:
+        if body.get("ServicePrincipal") != IDENTITY_CENTER:
+            return None
+        accounts = [backend.get_account_by_id(i) for i in self._identity_center_administrators]
+        return {
+            "DelegatedAdministrators": [
+                {"Id": a.id, "Name": a.name, "Email": a.email, "Status": "ACTIVE"} for a in accounts
+            ]
+        }
+
+    def _check_policy_content(self, _backend: Any, body: JsonBody) -> None:
+        content = body.get("Content")
+        if content is None:
+            return None
+        try:
+            json.loads(content)
+        except json.JSONDecodeError as error:
+            raise AwsError("MalformedPolicyDocumentException", str(error)) from None
+        if len(content) > MAX_SCP_CHARACTERS:
+            raise AwsError(
+                "ConstraintViolationException",
+                "Policy content is too large",
+                "POLICY_CONTENT_LIMIT_EXCEEDED",
+            )
+        return None
+
+
+class BudgetsFixes:
+    """UpdateBudget, which moto lacks."""
+
+    def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
+        if operation != "UpdateBudget":
+            return None
+        budgets = budgets_backends[body["AccountId"]]["aws"].budgets[body["AccountId"]]
+        new = body["NewBudget"]
+        if new["BudgetName"] not in budgets:
+            raise AwsError("NotFoundException", f"Unable to update budget: {new['BudgetName']}")
+        budgets[new["BudgetName"]].budget.update(new)
+        return {}

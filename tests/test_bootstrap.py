@@ -1,0 +1,256 @@
+"""The org bootstrap against moto with the Organizations fixes: from nothing, idempotent,
+drift restored, unknown accounts left alone, and every validation error."""
+
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+
+from sync.bootstrap.run import add_sandbox, run_bootstrap
+from sync.errors import ConfigError, ExitCode
+from sync.local.aws import ExtendedMotoApp
+from sync.settings import Settings
+
+
+@pytest.fixture
+def definition(tmp_path: Path) -> Path:
+    """A copy of the shipped deploy/ folder, to edit freely."""
+    shutil.copytree("deploy", tmp_path / "deploy")
+    return tmp_path / "deploy" / "org.yaml"
+
+
+@pytest.fixture
+def bootstrap_settings(settings: Settings, definition: Path, moto_app: ExtendedMotoApp) -> Settings:
+    return settings.model_copy(update={"org_definition": definition})
+
+
+def organization() -> dict:
+    client = boto3.client("organizations")
+    root = client.list_roots()["Roots"][0]["Id"]
+    paths = {root: "/"}
+    pending = [root]
+    while pending:
+        parent = pending.pop()
+        for unit in client.list_organizational_units_for_parent(ParentId=parent)[
+            "OrganizationalUnits"
+        ]:
+            paths[unit["Id"]] = f"{paths[parent].rstrip('/')}/{unit['Name']}"
+            pending.append(unit["Id"])
+    accounts = {
+        account["Name"]: (paths[parent], account["Id"])
+        for parent in paths
+        for account in client.list_accounts_for_parent(ParentId=parent)["Accounts"]
+    }
+    policies = {
+        p["Name"]: sorted(
+            paths[t["TargetId"]]
+            for t in client.list_targets_for_policy(PolicyId=p["Id"])["Targets"]
+            if t["TargetId"] in paths
+        )
+        for p in client.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
+    return {"accounts": accounts, "policies": policies, "client": client, "paths": paths}
+
+
+def test_fresh_organization_from_nothing_then_a_second_apply_changes_nothing(
+    bootstrap_settings: Settings,
+) -> None:
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert report.exit_code is ExitCode.OK, [f.error for f in report.result.failures]
+    org = organization()
+    assert org["accounts"]["Production"][0] == "/Workloads/Production"
+    assert org["accounts"]["Access Management"][0] == "/Shared/Access Management"
+    assert org["accounts"]["sandbox-lena.novak"][0] == "/Sandbox"
+    assert len([n for n in org["accounts"] if n.startswith("sandbox-")]) == 9
+    assert org["policies"]["region-allowlist"] == ["/Sandbox", "/Workloads"]
+    assert org["policies"]["deny-root-user"] == ["/"]
+    assert org["policies"]["sandbox-guardrails"] == ["/Sandbox"]
+    tags = org["client"].list_tags_for_resource(
+        ResourceId=org["accounts"]["sandbox-lena.novak"][1]
+    )["Tags"]
+    assert {"Key": "owner", "Value": "lena.novak@example.com"} in tags
+    budgets = boto3.client("budgets").describe_budgets(AccountId="123456789012")["Budgets"]
+    lena = next(b for b in budgets if b["BudgetName"] == "sandbox-lena.novak-monthly")
+    assert lena["BudgetLimit"]["Amount"] in ("100", "100.0")
+    assert lena["CostFilters"]["LinkedAccount"] == [org["accounts"]["sandbox-lena.novak"][1]]
+    admins = org["client"].list_delegated_administrators(ServicePrincipal="sso.amazonaws.com")
+    assert [a["Name"] for a in admins["DelegatedAdministrators"]] == ["Access Management"]
+
+    again = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert again.plan.operations == ()
+
+
+def test_a_new_sandbox_is_one_line_and_one_apply(bootstrap_settings: Settings) -> None:
+    run_bootstrap(bootstrap_settings, apply=True)
+
+    add_sandbox(bootstrap_settings.org_definition, "nora.quinn@example.com", monthly_budget=50)
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert [(op.step.value, op.target) for op in report.plan.operations] == [
+        ("create account", "sandbox-nora.quinn"),
+        ("create budget", "sandbox-nora.quinn-monthly"),
+    ]
+    assert (
+        "{owner: nora.quinn@example.com, monthly_budget: 50}"
+        in bootstrap_settings.org_definition.read_text()
+    )
+    assert "# One account per engineer" in bootstrap_settings.org_definition.read_text()
+    with pytest.raises(ConfigError, match="already has a sandbox"):
+        add_sandbox(bootstrap_settings.org_definition, "nora.quinn@example.com")
+
+
+def test_drift_is_restored_and_unknown_accounts_left_alone(bootstrap_settings: Settings) -> None:
+    run_bootstrap(bootstrap_settings, apply=True)
+    org = organization()
+    client = org["client"]
+    units = {path: unit for unit, path in org["paths"].items()}
+    client.move_account(
+        AccountId=org["accounts"]["Staging"][1],
+        SourceParentId=units["/Workloads/Staging"],
+        DestinationParentId=units["/Sandbox"],
+    )
+    guardrails = next(
+        p
+        for p in client.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+        if p["Name"] == "sandbox-guardrails"
+    )
+    client.update_policy(
+        PolicyId=guardrails["Id"], Content=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )
+    created = client.create_account(Email="hand@example.com", AccountName="Hand-made")
+    hand_made = created["CreateAccountStatus"]["Id"]
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    steps = [(op.step.value, op.target) for op in report.plan.operations]
+    assert steps == [
+        ("move account", "Staging"),
+        ("update SCP", "sandbox-guardrails"),
+    ]
+    assert any("Hand-made" in notice and "left alone" in notice for notice in report.plan.notices)
+    after = organization()
+    assert after["accounts"]["Staging"][0] == "/Workloads/Staging"
+    assert "Hand-made" in after["accounts"]
+    assert hand_made
+
+
+def test_an_scp_changed_in_the_file_is_updated(bootstrap_settings: Settings) -> None:
+    run_bootstrap(bootstrap_settings, apply=True)
+    scp = bootstrap_settings.org_definition.parent / "scps" / "deny-leave-organization.json"
+    document = json.loads(scp.read_text())
+    document["Statement"][0]["Sid"] = "StayInTheOrganization"
+    scp.write_text(json.dumps(document))
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert [(op.step.value, op.target) for op in report.plan.operations] == [
+        ("update SCP", "deny-leave-organization")
+    ]
+    assert report.exit_code is ExitCode.OK
+
+
+def test_an_email_in_use_elsewhere_fails_clearly_and_the_rest_applies(
+    bootstrap_settings: Settings, moto_app: ExtendedMotoApp
+) -> None:
+    moto_app.organizations.emails_in_use_elsewhere.add("aws-infra@example.com")
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert report.exit_code is ExitCode.RUN_FAILED
+    assert report.result is not None
+    (failure,) = report.result.failures
+    assert failure.operation.target == "Infra"
+    assert "CreateAccount FAILED: EMAIL_ALREADY_EXISTS" in (failure.error or "")
+    assert "Production" in organization()["accounts"]
+
+
+def test_an_account_renamed_in_aws_is_matched_by_email(bootstrap_settings: Settings) -> None:
+    run_bootstrap(bootstrap_settings, apply=True)
+    text = bootstrap_settings.org_definition.read_text()
+    bootstrap_settings.org_definition.write_text(text.replace("name: Infra,", "name: Platform,"))
+
+    report = run_bootstrap(bootstrap_settings, apply=False)
+
+    assert report.plan.operations == ()
+    assert any("named 'Infra' in AWS, 'Platform' here" in n for n in report.plan.notices)
+
+
+def test_plan_writes_nothing(bootstrap_settings: Settings) -> None:
+    report = run_bootstrap(bootstrap_settings, apply=False)
+
+    assert report.plan.operations[0].step.value == "create organization"
+    with pytest.raises(Exception, match="AWSOrganizationsNotInUseException"):
+        boto3.client("organizations").describe_organization()
+
+
+FIVE = (
+    "region-allowlist",
+    "sandbox-guardrails",
+    "deny-root-user",
+    "protect-security-services",
+    "deny-leave-organization",
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            ("ou: /Workloads/Production, tags: {env: prod}", "ou: /Nowhere"),
+            "accounts.0.ou: OU /Nowhere is not in organizational_units",
+        ),
+        (("name: Staging,", "name: Production,"), "a second account named Production"),
+        (
+            ("aws-staging@example.com", "aws-production@example.com"),
+            "a second account with the email",
+        ),
+        (("  monthly_budget: 100\n", ""), "sandboxes.monthly_budget: Field required"),
+        (("    - yara.saleh@example.com\n", "    - {owner: yara}\n"), "sandboxes.owners.8"),
+        (
+            (
+                "/Sandbox: {scps: [region-allowlist, sandbox-guardrails]}",
+                "/Sandbox: {scps: [" + ", ".join(FIVE) + "]}",
+            ),
+            "5 SCPs and FullAWSAccess: AWS allows 5 per target",
+        ),
+        (
+            (
+                "/Sandbox: {scps: [region-allowlist, sandbox-guardrails]}",
+                "/Sandbox: {scps: [missing-scp]}",
+            ),
+            "cannot read SCP",
+        ),
+        (
+            ("delegated_administrator: Access Management", "delegated_administrator: Nope"),
+            "no account named Nope",
+        ),
+    ],
+)
+def test_validation_errors_before_any_call(
+    bootstrap_settings: Settings, moto_app: ExtendedMotoApp, edit: tuple[str, str], expected: str
+) -> None:
+    text = bootstrap_settings.org_definition.read_text()
+    assert edit[0] in text
+    bootstrap_settings.org_definition.write_text(text.replace(edit[0], edit[1]))
+
+    with pytest.raises(ConfigError) as raised:
+        run_bootstrap(bootstrap_settings, apply=True)
+
+    assert expected in str(raised.value)
+    assert "org.yaml:" in str(raised.value)
+
+
+def test_scp_documents_must_be_json_and_small(bootstrap_settings: Settings) -> None:
+    scps = bootstrap_settings.org_definition.parent / "scps"
+    (scps / "deny-root-user.json").write_text("{not json")
+    (scps / "sandbox-guardrails.json").write_text(json.dumps({"Statement": ["x" * 6000]}))
+
+    with pytest.raises(ConfigError) as raised:
+        run_bootstrap(bootstrap_settings, apply=False)
+
+    assert "deny-root-user.json is not valid JSON" in str(raised.value)
+    assert "AWS allows 5120" in str(raised.value)
