@@ -254,3 +254,32 @@ def test_scp_documents_must_be_json_and_small(bootstrap_settings: Settings) -> N
 
     assert "deny-root-user.json is not valid JSON" in str(raised.value)
     assert "AWS allows 5120" in str(raised.value)
+
+
+def test_only_the_files_scps_are_attached_and_detached(bootstrap_settings: Settings) -> None:
+    run_bootstrap(bootstrap_settings, apply=True)
+    org = organization()
+    client = org["client"]
+    units = {path: unit for unit, path in org["paths"].items()}
+    policies = {
+        p["Name"]: p["Id"]
+        for p in client.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+    }
+    hand_made = client.create_policy(
+        Name="hand-made",
+        Description="",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Policy"]["PolicySummary"]["Id"]
+    client.attach_policy(PolicyId=hand_made, TargetId=units["/Workloads"])
+    client.attach_policy(PolicyId=policies["sandbox-guardrails"], TargetId=units["/Shared"])
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert [(op.step.value, op.target) for op in report.plan.operations] == [
+        ("detach SCP", "sandbox-guardrails from /Shared")
+    ]
+    after = organization()["policies"]
+    assert after["hand-made"] == ["/Workloads"]
+    assert after["sandbox-guardrails"] == ["/Sandbox"]
+    assert "/" in after["FullAWSAccess"]
