@@ -26,6 +26,7 @@ from sync.planner import build_plan
 from sync.rate_limit import CallMeter, TokenBucket
 from sync.retry import aws_retrying
 from sync.rules import Rules, load_rules
+from sync.run_lock import Lease, LockHeld, run_lock_for
 from sync.safeguards import check_deletions, check_google_answer
 from sync.settings import Settings
 from sync.sso_admin import AccessAdmin
@@ -93,64 +94,99 @@ class RunReport:
 
 
 def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None) -> RunReport:
+    """Read, plan, check, and (with `options.apply`) apply under the run lock."""
     started = time.monotonic()
     rules = rules or load_rules(settings.rules)
     run_id = uuid.uuid4().hex[:12]
-    meter = CallMeter(TokenBucket(settings.rate_limit))
-    reader = connect_google(settings)
-    manages_access = bool(rules.permission_sets or rules.assignments)
-    store_id, instance_arn = _identity_center(settings, meter, manages_access)
-    retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
-    store = IdentityStore.connect(store_id, meter, retrying, settings.concurrency)
-    access_admin = (
-        AccessAdmin.connect(instance_arn, meter, retrying, settings.concurrency)
-        if instance_arn
-        else None
-    )
-    state_store = state_store_for(settings.state)
-
-    state = state_store.load()
-    google = reader.read(rules.sync.groups)
-    check_google_answer(google)
-    idc = store.read(memberships_of=_relevant_groups(state, google))
-    access = None
-    if access_admin is not None:
-        access = (OrganizationReader.connect(meter, retrying).read(), access_admin.read())
-    plan = build_plan(google, idc, state, rules, access)
-    if options.no_delete:
-        plan = plan.without_deletions()
-    report = RunReport(
-        run_id, options.trigger, plan, google_calls=reader.calls, aws_calls=meter.calls
-    )
-    try:
-        check_deletions(plan, rules, options.allow_mass_delete)
-    except SafeguardRefusal as refusal:
-        report.refused = str(refusal)
     if not options.apply:
+        report = _Run(settings, rules, run_id, options).read_and_plan()
         report.seconds = time.monotonic() - started
         return report
-
+    lock = run_lock_for(settings.lock)
+    lease = Lease(run_id, options.trigger, time.time() + settings.lock_seconds)
     audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, options.trigger)
+    report = RunReport(run_id, options.trigger, Plan(()))
     try:
+        lock.acquire(lease)
+    except LockHeld as held:
+        report.refused = str(held)
+        audit.summary(report.summary())
+        audit.close()
+        return report
+    try:
+        run = _Run(settings, rules, run_id, options)
+        report = run.read_and_plan()
         if not report.refused:
-            executor = Executor(
-                store,
-                access_admin,
-                state,
-                state_store,
-                audit,
-                retrying.copy,
-                settings.concurrency,
-            )
-            report.applied = executor.apply(plan)
+            report.applied = run.apply(report.plan, audit)
     except BaseException as error:
         report.crashed = f"{type(error).__name__}: {error}"
         raise
     finally:
+        lock.release(lease)
         report.seconds = time.monotonic() - started
         audit.summary(report.summary())
         audit.close()
     return report
+
+
+class _Run:
+    """The clients, snapshots and state of one run."""
+
+    def __init__(self, settings: Settings, rules: Rules, run_id: str, options: RunOptions) -> None:
+        self._settings, self._rules, self._run_id, self._options = settings, rules, run_id, options
+        self._meter = CallMeter(TokenBucket(settings.rate_limit))
+        self._google = connect_google(settings)
+        manages_access = bool(rules.permission_sets or rules.assignments)
+        store_id, instance_arn = _identity_center(settings, self._meter, manages_access)
+        self._retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
+        self._store = IdentityStore.connect(
+            store_id, self._meter, self._retrying, settings.concurrency
+        )
+        self._access = (
+            AccessAdmin.connect(instance_arn, self._meter, self._retrying, settings.concurrency)
+            if instance_arn
+            else None
+        )
+        self._state_store = state_store_for(settings.state)
+        self._state = State()
+
+    def read_and_plan(self) -> RunReport:
+        """Everything is read before anything is written; then the plan and its safeguards."""
+        self._state = self._state_store.load()
+        google = self._google.read(self._rules.sync.groups)
+        check_google_answer(google)
+        idc = self._store.read(memberships_of=_relevant_groups(self._state, google))
+        access = None
+        if self._access is not None:
+            org = OrganizationReader.connect(self._meter, self._retrying).read()
+            access = (org, self._access.read())
+        plan = build_plan(google, idc, self._state, self._rules, access)
+        if self._options.no_delete:
+            plan = plan.without_deletions()
+        report = RunReport(
+            self._run_id,
+            self._options.trigger,
+            plan,
+            google_calls=self._google.calls,
+            aws_calls=self._meter.calls,
+        )
+        try:
+            check_deletions(plan, self._rules, self._options.allow_mass_delete)
+        except SafeguardRefusal as refusal:
+            report.refused = str(refusal)
+        return report
+
+    def apply(self, plan: Plan, audit: AuditLog) -> ApplyResult:
+        executor = Executor(
+            self._store,
+            self._access,
+            self._state,
+            self._state_store,
+            audit,
+            self._retrying.copy,
+            self._settings.concurrency,
+        )
+        return executor.apply(plan)
 
 
 def explain_access(settings: Settings, email: str | None, account: str | None) -> list[AccessLine]:

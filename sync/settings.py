@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         ".sso-sync/audit.jsonl",
         description="Audit log: a local JSON-lines file, or s3://bucket/prefix (one object a run).",
     )
+    lock: str = Field(
+        ".sso-sync/lock",
+        description="Run lock: a local file, or dynamodb://table (Lambda) shared by all runs.",
+    )
+    lock_seconds: float = Field(
+        900.0, gt=0, description="How long a run's lock lasts if it is never released."
+    )
     identity_store_id: str | None = Field(
         None, description="Identity Store id; discovered with sso-admin ListInstances if unset."
     )

@@ -86,6 +86,7 @@ def settings(
         rules=tmp_path / "rules.yaml",
         state=str(tmp_path / "state.json"),
         audit=str(tmp_path / "audit.jsonl"),
+        lock=str(tmp_path / "lock"),
         identity_store_id=store_id,
         rate_limit=500,
         retry_max_wait=0.5,

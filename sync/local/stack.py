@@ -71,6 +71,7 @@ class LocalStack:
             "SSO_SYNC_GOOGLE_API_ENDPOINT": self.google_url,
             "SSO_SYNC_STATE": str(workdir / "state.json"),
             "SSO_SYNC_AUDIT": str(workdir / "audit.jsonl"),
+            "SSO_SYNC_LOCK": str(workdir / "lock"),
             "SSO_SYNC_IDENTITY_STORE_ID": identity_store_id,
         }
 
