@@ -5,16 +5,23 @@ An EventBridge scheduled event runs a full sync. A manual invocation passes a JS
 `{"allow_mass_delete": true}`. Anything else is rejected before any API call.
 """
 
-import logging
+import uuid
+from dataclasses import replace
 from typing import Any
 
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
-from sync.errors import ConfigError
-from sync.run import RunOptions, run_sync
+from sync.errors import ConfigError, ExitCode
+from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import load_settings
 
-logging.getLogger().setLevel(logging.INFO)
+logger = Logger(service="sso-sync")
+metrics = Metrics(namespace="SsoSync", service="sso-sync")
+# The sync's own loggers (audit lines, retries) write the same structured JSON, run id included.
+copy_config_to_registered_loggers(source_logger=logger, include={"sync"})
 
 
 class ManualPayload(BaseModel):
@@ -48,11 +55,40 @@ def run_options(event: Any) -> RunOptions:
     )
 
 
+@metrics.log_metrics
+@logger.inject_lambda_context
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Run the sync; return the run summary (counts per operation, errors, run id, exit code).
 
     Bad payloads, bad configuration and failed reads raise, so the invocation is marked failed.
     """
-    options = run_options(event)
-    report = run_sync(load_settings(), options)
+    options = replace(run_options(event), run_id=uuid.uuid4().hex[:12])
+    logger.append_keys(run_id=options.run_id, trigger=options.trigger)
+    try:
+        report = run_sync(load_settings(), options)
+    except Exception:
+        metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("sync run failed")
+        raise
+    publish_metrics(report)
+    logger.info("sync run ended", extra={"summary": report.summary()})
     return {**report.summary(), "exit_code": int(report.exit_code)}
+
+
+def publish_metrics(report: RunReport) -> None:
+    """Counts per operation, failures, API calls and duration, as CloudWatch embedded metrics."""
+    applied = report.applied.counts() if report.applied else {}
+    for key, count in sorted(applied.items()):
+        name = "".join(part.title().replace("_", "") for part in key.split("."))
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+    failures = len(report.applied.failures) if report.applied else 0
+    metrics.add_metric(name="OperationsFailed", unit=MetricUnit.Count, value=failures)
+    failed = report.exit_code is ExitCode.RUN_FAILED
+    metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=int(failed))
+    refused = report.exit_code is ExitCode.REFUSED
+    metrics.add_metric(name="RunRefused", unit=MetricUnit.Count, value=int(refused))
+    calls = sum(report.aws_calls.values())
+    metrics.add_metric(name="IdentityCenterCalls", unit=MetricUnit.Count, value=calls)
+    google_calls = sum(report.google_calls.values())
+    metrics.add_metric(name="GoogleCalls", unit=MetricUnit.Count, value=google_calls)
+    metrics.add_metric(name="DurationSeconds", unit=MetricUnit.Seconds, value=report.seconds)

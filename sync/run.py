@@ -41,6 +41,8 @@ class RunOptions:
     no_delete: bool = False
     allow_mass_delete: bool = False
     trigger: str = "cli"
+    run_id: str | None = None
+    """Given by the caller (the Lambda handler logs with it); otherwise made up."""
 
 
 @dataclass
@@ -97,7 +99,7 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     """Read, plan, check, and (with `options.apply`) apply under the run lock."""
     started = time.monotonic()
     rules = rules or load_rules(settings.rules)
-    run_id = uuid.uuid4().hex[:12]
+    run_id = options.run_id or uuid.uuid4().hex[:12]
     if not options.apply:
         report = _Run(settings, rules, run_id, options).read_and_plan()
         report.seconds = time.monotonic() - started

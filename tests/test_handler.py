@@ -1,10 +1,15 @@
 """The Lambda entry point: payloads select the run; anything unknown is rejected."""
 
+import io
+import json
+import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from sync import handler
 from sync.errors import ConfigError
 from sync.handler import lambda_handler, run_options
 from sync.local.aws import ExtendedMotoApp
@@ -14,6 +19,16 @@ from sync.settings import Settings
 from tests.helpers import IdentityCenterView, seed_small_company, writes
 
 SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+@dataclass
+class Context:
+    """What Lambda passes as the context object (the fields the structured logger reads)."""
+
+    function_name: str = "sso-sync"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sso-sync"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.mark.parametrize(
@@ -29,7 +44,7 @@ SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail":
 )
 def test_bad_payloads_are_rejected(payload: object, moto_app: ExtendedMotoApp) -> None:
     with pytest.raises(ConfigError, match="payload"):
-        lambda_handler(payload, None)
+        lambda_handler(payload, Context())
     assert sum(moto_app.calls.values()) == 0
 
 
@@ -53,12 +68,22 @@ def test_dry_run_writes_nothing_and_schedule_applies(
     google: GoogleDirectoryEmulator,
     moto_app: ExtendedMotoApp,
     idc: IdentityCenterView,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     seed_small_company(google)
+    logged = io.StringIO()
+    capture = logging.StreamHandler(logged)
+    capture.setFormatter(handler.logger.registered_formatter)
+    handler.logger.addHandler(capture)
     with environment(settings_environment(settings)):
-        planned = lambda_handler({"dry_run": True}, None)
+        planned = lambda_handler({"dry_run": True}, Context())
         assert writes(moto_app) == {}
-        applied = lambda_handler(SCHEDULED, None)
+        capsys.readouterr()
+        logged.truncate(0)
+        applied = lambda_handler(SCHEDULED, Context())
+    handler.logger.removeHandler(capture)
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    logs = [json.loads(line) for line in logged.getvalue().strip("\x00").splitlines() if line]
 
     assert planned["outcome"] == "planned" and planned["planned"]["user.create"] == 4
     assert applied["outcome"] == "succeeded" and applied["exit_code"] == 0
@@ -66,3 +91,9 @@ def test_dry_run_writes_nothing_and_schedule_applies(
     assert len(idc.users()) == 4
     assert Path(settings.audit).exists()
     assert "SSO_SYNC_RULES" not in os.environ
+    assert logs and all(record.get("run_id") == applied["run_id"] for record in logs)
+    assert any(record["message"] == "sync run ended" for record in logs)
+    (emf,) = [record for record in metrics if "_aws" in record]
+    assert emf["UserCreate"] == [4.0] or emf["UserCreate"] == 4.0
+    assert emf["RunFailed"] in (0.0, [0.0])
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SsoSync"
