@@ -98,7 +98,7 @@ class RunReport:
 def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None) -> RunReport:
     """Read, plan, check, and (with `options.apply`) apply under the run lock."""
     started = time.monotonic()
-    rules = rules or load_rules(settings.rules)
+    rules = rules or load_rules(settings.rules, settings.max_deletes)
     run_id = options.run_id or uuid.uuid4().hex[:12]
     if not options.apply:
         report = _Run(settings, rules, run_id, options).read_and_plan()

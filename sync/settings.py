@@ -33,7 +33,12 @@ class Settings(BaseSettings):
     google_api_endpoint: str = Field(
         "https://admin.googleapis.com", description="Directory API endpoint (tests, proxies)."
     )
-    rules: Path = Field(Path("mappings/rules.yaml"), description="Rules file path.")
+    rules: str = Field(
+        "mappings/rules.yaml", description="Rules file: a local path or s3://bucket/key."
+    )
+    max_deletes: str | None = Field(
+        None, description="Overrides the rules file's safeguards.max_deletes (N or 'N%')."
+    )
     org_definition: Path = Field(
         Path("deploy/org.yaml"), description="The Organization definition for `bootstrap`."
     )

@@ -83,7 +83,7 @@ def settings(
         google_credentials_file=write_key(emulator, url, tmp_path / "key.json"),
         google_admin_email=ADMIN_EMAIL,
         google_api_endpoint=url,
-        rules=tmp_path / "rules.yaml",
+        rules=str(tmp_path / "rules.yaml"),
         state=str(tmp_path / "state.json"),
         audit=str(tmp_path / "audit.jsonl"),
         lock=str(tmp_path / "lock"),

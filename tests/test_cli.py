@@ -46,7 +46,9 @@ def test_malformed_rules_file_exits_2_before_any_api_call(
     google: GoogleDirectoryEmulator,
     capsys: pytest.CaptureFixture,
 ) -> None:
-    settings.rules.write_text("version: 1\nsync:\n  groups: [{email: a@example.com, bad: 1}]\n")
+    Path(settings.rules).write_text(
+        "version: 1\nsync:\n  groups: [{email: a@example.com, bad: 1}]\n"
+    )
 
     assert main(["apply", *settings_arguments(settings)]) == 2
     assert "sync.groups.0.bad: unknown key" in capsys.readouterr().err

@@ -3,6 +3,7 @@ Identity Center discovered through sso-admin; all through boto3 against moto."""
 
 import json
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -58,3 +59,25 @@ def test_identity_center_is_discovered(moto_app: ExtendedMotoApp) -> None:
     assert discover_instance(client, instance_arn=expected[0]) == expected
     with pytest.raises(ConfigError, match="no Identity Center instance"):
         discover_instance(client, instance_arn="arn:aws:sso:::instance/ssoins-0000000000000000")
+
+
+def test_rules_from_s3_and_a_max_deletes_override(
+    settings: Settings, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="rules-bucket")
+    s3.put_object(
+        Bucket="rules-bucket", Key="sso-sync/rules.yaml", Body=Path(settings.rules).read_bytes()
+    )
+    from_s3 = settings.model_copy(update={"rules": "s3://rules-bucket/sso-sync/rules.yaml"})
+    assert run_sync(from_s3, RunOptions(apply=True)).exit_code == 0
+    google.user_by_email("dan@example.com").suspended = True
+
+    strict = from_s3.model_copy(update={"max_deletes": "0"})
+    refused = run_sync(strict, RunOptions(apply=True))
+
+    assert refused.exit_code == 3 and "limit 0" in (refused.refused or "")
+    assert "dan@example.com" in idc.users()
+    with pytest.raises(ConfigError, match="SSO_SYNC_MAX_DELETES"):
+        run_sync(from_s3.model_copy(update={"max_deletes": "lots"}), RunOptions(apply=True))

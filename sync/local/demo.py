@@ -35,7 +35,7 @@ def run_demo(console: Console) -> ExitCode:
 def _acts(stack: LocalStack, console: Console) -> ExitCode:
     seed_demo_directory(stack.google)
     _, store_id = stack.aws.identity_center("us-east-1")
-    settings = stack.settings(WORKDIR, store_id, rules=RULES)
+    settings = stack.settings(WORKDIR, store_id, rules=str(RULES))
     rules = load_rules(RULES)
     identity_store = boto3.client("identitystore")
     _hand_made_objects(identity_store, store_id)
