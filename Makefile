@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test format clean schema
+.PHONY: install demo test format clean schema package bench-import
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,7 +26,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .sso-sync .pytest_cache
+	rm -rf $(VENV) .sso-sync .pytest_cache build
 
 schema: $(STAMP)
 	$(BIN)/python -c 'import json; from sync.rules import rules_json_schema; print(json.dumps(rules_json_schema(), indent=2))' > mappings/rules.schema.json
+
+package: $(STAMP)
+	$(BIN)/python deploy/package.py
+
+bench-import: $(STAMP)
+	$(BIN)/python tests/bench/cold_import.py
