@@ -15,7 +15,8 @@ import boto3
 import google_auth_httplib2
 import httplib2
 from botocore.exceptions import BotoCoreError, ClientError
-from google.auth.exceptions import RefreshError, TransportError
+from google.auth.credentials import Credentials
+from google.auth.exceptions import OAuthError, RefreshError, TransportError
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -28,6 +29,7 @@ from tenacity import (
 )
 
 from sync.errors import ConfigError, ReadError
+from sync.google_keyless import GOOGLE_TOKEN_AUDIENCE, keyless_credentials
 from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser
 from sync.rules import GroupSelector
 from sync.settings import GOOGLE_SCOPES, Settings
@@ -41,8 +43,13 @@ MEMBERS_PAGE = 200
 HTTP_TIMEOUT_SECONDS = 60
 
 
-def google_credentials(key_info: dict[str, Any], admin_email: str) -> service_account.Credentials:
-    """Service-account credentials impersonating the admin, with the read-only scopes only."""
+def google_credentials(
+    key_info: dict[str, Any], admin_email: str, token_uri: str = GOOGLE_TOKEN_AUDIENCE
+) -> Credentials:
+    """Credentials acting as the admin with the read-only scopes only: from a service-account
+    key, or keyless from a Workload Identity Federation (`external_account`) configuration."""
+    if key_info.get("type") == "external_account":
+        return keyless_credentials(key_info, admin_email, list(GOOGLE_SCOPES), token_uri)
     try:
         credentials = service_account.Credentials.from_service_account_info(
             key_info, scopes=list(GOOGLE_SCOPES)
@@ -65,7 +72,7 @@ def _is_transient(error: BaseException) -> bool:
 
 def _is_refused_access(error: BaseException) -> bool:
     """Credentials, scopes or admin rights are wrong: retrying will not help, fixing will."""
-    if isinstance(error, RefreshError):
+    if isinstance(error, (RefreshError, OAuthError)):
         return True
     return isinstance(error, HttpError) and (
         error.resp.status == 401
@@ -84,7 +91,7 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, HttpError):
         reason = _reason(error) or error.resp.reason
         return f"HTTP {error.resp.status} {reason}: {error._get_reason()}"
-    if isinstance(error, RefreshError):
+    if isinstance(error, (RefreshError, OAuthError)):
         return f"Google refused the credentials: {error}"
     return f"{type(error).__name__}: {error}"
 
@@ -94,7 +101,7 @@ class GoogleDirectoryReader:
 
     def __init__(
         self,
-        credentials: service_account.Credentials,
+        credentials: Credentials,
         *,
         customer_id: str = "my_customer",
         api_endpoint: str | None = None,
@@ -127,7 +134,14 @@ class GoogleDirectoryReader:
         """Every user, and every synced group with its flattened members."""
         try:
             return self._read(selectors)
-        except (HttpError, RefreshError, TransportError, httplib2.HttpLib2Error, OSError) as error:
+        except (
+            HttpError,
+            RefreshError,
+            OAuthError,
+            TransportError,
+            httplib2.HttpLib2Error,
+            OSError,
+        ) as error:
             if _is_refused_access(error):
                 raise ConfigError(
                     f"Google refused access: {_describe(error)}. Check the service account's "
@@ -266,7 +280,9 @@ def connect_google(settings: Settings) -> GoogleDirectoryReader:
     """A reader for the configured Workspace, with credentials from a file or a secret."""
     if not settings.google_admin_email:
         raise ConfigError("SSO_SYNC_GOOGLE_ADMIN_EMAIL (--google-admin-email) is required")
-    credentials = google_credentials(_google_key(settings), settings.google_admin_email)
+    credentials = google_credentials(
+        _google_key(settings), settings.google_admin_email, settings.google_token_uri
+    )
     return GoogleDirectoryReader(
         credentials,
         customer_id=settings.google_customer_id,

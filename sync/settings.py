@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     google_api_endpoint: str = Field(
         "https://admin.googleapis.com", description="Directory API endpoint (tests, proxies)."
     )
+    google_token_uri: str = Field(
+        "https://oauth2.googleapis.com/token",
+        description="OAuth token endpoint for keyless (external_account) credentials.",
+    )
     rules: str = Field(
         "mappings/rules.yaml", description="Rules file: a local path or s3://bucket/key."
     )

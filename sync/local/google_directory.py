@@ -12,6 +12,7 @@ import json
 import secrets
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,11 +145,19 @@ class GoogleDirectoryEmulator:
         self.requests: list[str] = []
         self._ids = itertools.count(100000000000000000001)
         self._lock = threading.Lock()
-        self._client_keys: dict[str, tuple[rsa.RSAPublicKey, frozenset[str]]] = {}
+        self._client_keys: dict[str, tuple[rsa.RSAPrivateKey, frozenset[str]]] = {}
         self._tokens: dict[str, tuple[str, frozenset[str]]] = {}
+        self._federation: dict[str, set[str]] = {}
+        self._federated_tokens: dict[str, str] = {}
         self._routes = Map(
             [
                 Rule("/token", endpoint="token", methods=["POST"]),
+                Rule("/v1/token", endpoint="sts", methods=["POST"]),
+                Rule(
+                    "/v1/projects/-/serviceAccounts/<account>:signJwt",
+                    endpoint="sign_jwt",
+                    methods=["POST"],
+                ),
                 Rule("/admin/directory/v1/users", endpoint="users_list"),
                 Rule("/admin/directory/v1/users/<user_key>", endpoint="users_get"),
                 Rule("/admin/directory/v1/groups", endpoint="groups_list"),
@@ -229,14 +238,27 @@ class GoogleDirectoryEmulator:
 
     # --- service accounts and tokens -----------------------------------------------------
 
+    def create_service_account(
+        self, granted_scopes: list[str] | tuple[str, ...] | None = None
+    ) -> str:
+        """A service account allowed the given scopes by domain-wide delegation; its key stays
+        here (the keyless path signs with it through signJwt)."""
+        client_email = f"sso-sync-{len(self._client_keys) + 1}@emulated.iam.gserviceaccount.com"
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        scopes = granted_scopes if granted_scopes is not None else _all_read_scopes()
+        self._client_keys[client_email] = (private_key, frozenset(scopes))
+        return client_email
+
+    def allow_federation(self, audience: str, service_account: str) -> None:
+        """Principals of this workload identity provider may sign JWTs as the account."""
+        self._federation.setdefault(audience, set()).add(service_account)
+
     def issue_service_account_key(
         self, token_uri: str, granted_scopes: list[str] | tuple[str, ...] | None = None
     ) -> dict[str, str]:
         """A new service-account key (JSON key file contents) allowed the given scopes."""
-        client_email = f"sso-sync-{len(self._client_keys) + 1}@emulated.iam.gserviceaccount.com"
-        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        scopes = granted_scopes if granted_scopes is not None else _all_read_scopes()
-        self._client_keys[client_email] = (private_key.public_key(), frozenset(scopes))
+        client_email = self.create_service_account(granted_scopes)
+        private_key = self._client_keys[client_email][0]
         pem = private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -260,7 +282,7 @@ class GoogleDirectoryEmulator:
         except ValueError as error:
             return _oauth_error("invalid_grant", str(error))
         del header
-        _public_key, granted = self._client_keys[claims["iss"]]
+        _key, granted = self._client_keys[claims["iss"]]
         requested = frozenset(claims.get("scope", "").split())
         if not requested or not requested <= granted:
             return _oauth_error(
@@ -290,7 +312,7 @@ class GoogleDirectoryEmulator:
         if known is None:
             raise ValueError("unknown service account")
         try:
-            known[0].verify(
+            known[0].public_key().verify(
                 _b64decode(signature_b64),
                 f"{head_b64}.{claims_b64}".encode(),
                 padding.PKCS1v15(),
@@ -303,6 +325,54 @@ class GoogleDirectoryEmulator:
         if claims.get("exp", 0) < time.time():
             raise ValueError("Invalid JWT: Token must be a short-lived token")
         return header, claims
+
+    def _exchange_aws_identity(self, request: Request) -> Response:
+        """Google STS: a signed AWS GetCallerIdentity request for a federated token."""
+        audience = request.form.get("audience", "")
+        try:
+            subject = json.loads(urllib.parse.unquote(request.form.get("subject_token", "")))
+            headers = {h["key"].lower(): h["value"] for h in subject["headers"]}
+        except (ValueError, KeyError, TypeError):
+            return _oauth_error("invalid_request", "subject_token is not a signed AWS request")
+        signed = headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 Credential=")
+        if (
+            request.form.get("subject_token_type") != "urn:ietf:params:aws:token-type:aws4_request"
+            or not signed
+            or "GetCallerIdentity" not in subject.get("url", "")
+            or headers.get("x-goog-cloud-target-resource") != audience
+        ):
+            return _oauth_error("invalid_grant", "The AWS request signature is not acceptable")
+        if audience not in self._federation:
+            return _oauth_error("invalid_target", "The target service indicated is not allowed")
+        token = "federated-" + secrets.token_urlsafe(24)
+        self._federated_tokens[token] = audience
+        body = {
+            "access_token": token,
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }
+        return _json(body)
+
+    def _sign_jwt(self, request: Request, account: str) -> Response:
+        """IAM Credentials signJwt, for a federated principal allowed to act as the account."""
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        audience = self._federated_tokens.get(token)
+        if audience is None:
+            return _api_error(401, "authError", "Invalid Credentials")
+        if account not in self._federation.get(audience, set()):
+            return _api_error(403, "forbidden", "Permission 'iam.serviceAccounts.signJwt' denied")
+        claims = json.loads(request.get_json()["payload"])
+        header = {"alg": "RS256", "typ": "JWT"}
+        signing_input = ".".join(
+            base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+            for part in (header, claims)
+        )
+        signature = self._client_keys[account][0].sign(
+            signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+        signed = signing_input + "." + base64.urlsafe_b64encode(signature).decode().rstrip("=")
+        return _json({"keyId": "emulated", "signedJwt": signed})
 
     def _authorize(self, request: Request, resource: str) -> Response | None:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -341,6 +411,10 @@ class GoogleDirectoryEmulator:
             return _api_error(error.code or 400, "badRequest", error.description or "")
         if endpoint == "token":
             return self._token(request)
+        if endpoint == "sts":
+            return self._exchange_aws_identity(request)
+        if endpoint == "sign_jwt":
+            return self._sign_jwt(request, **arguments)
         resource = endpoint.split("_")[0]
         denied = self._authorize(request, resource)
         if denied is not None:
