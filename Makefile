@@ -2,6 +2,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The SAM CLI lives apart: its pins need not agree with the project's.
+SAM_STAMP := .venv-sam/.installed
 
 .PHONY: install demo test format clean schema package bench-import
 
@@ -11,12 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	touch $(STAMP)
 
+$(SAM_STAMP):
+	python3 -m venv .venv-sam
+	.venv-sam/bin/python -m pip install --quiet 'aws-sam-cli>=1.120,<2'
+	touch $(SAM_STAMP)
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/sso-sync demo
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -26,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .sso-sync .pytest_cache build
+	rm -rf $(VENV) .venv-sam .sso-sync .pytest_cache build
 
 schema: $(STAMP)
 	$(BIN)/python -c 'import json; from sync.rules import rules_json_schema; print(json.dumps(rules_json_schema(), indent=2))' > mappings/rules.schema.json

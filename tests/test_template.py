@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(List|Describe|Get)[A-Za-z]*$")
@@ -53,6 +54,24 @@ def test_cfn_lint_is_clean() -> None:
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_is_clean() -> None:
+    sam = Path(".venv-sam/bin/sam")
+    if not sam.exists():
+        pytest.skip("the SAM CLI is installed by `make test` into .venv-sam")
+    offline = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "AWS_REGION": "us-east-1"}
+
+    result = subprocess.run(
+        [str(sam), "validate", "--lint", "--template", "template.yaml"],
+        capture_output=True,
+        text=True,
+        env={**offline, "SAM_CLI_TELEMETRY": "0"},
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
 def writes_on_everything(resources: dict) -> list[tuple[str | None, list[str]]]:
