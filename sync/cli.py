@@ -179,6 +179,11 @@ def show_report(report: RunReport, console: Console, as_json: bool = False) -> N
             f"{len(report.applied.failures)} failed, {calls} Identity Center calls, "
             f"{report.seconds:.1f}s."
         )
+        if report.applied.postponed:
+            console.print(
+                f"[yellow]Incomplete, continuing: the time budget ran out with "
+                f"{report.applied.postponed} operations to go; the next run does them.[/yellow]"
+            )
 
 
 if __name__ == "__main__":

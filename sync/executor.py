@@ -3,6 +3,7 @@ audited, and recorded in the state as it succeeds. One failure does not stop the
 """
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,8 @@ class Outcome:
 @dataclass
 class ApplyResult:
     outcomes: list[Outcome] = field(default_factory=list)
+    postponed: int = 0
+    """Operations not started because the run's time budget ran out; the next run does them."""
 
     @property
     def failures(self) -> list[Outcome]:
@@ -64,6 +67,7 @@ class Executor:
         audit: AuditLog,
         retrying: Callable[[], Retrying],
         concurrency: int,
+        deadline: float | None = None,
     ) -> None:
         self._store = store
         self._access = access
@@ -73,15 +77,21 @@ class Executor:
         self._audit = audit
         self._retrying = retrying
         self._concurrency = concurrency
+        self._deadline = deadline
         self._lock = threading.Lock()
 
     def apply(self, plan: Plan) -> ApplyResult:
-        """Run every phase; the state is saved after each one, and on the way out of a crash."""
+        """Run every phase; the state is saved after each one, and on the way out of a crash.
+
+        When the deadline passes, operations not yet started are postponed: the run stops
+        cleanly between operations, and the next run re-plans and continues."""
         result = ApplyResult()
         try:
             for _phase, operations in plan.phases():
                 with ThreadPoolExecutor(self._concurrency, thread_name_prefix="apply") as pool:
-                    result.outcomes.extend(pool.map(self._run, operations))
+                    outcomes = list(pool.map(self._run, operations))
+                result.outcomes.extend(o for o in outcomes if o is not None)
+                result.postponed += sum(1 for o in outcomes if o is None)
                 self._save_state()
         except BaseException:
             self._save_state()
@@ -92,7 +102,9 @@ class Executor:
         with self._lock:
             self._state_store.save(self._state)
 
-    def _run(self, operation: Operation) -> Outcome:
+    def _run(self, operation: Operation) -> Outcome | None:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return None
         if operation.action in (Action.ADOPT, Action.FORGET):
             self._record(operation, None)
             outcome = Outcome(operation, ok=True, attempts=0)

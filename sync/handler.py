@@ -2,13 +2,16 @@
 
 An EventBridge scheduled event runs a full sync. A manual invocation passes a JSON object:
 `{}` (full sync), `{"dry_run": true}` (plan only), `{"no_delete": true}`, and
-`{"allow_mass_delete": true}`. Anything else is rejected before any API call.
+`{"allow_mass_delete": true}`; the function sends itself `{"resume": true}` to continue a run
+whose time ran out. Anything else is rejected before any API call.
 """
 
+import json
 import uuid
 from dataclasses import replace
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,6 +21,7 @@ from sync.errors import ConfigError, ExitCode
 from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import load_settings
 
+SAFETY_MARGIN_SECONDS = 60
 logger = Logger(service="sso-sync")
 metrics = Metrics(namespace="SsoSync", service="sso-sync")
 # The sync's own loggers (audit lines, retries) write the same structured JSON, run id included.
@@ -30,6 +34,8 @@ class ManualPayload(BaseModel):
     dry_run: StrictBool = False
     no_delete: StrictBool = False
     allow_mass_delete: StrictBool = False
+    resume: StrictBool = False
+    """Sent by the function to itself to continue a run whose time ran out."""
 
 
 def run_options(event: Any) -> RunOptions:
@@ -51,7 +57,7 @@ def run_options(event: Any) -> RunOptions:
         apply=not payload.dry_run,
         no_delete=payload.no_delete,
         allow_mass_delete=payload.allow_mass_delete,
-        trigger="manual",
+        trigger="continuation" if payload.resume else "manual",
     )
 
 
@@ -62,7 +68,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
     Bad payloads, bad configuration and failed reads raise, so the invocation is marked failed.
     """
-    options = replace(run_options(event), run_id=uuid.uuid4().hex[:12])
+    budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
+    options = replace(
+        run_options(event), run_id=uuid.uuid4().hex[:12], time_budget=max(budget, 1.0)
+    )
     logger.append_keys(run_id=options.run_id, trigger=options.trigger)
     try:
         report = run_sync(load_settings(), options)
@@ -72,7 +81,24 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         raise
     publish_metrics(report)
     logger.info("sync run ended", extra={"summary": report.summary()})
+    if _should_continue(report):
+        continue_later(context.invoked_function_arn)
     return {**report.summary(), "exit_code": int(report.exit_code)}
+
+
+def _should_continue(report: RunReport) -> bool:
+    """Only a run that ran out of time, and got something done, chains another."""
+    applied = report.applied
+    return bool(applied and applied.postponed and applied.outcomes and not applied.failures)
+
+
+def continue_later(function_arn: str) -> None:
+    """Invoke this function again, asynchronously, to continue. With reserved concurrency 1
+    the invocation waits until this one ends (Lambda retries throttled async invocations)."""
+    logger.info("incomplete, continuing in a new invocation")
+    boto3.client("lambda").invoke(
+        FunctionName=function_arn, InvocationType="Event", Payload=json.dumps({"resume": True})
+    )
 
 
 def publish_metrics(report: RunReport) -> None:

@@ -43,6 +43,8 @@ class RunOptions:
     trigger: str = "cli"
     run_id: str | None = None
     """Given by the caller (the Lambda handler logs with it); otherwise made up."""
+    time_budget: float | None = None
+    """Seconds this run may spend; when they run out it stops between operations."""
 
 
 @dataclass
@@ -72,8 +74,10 @@ class RunReport:
             outcome = "refused"
         elif self.applied is None:
             outcome = "planned"
+        elif self.applied.failures:
+            outcome = "failed"
         else:
-            outcome = "failed" if self.applied.failures else "succeeded"
+            outcome = "incomplete" if self.applied.postponed else "succeeded"
         return {
             "run_id": self.run_id,
             "trigger": self.trigger,
@@ -82,6 +86,7 @@ class RunReport:
             "crashed": self.crashed,
             "planned": {f"{r}.{a}": n for (r, a), n in sorted(self.plan.counts().items())},
             "applied": dict(sorted(self.applied.counts().items())) if self.applied else {},
+            "postponed": self.applied.postponed if self.applied else 0,
             "errors": [
                 f"{o.operation.resource} {o.operation.action.value} {o.operation.label}: {o.error}"
                 for o in (self.applied.failures if self.applied else [])
@@ -119,7 +124,9 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
         run = _Run(settings, rules, run_id, options)
         report = run.read_and_plan()
         if not report.refused:
-            report.applied = run.apply(report.plan, audit)
+            budget = options.time_budget or settings.time_budget
+            deadline = started + budget if budget else None
+            report.applied = run.apply(report.plan, audit, deadline)
     except BaseException as error:
         report.crashed = f"{type(error).__name__}: {error}"
         raise
@@ -178,7 +185,7 @@ class _Run:
             report.refused = str(refusal)
         return report
 
-    def apply(self, plan: Plan, audit: AuditLog) -> ApplyResult:
+    def apply(self, plan: Plan, audit: AuditLog, deadline: float | None) -> ApplyResult:
         executor = Executor(
             self._store,
             self._access,
@@ -187,6 +194,7 @@ class _Run:
             audit,
             self._retrying.copy,
             self._settings.concurrency,
+            deadline,
         )
         return executor.apply(plan)
 

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     rate_limit: float = Field(
         10.0, gt=0, description="Identity Center calls per second, all operations together."
     )
+    time_budget: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a run may spend before it stops cleanly between operations "
+        "(Lambda: the remaining time less a margin).",
+    )
     concurrency: int = Field(8, ge=1, le=64, description="Operations applied in parallel.")
     retry_attempts: int = Field(
         8, ge=1, le=30, description="Attempts per call on throttling, 5xx and conflicts."

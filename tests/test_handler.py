@@ -16,7 +16,7 @@ from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.stack import environment
 from sync.settings import Settings
-from tests.helpers import IdentityCenterView, seed_small_company, writes
+from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
 
 SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
@@ -29,6 +29,10 @@ class Context:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sso-sync"
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    remaining_seconds: float = 900.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_seconds * 1000)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +101,34 @@ def test_dry_run_writes_nothing_and_schedule_applies(
     assert emf["UserCreate"] == [4.0] or emf["UserCreate"] == 4.0
     assert emf["RunFailed"] in (0.0, [0.0])
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SsoSync"
+
+
+def test_a_run_out_of_time_stops_cleanly_and_continues_in_a_new_invocation(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    seed_small_company(google)
+    add_people(google, 30, "data@example.com")
+    moto_app.latency_seconds = 0.05
+    slow = settings.model_copy(update={"concurrency": 1})
+    short = Context(remaining_seconds=handler.SAFETY_MARGIN_SECONDS + 1.5)
+
+    with environment(settings_environment(slow)):
+        first = lambda_handler(SCHEDULED, short)
+
+    assert first["outcome"] == "incomplete" and first["postponed"] > 0
+    assert first["exit_code"] == 0
+    ((function, payload),) = moto_app.lambda_invocations
+    assert function == Context().invoked_function_arn
+    assert payload == {"resume": True}
+    moto_app.latency_seconds = 0.0
+    with environment(settings_environment(settings)):
+        resumed = lambda_handler(payload, Context())
+    assert resumed["outcome"] == "succeeded" and resumed["trigger"] == "continuation"
+    assert len(idc.users()) == 34
+    assert len(moto_app.lambda_invocations) == 1  # a complete run chains nothing
+    lines = [json.loads(line) for line in Path(settings.audit).read_text().splitlines()]
+    attempted = [line for line in lines if line["operation"] != "run.summary"]
+    assert len(attempted) == sum(first["applied"].values()) + sum(resumed["applied"].values())

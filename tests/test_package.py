@@ -78,7 +78,7 @@ def test_the_handler_runs_from_the_package_alone(
         "from sync.handler import lambda_handler\n"
         "context = types.SimpleNamespace(function_name='f', memory_limit_in_mb=512,"
         " invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:f',"
-        " aws_request_id='r')\n"
+        " aws_request_id='r', get_remaining_time_in_millis=lambda: 900000)\n"
         "print('RESULT ' + json.dumps(lambda_handler({'dry_run': True}, context)))\n"
     )
 

@@ -26,6 +26,7 @@ from sync.local.identity_store_fixes import IdentityStoreFixes
 from sync.local.organizations_fixes import BudgetsFixes, OrganizationsFixes
 from sync.local.sso_admin_fixes import SsoAdminFixes
 
+LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 
 
@@ -50,6 +51,9 @@ class ExtendedMotoApp:
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
         self.refusals: list[Refusal] = []
+        self.lambda_invocations: list[tuple[str, JsonBody]] = []
+        """Asynchronous Lambda invocations received (function, payload): recorded, not run,
+        since moto would start a Docker container to run them."""
         self.identity_store = IdentityStoreFixes()
         self.sso_admin = SsoAdminFixes()
         self.organizations = OrganizationsFixes()
@@ -77,6 +81,7 @@ class ExtendedMotoApp:
             self.refusals.clear()
             self.calls.clear()
             self.throttled.clear()
+            self.lambda_invocations.clear()
             self.sso_admin = SsoAdminFixes()
             self._fixes["SWBExternalService"] = self.sso_admin
             self.organizations = OrganizationsFixes()
@@ -92,6 +97,12 @@ class ExtendedMotoApp:
         return "d-" + mock_random.get_random_hex(10)
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
+        invoked = LAMBDA_INVOKE.match(environ.get("PATH_INFO", ""))
+        if invoked and environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event":
+            with self._lock:
+                self.lambda_invocations.append((invoked[1], _peek_body(environ)))
+            start_response("202 Accepted", [("Content-Length", "0")])
+            return [b""]
         service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
         if service in self._other_fixes:
             return self._answer(self._other_fixes[service], operation, environ, start_response)
