@@ -16,6 +16,7 @@ from sync.model import (
     GoogleSnapshot,
     GoogleUser,
     GroupAttributes,
+    IdcMembership,
     IdentityCenterSnapshot,
     OrganizationSnapshot,
     UserAttributes,
@@ -375,6 +376,9 @@ class _Planner:
         """
         google_id_of_user = {user_id: gid for gid, user_id in users.items() if user_id}
         user_names = {gid: user_attributes(self.google.users[gid]).name for gid in users}
+        by_group: dict[str, list[IdcMembership]] = {}
+        for membership in self.idc.memberships:
+            by_group.setdefault(membership.group_id, []).append(membership)
         managed_count = 0
         for google_group in self.google.groups:
             if google_group.id not in groups:
@@ -382,8 +386,8 @@ class _Planner:
             group_id = groups[google_group.id]
             current = {
                 google_id_of_user[membership.user_id]: membership.membership_id
-                for membership in self.idc.memberships
-                if membership.group_id == group_id and membership.user_id in google_id_of_user
+                for membership in by_group.get(group_id or "", [])
+                if membership.user_id in google_id_of_user
             }
             managed_count += len(current)
             wanted = {uid for uid in google_group.member_ids if uid in users}

@@ -20,18 +20,23 @@ class TokenBucket:
 
     def acquire(self) -> None:
         """Block until a call may be made."""
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(
-                    self._capacity, self._tokens + (now - self._updated) * self._rate
-                )
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self._rate
+        while (wait := self._take()) > 0:
             time.sleep(wait)
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is there now (the emulators throttle instead of waiting)."""
+        return self._take() == 0
+
+    def _take(self) -> float:
+        """0 if a token was taken, else how long until one is there."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self._rate
 
 
 class CallMeter:

@@ -25,6 +25,7 @@ from sync.local.aws_errors import AwsError, JsonBody
 from sync.local.identity_store_fixes import IdentityStoreFixes
 from sync.local.organizations_fixes import BudgetsFixes, OrganizationsFixes
 from sync.local.sso_admin_fixes import SsoAdminFixes
+from sync.rate_limit import TokenBucket
 
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
@@ -48,6 +49,8 @@ class ExtendedMotoApp:
         self._lock = threading.Lock()
         self.throttle_fraction = 0.0
         self.latency_seconds = 0.0
+        self.quota: TokenBucket | None = None
+        """Identity Center's collective calls per second: beyond it, ThrottlingException."""
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
         self.refusals: list[Refusal] = []
@@ -78,6 +81,7 @@ class ExtendedMotoApp:
         with self._lock:
             self.throttle_fraction = 0.0
             self.latency_seconds = 0.0
+            self.quota = None
             self.refusals.clear()
             self.calls.clear()
             self.throttled.clear()
@@ -112,6 +116,7 @@ class ExtendedMotoApp:
         with self._lock:
             self.calls[operation] += 1
             throttle = self._random.random() < self.throttle_fraction
+            throttle = throttle or (self.quota is not None and not self.quota.try_acquire())
             if throttle:
                 self.throttled[operation] += 1
         if self.latency_seconds:

@@ -23,8 +23,11 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from sync.rate_limit import TokenBucket
+
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+API_PREFIX = "/admin/directory/"
 LIST_LIMITS = {"users": 500, "groups": 200, "members": 200}
 # Scopes that allow each resource (a read-write scope also allows reading).
 RESOURCE_SCOPES = {
@@ -142,7 +145,11 @@ class GoogleDirectoryEmulator:
         self.groups: dict[str, DirectoryGroup] = {}
         self.faults: list[Fault] = []
         self.latency_seconds = 0.0
+        self.quota: TokenBucket | None = None
+        """Directory API queries allowed (Google: 2,400 a minute); beyond, 403
+        userRateLimitExceeded."""
         self.requests: list[str] = []
+        self.throttled = 0
         self._ids = itertools.count(100000000000000000001)
         self._lock = threading.Lock()
         self._client_keys: dict[str, tuple[rsa.RSAPrivateKey, frozenset[str]]] = {}
@@ -403,6 +410,15 @@ class GoogleDirectoryEmulator:
             time.sleep(self.latency_seconds)
         if fault is not None:
             return _api_error(fault.status, fault.reason, f"Injected fault: {fault.reason}")
+        over_quota = (
+            self.quota is not None
+            and request.path.startswith(API_PREFIX)
+            and not self.quota.try_acquire()
+        )
+        if over_quota:
+            with self._lock:
+                self.throttled += 1
+            return _api_error(403, "userRateLimitExceeded", "Quota exceeded for queries")
         try:
             endpoint, arguments = self._routes.bind_to_environ(request.environ).match()
         except NotFound:
