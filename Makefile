@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # The SAM CLI lives apart: its pins need not agree with the project's.
 SAM_STAMP := .venv-sam/.installed
 
-.PHONY: install demo test format clean schema package bench-import
+.PHONY: install demo test format clean schema package bench-import bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,3 +43,7 @@ package: $(STAMP)
 
 bench-import: $(STAMP)
 	$(BIN)/python tests/bench/cold_import.py
+
+# 1k, 10k and 50k users against rate-limited emulators; figures printed and in build/bench.json.
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.sync_bench --users 1000 10000 50000

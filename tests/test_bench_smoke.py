@@ -1,0 +1,25 @@
+"""The benchmark runs end to end at a small size (figures printed, never asserted: these
+machines are shared and noisy)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.bench.sync_bench", "--users", "150", "--json", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(output.read_text())
+    assert [row["scenario"] for row in rows] == ["first sync", "no-change sync", "1% churn"]
+    assert rows[0]["writes"] > 0 and rows[1]["writes"] == 0
+    assert all("ratio_to_lower_bound" in row and "peak_rss_mb" in row for row in rows)
