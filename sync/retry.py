@@ -34,6 +34,10 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, (ConnectionError, HTTPClientError)):
         return True
     code = error_code(error)
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status >= 500:
+            return True
     if code == "ConflictException":
         # A concurrent modification or a full queue clears up; a uniqueness violation does not.
         return getattr(error, "response", {}).get("Reason") != "UNIQUENESS_CONSTRAINT_VIOLATION"

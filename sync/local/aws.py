@@ -47,6 +47,7 @@ class ExtendedMotoApp:
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+        self._moto_lock = threading.Lock()  # moto's backends are not thread-safe
         self.throttle_fraction = 0.0
         self.latency_seconds = 0.0
         self.quota: TokenBucket | None = None
@@ -132,13 +133,13 @@ class ExtendedMotoApp:
     def _answer(self, fixes: Any, operation: str, environ: dict, start_response: Any) -> Any:
         """The fix's answer to the request, or moto's where the fix has none."""
         body = _peek_body(environ)
-        try:
-            with self._lock:
+        with self._moto_lock:
+            try:
                 answer = fixes.handle(operation, body, _region(environ))
-        except AwsError as error:
-            return _error(error, start_response)
-        if answer is None:
-            return self._moto(environ, start_response)
+            except AwsError as error:
+                return _error(error, start_response)
+            if answer is None:
+                return list(self._moto(environ, start_response))
         return _json(answer, start_response)
 
 
