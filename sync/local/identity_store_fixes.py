@@ -3,6 +3,7 @@ ConflictException on a duplicate membership, ResourceNotFoundException on deleti
 not exist, memberships removed with their user or group, identity store ids validated."""
 
 import re
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ UNIQUE = "UNIQUENESS_CONSTRAINT_VIOLATION"
 
 class IdentityStoreFixes:
     def __init__(self) -> None:
+        self._pairs: weakref.WeakKeyDictionary[Any, tuple[int, set]] = weakref.WeakKeyDictionary()
         self._fixes: dict[str, Callable[[Any, JsonBody], JsonBody | None]] = {
             "UpdateUser": self._update_user,
             "UpdateGroup": self._update_group,
@@ -80,13 +82,26 @@ class IdentityStoreFixes:
         return {}
 
     def _create_group_membership(self, store: Any, body: JsonBody) -> None:
-        user_id = (body.get("MemberId") or {}).get("UserId")
-        for membership in store.group_memberships.values():
-            if membership["GroupId"] == body.get("GroupId") and (
-                membership["MemberId"]["UserId"] == user_id
-            ):
-                raise AwsError("ConflictException", "Member is already in the group", UNIQUE)
+        pair = (body.get("GroupId"), (body.get("MemberId") or {}).get("UserId"))
+        size, pairs = self._membership_pairs(store)
+        if pair in pairs:
+            raise AwsError("ConflictException", "Member is already in the group", UNIQUE)
+        # moto adds it next; if it refuses, the size no longer matches and the index is rebuilt.
+        pairs.add(pair)
+        self._pairs[store] = (size + 1, pairs)
         return None
+
+    def _membership_pairs(self, store: Any) -> tuple[int, set]:
+        """(group, user) pairs of the store, indexed: a scan per call is quadratic at 10k users.
+        Rebuilt whenever the store's size says another call changed it."""
+        cached = self._pairs.get(store)
+        if cached is None or cached[0] != len(store.group_memberships):
+            pairs = {
+                (m["GroupId"], m["MemberId"]["UserId"]) for m in store.group_memberships.values()
+            }
+            cached = (len(store.group_memberships), pairs)
+            self._pairs[store] = cached
+        return cached
 
     def _delete_group_membership(self, store: Any, body: JsonBody) -> None:
         if body.get("MembershipId") not in store.group_memberships:
