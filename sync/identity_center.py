@@ -5,6 +5,7 @@ creating what already exists returns the existing id, deleting what is gone coun
 """
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -60,10 +61,13 @@ def discover_instance(sso_admin: Any, instance_arn: str | None = None) -> tuple[
 class IdentityStore:
     """One identity store, every call passing through the given retry policy."""
 
-    def __init__(self, client: Any, store_id: str, retrying: Retrying) -> None:
+    def __init__(
+        self, client: Any, store_id: str, retrying: Retrying, concurrency: int = 1
+    ) -> None:
         self._client = client
         self._store_id = store_id
         self._retrying = retrying
+        self._concurrency = concurrency
 
     @classmethod
     def connect(
@@ -71,7 +75,7 @@ class IdentityStore:
     ) -> "IdentityStore":
         client = boto3.client("identitystore", config=boto_config(concurrency))
         meter.attach(client)
-        return cls(client, store_id, retrying)
+        return cls(client, store_id, retrying, concurrency)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -80,15 +84,21 @@ class IdentityStore:
         try:
             users = tuple(_user(raw) for raw in self._list("list_users", "Users"))
             groups = tuple(_group(raw) for raw in self._list("list_groups", "Groups"))
-            memberships = tuple(
-                IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
-                for group in groups
-                if memberships_of(group)
-                for raw in self._list(
-                    "list_group_memberships", "GroupMemberships", GroupId=group.group_id
+            # One listing per group: many small calls, so they run side by side under the
+            # shared rate limit.
+            with ThreadPoolExecutor(self._concurrency, thread_name_prefix="read") as pool:
+                pages = pool.map(
+                    lambda group: self._list(
+                        "list_group_memberships", "GroupMemberships", GroupId=group.group_id
+                    ),
+                    [group for group in groups if memberships_of(group)],
                 )
-                if "UserId" in raw.get("MemberId", {})
-            )
+                memberships = tuple(
+                    IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
+                    for listing in pages
+                    for raw in listing
+                    if "UserId" in raw.get("MemberId", {})
+                )
         except (ClientError, BotoCoreError) as error:
             raise ReadError(f"reading the identity store failed: {error}") from error
         return IdentityCenterSnapshot(users, groups, memberships)
