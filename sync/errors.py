@@ -32,9 +32,3 @@ class SafeguardRefusal(SyncError):
     """A safeguard refused the plan. Nothing was applied."""
 
     exit_code = ExitCode.REFUSED
-
-
-class ApplyFailed(SyncError):
-    """Some operations failed; the rest were applied and recorded."""
-
-    exit_code = ExitCode.RUN_FAILED

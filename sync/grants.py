@@ -17,7 +17,6 @@ class Grant:
     principal_google_id: str
     principal_name: str
     """The group's Identity Center name, or the user's email."""
-    rule_index: int
     why: str
 
 
@@ -54,7 +53,6 @@ def evaluate_grants(
                         "GROUP",
                         group.id,
                         group.display_name,
-                        index,
                         f"assignments rule {index + 1}",
                     )
                     for account in accounts
@@ -78,7 +76,6 @@ def evaluate_grants(
                     "USER",
                     user.id,
                     user.primary_email,
-                    index,
                     f"assignments rule {index + 1}, {rule.user_from_tag} tag of the account",
                 )
                 for permission_set in rule.permission_sets

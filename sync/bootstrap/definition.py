@@ -17,7 +17,6 @@ Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]
 OuPath = Annotated[str, Field(pattern=r"^(/[^/]+)+$")]
 MAX_SCP_CHARACTERS = 5_120
 MAX_SCPS_PER_TARGET = 5  # FullAWSAccess included
-FULL_AWS_ACCESS = "FullAWSAccess"
 
 
 class _Strict(BaseModel):

@@ -35,7 +35,6 @@ class LivePolicy:
     """The parsed JSON, so that formatting differences are not drift."""
     target_paths: frozenset[str]
     """OU paths ("/" for the root) it is attached to; account attachments are not tracked."""
-    aws_managed: bool
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,6 @@ class OrganizationState:
                     summary["Name"],
                     json.loads(policy["Content"]),
                     frozenset(paths[t["TargetId"]] for t in targets if t["TargetId"] in paths),
-                    bool(summary.get("AwsManaged")),
                 )
             )
         return policies
