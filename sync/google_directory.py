@@ -7,8 +7,10 @@ arrive flattened.
 
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -107,20 +109,14 @@ class GoogleDirectoryReader:
         api_endpoint: str | None = None,
         retry_attempts: int = 6,
         retry_max_wait: float = 60.0,
+        concurrency: int = 4,
     ) -> None:
-        http = google_auth_httplib2.AuthorizedHttp(
-            credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)
-        )
-        options = {"api_endpoint": api_endpoint} if api_endpoint else None
-        self._service = build(
-            "admin",
-            "directory_v1",
-            http=http,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options=options,
-        )
+        self._credentials = credentials
+        self._options = {"api_endpoint": api_endpoint} if api_endpoint else None
+        self._per_thread = threading.local()
         self._customer_id = customer_id
+        self._concurrency = concurrency
+        self._calls_lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self._execute = retry(
             retry=retry_if_exception(_is_transient),
@@ -149,22 +145,47 @@ class GoogleDirectoryReader:
                 ) from error
             raise ReadError(f"reading Google Workspace failed: {_describe(error)}") from error
 
+    @property
+    def _service(self) -> Any:
+        """This thread's API client: googleapiclient's (httplib2) objects are not thread-safe."""
+        if not hasattr(self._per_thread, "service"):
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)
+            )
+            self._per_thread.service = build(
+                "admin",
+                "directory_v1",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=self._options,
+            )
+        return self._per_thread.service
+
     def _read(self, selectors: Sequence[GroupSelector]) -> GoogleSnapshot:
         users = {user.id: user for user in self._users()}
-        warnings: list[str] = []
-        groups: dict[str, GoogleGroup] = {}
+        selected: dict[str, tuple[dict, str]] = {}
         for raw, display_name in self._synced_groups(selectors):
-            if raw["id"] in groups:
-                continue
-            member_ids = self._member_ids(raw, users, warnings)
-            groups[raw["id"]] = GoogleGroup(
+            selected.setdefault(raw["id"], (raw, display_name))
+        # One member listing per group: many small reads, side by side.
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="google") as pool:
+            listings = list(
+                pool.map(lambda item: self._member_ids(item[0], users), selected.values())
+            )
+        groups = tuple(
+            GoogleGroup(
                 id=raw["id"],
                 email=raw["email"],
                 name=raw.get("name", ""),
                 display_name=display_name,
                 member_ids=frozenset(member_ids),
             )
-        return GoogleSnapshot(users=users, groups=tuple(groups.values()), warnings=tuple(warnings))
+            for (raw, display_name), (member_ids, _) in zip(
+                selected.values(), listings, strict=True
+            )
+        )
+        warnings = tuple(warning for _, found in listings for warning in found)
+        return GoogleSnapshot(users=users, groups=groups, warnings=warnings)
 
     def _users(self) -> Iterator[GoogleUser]:
         pages = self._pages(
@@ -224,8 +245,10 @@ class GoogleDirectoryReader:
                 ) from error
             raise
 
-    def _member_ids(self, group: dict, users: dict[str, GoogleUser], warnings: list[str]) -> set:
+    def _member_ids(self, group: dict, users: dict[str, GoogleUser]) -> tuple[set, list[str]]:
+        """Directory users who are members, and a warning for each member who is not one."""
         member_ids: set[str] = set()
+        warnings: list[str] = []
         pages = self._pages(
             "members.list",
             lambda token: self._service.members().list(
@@ -250,7 +273,7 @@ class GoogleDirectoryReader:
                         f"{group['email']}: member {address} is not a user of this directory; "
                         "skipped"
                     )
-        return member_ids
+        return member_ids, warnings
 
     def _pages(self, name: str, request_for: Callable[[str | None], Any]) -> Iterator[dict]:
         token: str | None = None
@@ -262,7 +285,8 @@ class GoogleDirectoryReader:
                 return
 
     def _execute_once(self, name: str, request: Any) -> dict:
-        self.calls[name] += 1
+        with self._calls_lock:
+            self.calls[name] += 1
         return request.execute()
 
     @staticmethod
