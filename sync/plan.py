@@ -155,12 +155,16 @@ class Plan:
         kept = tuple(op for op in self.operations if op.action not in DESTRUCTIVE)
         return replace(self, operations=kept)
 
+    def summary(self) -> dict[str, int]:
+        """Operations counted by "resource.action"."""
+        return {
+            f"{resource}.{action}": count
+            for (resource, action), count in sorted(self.counts().items())
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "summary": {
-                f"{resource}.{action}": count
-                for (resource, action), count in sorted(self.counts().items())
-            },
+            "summary": self.summary(),
             "operations": [operation_json(op) for op in self.operations],
             "warnings": list(self.warnings),
         }

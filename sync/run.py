@@ -84,7 +84,7 @@ class RunReport:
             "outcome": outcome,
             "refused": self.refused,
             "crashed": self.crashed,
-            "planned": {f"{r}.{a}": n for (r, a), n in sorted(self.plan.counts().items())},
+            "planned": self.plan.summary(),
             "applied": dict(sorted(self.applied.counts().items())) if self.applied else {},
             "postponed": self.applied.postponed if self.applied else 0,
             "errors": [

@@ -124,15 +124,23 @@ class ExtendedMotoApp:
             time.sleep(self.latency_seconds)
         if throttle:
             return _error(AwsError("ThrottlingException", "Rate exceeded"), start_response)
-        text = json.dumps(_peek_body(environ))
+        body = _peek_body(environ)
+        text = json.dumps(body)
         for refusal in self.refusals:
             if refusal.operation == operation and refusal.body_contains in text:
                 return _error(AwsError(refusal.error, "Refused by the emulator"), start_response)
-        return self._answer(fixes, operation, environ, start_response)
+        return self._answer(fixes, operation, environ, start_response, body)
 
-    def _answer(self, fixes: Any, operation: str, environ: dict, start_response: Any) -> Any:
+    def _answer(
+        self,
+        fixes: Any,
+        operation: str,
+        environ: dict,
+        start_response: Any,
+        body: JsonBody | None = None,
+    ) -> Any:
         """The fix's answer to the request, or moto's where the fix has none."""
-        body = _peek_body(environ)
+        body = _peek_body(environ) if body is None else body
         with self._moto_lock:
             try:
                 answer = fixes.handle(operation, body, _region(environ))
