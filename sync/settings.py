@@ -10,12 +10,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sync.errors import ConfigError
 
-GOOGLE_SCOPES = (
-    "https://www.googleapis.com/auth/admin.directory.user.readonly",
-    "https://www.googleapis.com/auth/admin.directory.group.readonly",
-    "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
-)
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SSO_SYNC_", extra="forbid")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from sync.errors import ConfigError, ReadError
-from sync.google_directory import GoogleDirectoryReader, google_credentials
+from sync.google_api import google_credentials
+from sync.google_directory import DIRECTORY_SCOPES, GoogleDirectoryReader
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.local.stack import ADMIN_EMAIL
 from sync.rules import GroupSelector
@@ -23,7 +24,7 @@ def reader(
 ) -> GoogleDirectoryReader:
     emulator, url = server
     key = write_key(emulator, url, tmp_path / "key.json", scopes)
-    credentials = google_credentials(json.loads(key.read_text()), subject)
+    credentials = google_credentials(json.loads(key.read_text()), subject, DIRECTORY_SCOPES)
     return GoogleDirectoryReader(
         credentials, api_endpoint=url, retry_attempts=3, retry_max_wait=0.2
     )
@@ -153,7 +154,9 @@ def test_signature_by_an_unknown_key_is_rejected(
     forged["client_email"] = genuine["client_email"]
 
     directory = GoogleDirectoryReader(
-        google_credentials(forged, ADMIN_EMAIL), api_endpoint=url, retry_attempts=1
+        google_credentials(forged, ADMIN_EMAIL, DIRECTORY_SCOPES),
+        api_endpoint=url,
+        retry_attempts=1,
     )
     with pytest.raises(ConfigError, match="Invalid JWT Signature"):
         directory.read([])
