@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import boto3
 
+from sync.documents import split_s3_url
 from sync.plan import Operation, operation_json
-from sync.state import split_s3_url
 
 log = logging.getLogger("sync.audit")
 
@@ -52,6 +52,8 @@ class S3AuditSink:
         self._lines.append(line)
 
     def close(self) -> None:
+        if not self._lines:
+            return
         body = "".join(line + "\n" for line in self._lines).encode()
         self._client.put_object(Bucket=self._bucket, Key=self._key, Body=body)
 

@@ -4,7 +4,7 @@ Each write is idempotent, so that a run interrupted anywhere is repaired by the 
 creating what already exists returns the existing id, deleting what is gone counts as done.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -103,6 +103,69 @@ class IdentityStore:
             raise ReadError(f"reading the identity store failed: {error}") from error
         return IdentityCenterSnapshot(users, groups, memberships)
 
+    def read_some(
+        self, user_ids: set[str], user_names: set[str], group_ids: set[str], group_names: set[str]
+    ) -> IdentityCenterSnapshot:
+        """A delta run's slice: the users and groups with these ids or names (those that exist),
+        and every membership of those groups."""
+        try:
+            with ThreadPoolExecutor(self._concurrency, thread_name_prefix="read") as pool:
+                user_ids = user_ids | _found(pool.map(self.user_id_named, user_names))
+                group_ids = group_ids | _found(pool.map(self.group_id_named, group_names))
+                users = _found(pool.map(self._describe_user, user_ids))
+                groups = _found(pool.map(self._describe_group, group_ids))
+                listings = pool.map(
+                    lambda group: self._list(
+                        "list_group_memberships", "GroupMemberships", GroupId=group.group_id
+                    ),
+                    groups,
+                )
+                memberships = tuple(
+                    IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
+                    for listing in listings
+                    for raw in listing
+                    if "UserId" in raw.get("MemberId", {})
+                )
+        except (ClientError, BotoCoreError) as error:
+            raise ReadError(f"reading the identity store failed: {error}") from error
+        return IdentityCenterSnapshot(tuple(users), tuple(groups), memberships)
+
+    def user_id_named(self, user_name: str) -> str | None:
+        return self._id_by("get_user_id", "UserId", "userName", user_name)
+
+    def group_id_named(self, display_name: str) -> str | None:
+        return self._id_by("get_group_id", "GroupId", "displayName", display_name)
+
+    def _id_by(self, operation: str, key: str, path: str, value: str) -> str | None:
+        identifier = {"UniqueAttribute": {"AttributePath": path, "AttributeValue": value}}
+        return self._unless_missing(
+            lambda: getattr(self._client, operation)(
+                IdentityStoreId=self._store_id, AlternateIdentifier=identifier
+            )[key]
+        )
+
+    def _describe_user(self, user_id: str) -> IdcUser | None:
+        return self._unless_missing(
+            lambda: _user(
+                self._client.describe_user(IdentityStoreId=self._store_id, UserId=user_id)
+            )
+        )
+
+    def _describe_group(self, group_id: str) -> IdcGroup | None:
+        return self._unless_missing(
+            lambda: _group(
+                self._client.describe_group(IdentityStoreId=self._store_id, GroupId=group_id)
+            )
+        )
+
+    def _unless_missing(self, call: Callable[[], Any]) -> Any:
+        try:
+            return self._retrying(call)
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise
+
     def _list(self, operation: str, key: str, **params: Any) -> list[dict]:
         call = getattr(self._client, operation)
         return all_pages(
@@ -200,6 +263,10 @@ class IdentityStore:
         except ClientError as error:
             if error_code(error) != "ResourceNotFoundException":
                 raise
+
+
+def _found(results: Iterable[Any]) -> set[Any]:
+    return {result for result in results if result is not None}
 
 
 def _user(raw: dict) -> IdcUser:

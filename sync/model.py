@@ -37,6 +37,8 @@ class GoogleSnapshot:
     users: Mapping[str, GoogleUser]
     groups: tuple[GoogleGroup, ...]
     warnings: tuple[str, ...] = ()
+    member_emails: Mapping[str, str] = field(default_factory=dict)
+    """Google id -> email of group members a delta run did not read in full (for labels)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 No I/O, no clock, no randomness. Ownership lives here: the sync acts only on objects recorded
 in the state (or adopted in this plan), never on protected or hand-made ones.
+
+A delta run plans a slice (a Scope): only the users and groups it re-read are reconciled, and
+the Google snapshot holds just those, plus the unmanaged members of the re-read groups.
 """
 
 from collections import Counter
@@ -70,15 +73,27 @@ def group_changes(
     return tuple(changes)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The slice a delta run reconciles; nothing outside it is created, changed or removed."""
+
+    users: frozenset[str]
+    """Google ids of the users re-read; one missing from the snapshot is gone from Google."""
+    groups: frozenset[str]
+    """Google ids of the groups re-read, with all their members; likewise."""
+
+
 def build_plan(
     google: GoogleSnapshot,
     idc: IdentityCenterSnapshot,
     state: State,
     rules: Rules,
     access: tuple[OrganizationSnapshot, AccessSnapshot] | None = None,
+    scope: Scope | None = None,
 ) -> Plan:
-    """The whole plan. Permission sets and assignments are planned when `access` is given."""
-    return _Planner(google, idc, state, rules, access).plan()
+    """The whole plan, or the slice's (`scope`). Permission sets and assignments are planned
+    when `access` is given."""
+    return _Planner(google, idc, state, rules, access, scope).plan()
 
 
 Attributes = UserAttributes | GroupAttributes
@@ -112,6 +127,7 @@ class _Planner:
     state: State
     rules: Rules
     access: tuple[OrganizationSnapshot, AccessSnapshot] | None
+    scope: Scope | None = None
     operations: list[Operation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -129,6 +145,7 @@ class _Planner:
             self._desired_groups(),
             {group.group_id: group.attributes for group in self.idc.groups},
             self.state.groups,
+            self.scope.groups if self.scope else None,
         )
         users = self._reconcile(
             _Kind(
@@ -142,6 +159,7 @@ class _Planner:
             self._desired_users(),
             {user.user_id: user.attributes for user in self.idc.users},
             self.state.users,
+            self.scope.users if self.scope else None,
         )
         managed = Counter(
             user=len(self.state.users),
@@ -186,10 +204,17 @@ class _Planner:
         return desired
 
     def _desired_users(self) -> list[_Desired]:
-        """Active directory users who are members of at least one synced group."""
-        member_ids = {uid for group in self.google.groups for uid in group.member_ids}
+        """Active directory users who are members of at least one synced group. A slice keeps
+        the managed users it re-read: their other groups are outside it."""
+        candidates = {uid for group in self.google.groups for uid in group.member_ids}
+        if self.scope is not None:
+            candidates |= self.scope.users & self.state.users.keys()
         users = sorted(
-            (self.google.users[uid] for uid in member_ids if self.google.users[uid].active),
+            (
+                self.google.users[uid]
+                for uid in candidates
+                if uid in self.google.users and self.google.users[uid].active
+            ),
             key=lambda user: user.primary_email,
         )
         return [
@@ -215,14 +240,18 @@ class _Planner:
         desired: list[_Desired],
         existing: Mapping[str, Attributes],
         recorded: Mapping[str, str],
+        in_scope: Set[str] | None,
     ) -> dict[str, str | None]:
-        """Plan creates, adoptions, updates and removals of one kind of principal.
+        """Plan creates, adoptions, updates and removals of one kind of principal; a slice
+        removes only what it re-read.
 
         Returns the Google ids this plan manages, each with its Identity Center id (None for
         one the plan creates).
         """
         by_name = {attributes.name.lower(): object_id for object_id, attributes in existing.items()}
         held = set(recorded.values())
+        if in_scope is not None:
+            recorded = {gid: oid for gid, oid in recorded.items() if gid in in_scope}
         managed: dict[str, str | None] = {}
         left_alone: set[str] = set()
         for wanted in desired:
@@ -374,8 +403,15 @@ class _Planner:
 
         Memberships of anyone else, even in a managed group, are not the sync's to touch.
         """
+        if self.scope is not None:
+            users = self._unread_managed_users() | users
         google_id_of_user = {user_id: gid for gid, user_id in users.items() if user_id}
-        user_names = {gid: user_attributes(self.google.users[gid]).name for gid in users}
+        user_names = {
+            gid: self.google.users[gid].primary_email
+            if gid in self.google.users
+            else self.google.member_emails.get(gid, gid)
+            for gid in users
+        }
         by_group: dict[str, list[IdcMembership]] = {}
         for membership in self.idc.memberships:
             by_group.setdefault(membership.group_id, []).append(membership)
@@ -416,6 +452,13 @@ class _Planner:
                     )
                 )
         return managed_count
+
+    def _unread_managed_users(self) -> dict[str, str]:
+        """Managed users the slice did not re-read: unchanged, so still managed."""
+        assert self.scope is not None
+        return {
+            uid: user_id for uid, user_id in self.state.users.items() if uid not in self.scope.users
+        }
 
 
 def _by_name(google_ids: Iterable[str], names: Mapping[str, str]) -> list[str]:

@@ -1,5 +1,7 @@
 """Human-readable output: the plan as a diff, the result as a table."""
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
@@ -116,3 +118,13 @@ def print_bootstrap(report: BootstrapReport, console: Console) -> None:
             soft_wrap=True,
         )
     console.print(f"Applied {steps - len(failures)} of {steps} steps.")
+
+
+def print_feed(feed: dict[str, Any], console: Console) -> None:
+    """What a delta run found in Google's change feed."""
+    named = [*feed["users"], *feed["groups"]]
+    console.print(
+        f"Change feed since {feed['since']}: {feed['events']} events, "
+        f"{feed['new_events']} new"
+        + (f"; re-reading {', '.join(named)}" if named else "; nothing to sync")
+    )

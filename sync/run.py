@@ -15,6 +15,8 @@ import boto3
 
 from sync.access_report import AccessLine, access_of_person, access_to_account
 from sync.audit import AuditLog, audit_sink_for
+from sync.change_hints import ChangeHints
+from sync.delta_slice import read_slice
 from sync.errors import ExitCode, SafeguardRefusal
 from sync.executor import ApplyResult, Executor
 from sync.google_directory import connect_google
@@ -58,6 +60,11 @@ class RunReport:
     google_calls: Counter[str] = field(default_factory=Counter)
     aws_calls: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    mode: str = "full"
+    feed: dict[str, Any] | None = None
+    """A delta run's reading of Google's change feed."""
+    busy: str | None = None
+    """A delta run found another run holding the lock, and left its changes for later."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -70,6 +77,8 @@ class RunReport:
     def summary(self) -> dict[str, Any]:
         if self.crashed:
             outcome = "crashed"
+        elif self.busy:
+            outcome = "busy"
         elif self.refused:
             outcome = "refused"
         elif self.applied is None:
@@ -81,6 +90,7 @@ class RunReport:
         return {
             "run_id": self.run_id,
             "trigger": self.trigger,
+            "mode": self.mode,
             "outcome": outcome,
             "refused": self.refused,
             "crashed": self.crashed,
@@ -97,16 +107,22 @@ class RunReport:
                 "aws": dict(sorted(self.aws_calls.items())),
             },
             "seconds": round(self.seconds, 3),
-        }
+        } | ({"feed": self.feed} if self.feed is not None else {})
 
 
-def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None) -> RunReport:
-    """Read, plan, check, and (with `options.apply`) apply under the run lock."""
+def run_sync(
+    settings: Settings,
+    options: RunOptions,
+    rules: Rules | None = None,
+    changes: ChangeHints | None = None,
+) -> RunReport:
+    """Read, plan, check, and (with `options.apply`) apply under the run lock: everything, or
+    (a delta run) only what `changes` names."""
     started = time.monotonic()
     rules = rules or load_rules(settings.rules, settings.max_deletes)
     run_id = options.run_id or uuid.uuid4().hex[:12]
     if not options.apply:
-        report = _Run(settings, rules, run_id, options).read_and_plan()
+        report = _Run(settings, rules, run_id, options, changes).read_and_plan()
         report.seconds = time.monotonic() - started
         return report
     lock = run_lock_for(settings.lock)
@@ -116,12 +132,15 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
     try:
         lock.acquire(lease)
     except LockHeld as held:
-        report.refused = str(held)
-        audit.summary(report.summary())
+        if changes is None:
+            report.refused = str(held)
+            audit.summary(report.summary())
+        else:
+            report.busy = str(held)  # the next delta run picks the changes up
         audit.close()
         return report
     try:
-        run = _Run(settings, rules, run_id, options)
+        run = _Run(settings, rules, run_id, options, changes)
         report = run.read_and_plan()
         if not report.refused:
             budget = options.time_budget or settings.time_budget
@@ -141,11 +160,21 @@ def run_sync(settings: Settings, options: RunOptions, rules: Rules | None = None
 class _Run:
     """The clients, snapshots and state of one run."""
 
-    def __init__(self, settings: Settings, rules: Rules, run_id: str, options: RunOptions) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        rules: Rules,
+        run_id: str,
+        options: RunOptions,
+        changes: ChangeHints | None,
+    ) -> None:
         self._settings, self._rules, self._run_id, self._options = settings, rules, run_id, options
+        self._changes = changes
         self._meter = CallMeter(TokenBucket(settings.rate_limit))
         self._google = connect_google(settings)
-        manages_access = bool(rules.permission_sets or rules.assignments)
+        # Access (permission sets, assignments) is the full sync's: a delta run's changes
+        # reach it through group memberships.
+        manages_access = bool(rules.permission_sets or rules.assignments) and changes is None
         store_id, instance_arn = _identity_center(settings, self._meter, manages_access)
         self._retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
         self._store = IdentityStore.connect(
@@ -162,14 +191,11 @@ class _Run:
     def read_and_plan(self) -> RunReport:
         """Everything is read before anything is written; then the plan and its safeguards."""
         self._state = self._state_store.load()
-        google = self._google.read(self._rules.sync.groups)
-        check_google_answer(google)
-        idc = self._store.read(memberships_of=_relevant_groups(self._state, google))
-        access = None
-        if self._access is not None:
-            org = OrganizationReader.connect(self._meter, self._retrying).read()
-            access = (org, self._access.read())
-        plan = build_plan(google, idc, self._state, self._rules, access)
+        if self._changes is not None:
+            part = read_slice(self._google, self._store, self._state, self._rules, self._changes)
+            plan = build_plan(part.google, part.idc, self._state, self._rules, scope=part.scope)
+        else:
+            plan = self._plan_everything()
         if self._options.no_delete:
             plan = plan.without_deletions()
         report = RunReport(
@@ -184,6 +210,16 @@ class _Run:
         except SafeguardRefusal as refusal:
             report.refused = str(refusal)
         return report
+
+    def _plan_everything(self) -> Plan:
+        google = self._google.read(self._rules.sync.groups)
+        check_google_answer(google)
+        idc = self._store.read(memberships_of=_relevant_groups(self._state, google))
+        access = None
+        if self._access is not None:
+            org = OrganizationReader.connect(self._meter, self._retrying).read()
+            access = (org, self._access.read())
+        return build_plan(google, idc, self._state, self._rules, access)
 
     def apply(self, plan: Plan, audit: AuditLog, deadline: float | None) -> ApplyResult:
         executor = Executor(

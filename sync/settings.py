@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     state: str = Field(
         ".sso-sync/state.json", description="State store: a local path or s3://bucket/key."
     )
+    delta_cursor: str | None = Field(
+        None,
+        description="Where delta runs keep their place in Google's change feed: a local path "
+        "or s3://bucket/key. Default: next to the state (state.delta.json).",
+    )
+    delta_overlap: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds each delta run re-reads before its last checkpoint, so that "
+        "events Google shows late are not missed.",
+    )
     audit: str = Field(
         ".sso-sync/audit.jsonl",
         description="Audit log: a local JSON-lines file, or s3://bucket/prefix (one object a run).",

@@ -11,7 +11,7 @@ from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.rules import Rules, parse_rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
-from sync.state import LocalStateStore
+from sync.state import state_store_for
 from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
 
 APPLY = RunOptions(apply=True, trigger="test")
@@ -164,7 +164,7 @@ def test_lost_state_is_rebuilt_by_adoption_and_deletes_nothing(
 
     assert idc.users() == before  # dan can no longer be proven ours: kept
     assert {op.action.value for op in report.plan.operations} == {"adopt"}
-    assert set(LocalStateStore(Path(settings.state)).load().users.values()) == {
+    assert set(state_store_for(settings.state).load().users.values()) == {
         before[n] for n in ("alice@example.com", "bob@example.com", "carol@example.com")
     }
 

@@ -4,6 +4,9 @@ It serves what the sync reads (users.list/get, groups.list/get, members.list) wi
 page-size limits and paging, `includeDerivedMembership`, the group query subset we use, and the
 OAuth token endpoint of a service account with domain-wide delegation: the JWT-bearer
 assertion's RS256 signature, subject and scopes are checked. Faults and latency can be injected.
+
+The Reports API (activities.list) serves the admin events that the mutation methods record,
+each visible only `report_delay_seconds` after it happened, as Google's feed lags.
 """
 
 import base64
@@ -14,6 +17,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -28,7 +32,8 @@ from sync.rate_limit import TokenBucket
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 API_PREFIX = "/admin/directory/"
-LIST_LIMITS = {"users": 500, "groups": 200, "members": 200}
+LIST_LIMITS = {"users": 500, "groups": 200, "members": 200, "activities": 1000}
+REPORTS_SCOPE = "admin.reports.audit.readonly"
 # Scopes that allow each resource (a read-write scope also allows reading).
 RESOURCE_SCOPES = {
     "users": {"admin.directory.user.readonly", "admin.directory.user"},
@@ -39,6 +44,7 @@ RESOURCE_SCOPES = {
         "admin.directory.group.readonly",
         "admin.directory.group",
     },
+    "activities": {REPORTS_SCOPE},
 }
 
 
@@ -112,6 +118,38 @@ class DirectoryGroup:
         }
 
 
+@dataclass(frozen=True)
+class Activity:
+    """One Reports API activity with a single event."""
+
+    time: float
+    unique_qualifier: str
+    application: str  # admin or groups_enterprise
+    event_type: str
+    event_name: str
+    parameters: tuple[tuple[str, str], ...]
+
+    def resource(self, customer_id: str, actor: str) -> dict[str, Any]:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.time))
+        return {
+            "kind": "admin#reports#activity",
+            "id": {
+                "time": f"{stamp}.{int(self.time * 1000) % 1000:03d}Z",
+                "uniqueQualifier": self.unique_qualifier,
+                "applicationName": self.application,
+                "customerId": customer_id,
+            },
+            "actor": {"email": actor},
+            "events": [
+                {
+                    "type": self.event_type,
+                    "name": self.event_name,
+                    "parameters": [{"name": n, "value": v} for n, v in self.parameters],
+                }
+            ],
+        }
+
+
 @dataclass
 class Fault:
     """Answer `status` with `reason` to requests whose path contains `path_contains`.
@@ -150,6 +188,11 @@ class GoogleDirectoryEmulator:
         userRateLimitExceeded."""
         self.requests: list[str] = []
         self.throttled = 0
+        self.activities: list[Activity] = []
+        self.reporting = True
+        """Whether mutations record activities (False: a change the feed never reports)."""
+        self.report_delay_seconds = 0.0
+        """How long after a change its activity becomes visible."""
         self._ids = itertools.count(100000000000000000001)
         self._lock = threading.Lock()
         self._client_keys: dict[str, tuple[rsa.RSAPrivateKey, frozenset[str]]] = {}
@@ -170,6 +213,10 @@ class GoogleDirectoryEmulator:
                 Rule("/admin/directory/v1/groups", endpoint="groups_list"),
                 Rule("/admin/directory/v1/groups/<group_key>", endpoint="groups_get"),
                 Rule("/admin/directory/v1/groups/<group_key>/members", endpoint="members_list"),
+                Rule(
+                    "/admin/reports/v1/activity/users/<user_key>/applications/<application>",
+                    endpoint="activities_list",
+                ),
             ]
         )
 
@@ -192,6 +239,7 @@ class GoogleDirectoryEmulator:
             self._new_id(), email, given_name, family_name, suspended, archived, is_admin
         )
         self.users[user.id] = user
+        self._record("USER_SETTINGS", "CREATE_USER", USER_EMAIL=email)
         return user
 
     def rename_user(self, email: str, new_email: str) -> None:
@@ -205,14 +253,49 @@ class GoogleDirectoryEmulator:
             for member in group.members:
                 if member.id == user.id:
                     member.email = new_email
+        self._record("USER_SETTINGS", "RENAME_USER", USER_EMAIL=email, NEW_VALUE=new_email)
+
+    def suspend_user(self, email: str, suspended: bool = True) -> None:
+        user = self._user_or_raise(email)
+        user.suspended = suspended
+        name = "SUSPEND_USER" if suspended else "UNSUSPEND_USER"
+        self._record("USER_SETTINGS", name, USER_EMAIL=email)
+
+    def delete_user(self, email: str) -> None:
+        """Delete a user; Google drops their group memberships with them."""
+        user = self._user_or_raise(email)
+        del self.users[user.id]
+        for group in self.groups.values():
+            group.members = [m for m in group.members if m.id != user.id]
+        self._record("USER_SETTINGS", "DELETE_USER", USER_EMAIL=email)
 
     def add_group(self, email: str, name: str | None = None) -> DirectoryGroup:
         group = DirectoryGroup(self._new_id(), email, name or email.split("@")[0])
         self.groups[group.id] = group
+        self._record("GROUP_SETTINGS", "CREATE_GROUP", GROUP_EMAIL=email)
         return group
 
-    def add_member(self, group_email: str, member_email: str, role: str = "MEMBER") -> None:
-        """Add a directory user or group by email; any other address becomes an outside member."""
+    def rename_group(self, email: str, new_email: str) -> None:
+        self.group_by_email(email).email = new_email
+        self._record("GROUP_SETTINGS", "CHANGE_GROUP_EMAIL", GROUP_EMAIL=email, NEW_VALUE=new_email)
+
+    def delete_group(self, email: str) -> None:
+        group = self.group_by_email(email)
+        del self.groups[group.id]
+        for other in self.groups.values():
+            other.members = [m for m in other.members if m.id != group.id]
+        self._record("GROUP_SETTINGS", "DELETE_GROUP", GROUP_EMAIL=email)
+
+    def add_member(
+        self,
+        group_email: str,
+        member_email: str,
+        role: str = "MEMBER",
+        *,
+        in_groups_ui: bool = False,
+    ) -> None:
+        """Add a directory user or group by email; any other address becomes an outside member.
+        The activity is the Admin console's, or with `in_groups_ui` that of Google Groups."""
         group = self.group_by_email(group_email)
         if (user := self.user_by_email(member_email)) is not None:
             member = Member("USER", user.id, user.primary_email, role)
@@ -223,6 +306,7 @@ class GoogleDirectoryEmulator:
             # account this customer does not have.
             member = Member("USER", self._new_id(), member_email, role)
         group.members.append(member)
+        self._record_membership("ADD_GROUP_MEMBER", "add_member", group_email, member, in_groups_ui)
 
     def add_customer_member(self, group_email: str) -> None:
         self.group_by_email(group_email).members.append(Member("CUSTOMER", self.customer_id, None))
@@ -230,9 +314,58 @@ class GoogleDirectoryEmulator:
     def add_external_member(self, group_email: str, address: str) -> None:
         self.group_by_email(group_email).members.append(Member("EXTERNAL", self._new_id(), address))
 
-    def remove_member(self, group_email: str, member_email: str) -> None:
+    def remove_member(
+        self, group_email: str, member_email: str, *, in_groups_ui: bool = False
+    ) -> None:
         group = self.group_by_email(group_email)
-        group.members = [m for m in group.members if m.email != member_email]
+        for member in [m for m in group.members if m.email == member_email]:
+            group.members.remove(member)
+            self._record_membership(
+                "REMOVE_GROUP_MEMBER", "remove_member", group_email, member, in_groups_ui
+            )
+
+    def _record_membership(
+        self, admin_name: str, groups_name: str, group_email: str, member: Member, groups_ui: bool
+    ) -> None:
+        if groups_ui:
+            self._record(
+                "moderator_action",
+                groups_name,
+                application="groups_enterprise",
+                group_id=group_email,
+                member_id=member.email or member.id,
+                member_type=member.type.lower(),
+                member_role=member.role.lower(),
+            )
+        else:
+            self._record(
+                "GROUP_SETTINGS",
+                admin_name,
+                USER_EMAIL=member.email or member.id,
+                GROUP_EMAIL=group_email,
+            )
+
+    def _record(
+        self, event_type: str, name: str, application: str = "admin", **parameters: str
+    ) -> None:
+        if not self.reporting:
+            return
+        self.activities.append(
+            Activity(
+                time.time(),
+                self._new_id(),
+                application,
+                event_type,
+                name,
+                tuple(parameters.items()),
+            )
+        )
+
+    def _user_or_raise(self, email: str) -> DirectoryUser:
+        user = self.user_by_email(email)
+        if user is None:
+            raise KeyError(email)
+        return user
 
     def user_by_email(self, email: str) -> DirectoryUser | None:
         return next((u for u in self.users.values() if u.primary_email == email), None)
@@ -451,6 +584,8 @@ class GoogleDirectoryEmulator:
         return _json(user.resource())
 
     def _groups_list(self, request: Request) -> Response:
+        if "userKey" in request.args:
+            return self._groups_of_member(request, request.args["userKey"])
         if not self._customer_or_domain_matches(request):
             return _api_error(400, "badRequest", "Bad Request")
         try:
@@ -461,6 +596,38 @@ class GoogleDirectoryEmulator:
             (g for g in self.groups.values() if matches(g)), key=lambda g: g.email.lower()
         )
         return self._page(request, "groups", [g.resource() for g in groups])
+
+    def _groups_of_member(self, request: Request, key: str) -> Response:
+        """groups.list(userKey=...): the groups a user, or a group, is a direct member of."""
+        user = self.users.get(key) or self.user_by_email(key)
+        member = user.id if user is not None else getattr(self._group(key), "id", None)
+        if member is None:
+            return _api_error(404, "notFound", "Resource Not Found: userKey")
+        groups = sorted(
+            (g for g in self.groups.values() if any(m.id == member for m in g.members)),
+            key=lambda g: g.email.lower(),
+        )
+        return self._page(request, "groups", [g.resource() for g in groups])
+
+    def _activities_list(self, request: Request, user_key: str, application: str) -> Response:
+        if user_key != "all" or application not in ("admin", "groups_enterprise"):
+            return _api_error(400, "invalid", "Invalid Input: only userKey=all is emulated")
+        try:
+            start = _rfc3339(request.args.get("startTime", "1970-01-01T00:00:00Z"))
+        except ValueError:
+            return _api_error(400, "invalid", "Invalid value for: startTime")
+        visible_until = time.time() - self.report_delay_seconds
+        found = sorted(
+            (
+                a
+                for a in self.activities
+                if a.application == application and start <= a.time <= visible_until
+            ),
+            key=lambda a: -a.time,
+        )
+        actor = next((u.primary_email for u in self.users.values() if u.is_admin), "")
+        rows = [a.resource(self.customer_id, actor) for a in found]
+        return self._page(request, "activities", rows)
 
     def _groups_get(self, request: Request, group_key: str) -> Response:
         group = self._group(group_key)
@@ -499,16 +666,17 @@ class GoogleDirectoryEmulator:
     def _page(self, request: Request, kind: str, items: list[dict]) -> Response:
         limit = LIST_LIMITS[kind]
         try:
-            size = int(request.args.get("maxResults", "100"))
+            size = int(request.args.get("maxResults", str(min(limit, 100))))
             offset = int(_b64decode(request.args.get("pageToken", "")) or 0)
         except ValueError:
             return _api_error(400, "invalid", "Invalid Input")
         if not 1 <= size <= limit:
             return _api_error(400, "invalid", f"Invalid value '{size}'. Values must be 1-{limit}")
-        body: dict[str, Any] = {"kind": f"admin#directory#{kind}", "etag": '"emulated"'}
+        api = "reports" if kind == "activities" else "directory"
+        body: dict[str, Any] = {"kind": f"admin#{api}#{kind}", "etag": '"emulated"'}
         page = items[offset : offset + size]
         if page:  # Google omits the array on an empty page.
-            body[kind] = page
+            body["items" if kind == "activities" else kind] = page
         if offset + size < len(items):
             body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
         return _json(body)
@@ -543,8 +711,17 @@ def _all_read_scopes() -> list[str]:
             "admin.directory.user.readonly",
             "admin.directory.group.readonly",
             "admin.directory.group.member.readonly",
+            REPORTS_SCOPE,
         )
     ]
+
+
+def _rfc3339(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 UTC time such as 2026-11-29T01:02:03.456Z."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(text)
+    return parsed.timestamp()
 
 
 def _b64decode(text: str) -> bytes:

@@ -1,0 +1,87 @@
+"""Reads Google's change feed: Admin SDK Reports API activities of the applications that record
+user and group changes (`admin` for the Admin console and the Directory API, `groups_enterprise`
+for changes made in Google Groups)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sync.google_api import GoogleApi, configured_credentials
+from sync.settings import Settings
+
+REPORTS_SCOPES = ("https://www.googleapis.com/auth/admin.reports.audit.readonly",)
+SCOPES_HINT = "the admin.reports.audit.readonly scope, needed by delta runs only"
+APPLICATIONS = ("admin", "groups_enterprise")
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    key: str
+    """Unique per event: the activity's application, time and unique qualifier, and the
+    event's position in it."""
+    time: datetime
+    application: str
+    name: str
+    parameters: Mapping[str, str]
+
+
+class ActivityFeed:
+    def __init__(self, api: GoogleApi) -> None:
+        self._api = api
+        self.calls = api.calls
+
+    def events_since(self, start: datetime) -> list[ActivityEvent]:
+        """Every event of the watched applications at or after `start` that Google shows yet.
+        The caller handles errors (google_errors)."""
+        return [event for application in APPLICATIONS for event in self._events(application, start)]
+
+    def _events(self, application: str, start: datetime) -> list[ActivityEvent]:
+        pages = self._api.pages(
+            f"activities.list({application})",
+            lambda token: self._api.service.activities().list(
+                userKey="all",
+                applicationName=application,
+                startTime=rfc3339(start),
+                maxResults=PAGE_SIZE,
+                pageToken=token,
+            ),
+        )
+        events = []
+        for page in pages:
+            for activity in page.get("items", []):
+                identity = activity["id"]
+                happened = datetime.fromisoformat(identity["time"].replace("Z", "+00:00"))
+                for position, event in enumerate(activity.get("events", [])):
+                    events.append(
+                        ActivityEvent(
+                            key=f"{application}|{identity['time']}|"
+                            f"{identity.get('uniqueQualifier', '')}|{position}",
+                            time=happened,
+                            application=application,
+                            name=event.get("name", ""),
+                            parameters={
+                                p["name"]: str(p.get("value", ""))
+                                for p in event.get("parameters", [])
+                                if "name" in p
+                            },
+                        )
+                    )
+        return events
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def connect_feed(settings: Settings) -> ActivityFeed:
+    """The feed, with credentials asking for the Reports scope only: a deployment without delta
+    runs never needs it granted."""
+    api = GoogleApi(
+        configured_credentials(settings, REPORTS_SCOPES),
+        ("admin", "reports_v1"),
+        api_endpoint=settings.google_api_endpoint,
+    )
+    return ActivityFeed(api)

@@ -1,0 +1,58 @@
+"""Which users and groups Google's change events name. The events are hints: a delta run
+re-reads what they name from the Directory API, which stays the truth."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sync.activity_feed import ActivityEvent
+
+# Admin console and Directory API events (applicationName=admin). Names Google may add or
+# rename only cost a missed hint: the full reconcile still catches the change.
+USER_EVENTS = {
+    "CREATE_USER",
+    "DELETE_USER",
+    "UNDELETE_USER",
+    "SUSPEND_USER",
+    "UNSUSPEND_USER",
+    "ARCHIVE_USER",
+    "UNARCHIVE_USER",
+    "RENAME_USER",
+    "CHANGE_FIRST_NAME",
+    "CHANGE_LAST_NAME",
+}
+GROUP_EVENTS = {"CREATE_GROUP", "DELETE_GROUP", "CHANGE_GROUP_EMAIL", "CHANGE_GROUP_NAME"}
+MEMBER_EVENTS = {"ADD_GROUP_MEMBER", "REMOVE_GROUP_MEMBER", "UPDATE_GROUP_MEMBER"}
+# Google Groups events (applicationName=groups_enterprise).
+GROUPS_UI_MEMBER_EVENTS = {"add_member", "remove_member"}
+
+
+@dataclass(frozen=True)
+class ChangeHints:
+    users: frozenset[str] = frozenset()
+    """Addresses of users whose own record changed (created, suspended, renamed, deleted...)."""
+    groups: frozenset[str] = frozenset()
+    """Addresses of groups whose record or membership changed."""
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.groups)
+
+
+def hints_from(events: Iterable[ActivityEvent]) -> ChangeHints:
+    users: set[str] = set()
+    groups: set[str] = set()
+    for event in events:
+        parameters = event.parameters
+        if event.application == "groups_enterprise":
+            if event.name in GROUPS_UI_MEMBER_EVENTS:
+                groups.add(parameters.get("group_id", ""))
+        elif event.name in USER_EVENTS:
+            users.update((parameters.get("USER_EMAIL", ""), parameters.get("NEW_VALUE", "")))
+        elif event.name in GROUP_EVENTS:
+            groups.update((parameters.get("GROUP_EMAIL", ""), parameters.get("NEW_VALUE", "")))
+        elif event.name in MEMBER_EVENTS:
+            # Re-reading the group settles the member too.
+            groups.add(parameters.get("GROUP_EMAIL", ""))
+    return ChangeHints(
+        frozenset(u.lower() for u in users if "@" in u),
+        frozenset(g.lower() for g in groups if "@" in g),
+    )

@@ -1,0 +1,163 @@
+"""Reads what a delta run reconciles: the users and groups Google's change events name, fresh
+from the Directory API, and their counterparts in Identity Center.
+
+Only groups the sync already manages are re-read (a newly synced group arrives with the full
+sync, together with its permission sets). A change inside a nested group re-reads the managed
+groups it is nested in; a user who is back (created, unsuspended, undeleted) brings the managed
+groups they belong to. Whatever Google no longer has is found through its Identity Center name
+and the state.
+"""
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sync.change_hints import ChangeHints
+from sync.errors import ReadError
+from sync.google_api import google_errors
+from sync.google_directory import SCOPES_HINT, GoogleDirectoryReader, outside_member_warning
+from sync.identity_center import IdentityStore
+from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser, IdentityCenterSnapshot
+from sync.planner import Scope
+from sync.rules import Rules
+from sync.state import State
+
+
+@dataclass(frozen=True)
+class Slice:
+    google: GoogleSnapshot
+    idc: IdentityCenterSnapshot
+    scope: Scope
+
+
+def read_slice(
+    directory: GoogleDirectoryReader,
+    store: IdentityStore,
+    state: State,
+    rules: Rules,
+    hints: ChangeHints,
+    concurrency: int = 4,
+) -> Slice:
+    with google_errors("reading Google Workspace", SCOPES_HINT):
+        google, gone_users, gone_groups = _read_google(directory, state, rules, hints, concurrency)
+    names = _display_names(rules)
+    users_gone = _recorded_ids(state.users, store.user_id_named, gone_users)
+    groups_gone = _recorded_ids(
+        state.groups, store.group_id_named, (names.get(a, a) for a in gone_groups)
+    )
+    scope = Scope(
+        users=frozenset(google.users) | users_gone,
+        groups=frozenset(group.id for group in google.groups) | groups_gone,
+    )
+    idc = store.read_some(
+        user_ids={state.users[gid] for gid in scope.users if gid in state.users},
+        user_names={user.primary_email for user in google.users.values() if user.active},
+        group_ids={state.groups[gid] for gid in scope.groups if gid in state.groups},
+        group_names={group.display_name for group in google.groups},
+    )
+    return Slice(google, idc, scope)
+
+
+def _read_google(
+    directory: GoogleDirectoryReader,
+    state: State,
+    rules: Rules,
+    hints: ChangeHints,
+    concurrency: int,
+) -> tuple[GoogleSnapshot, list[str], list[str]]:
+    """The slice's Google snapshot, and the user and group addresses Google no longer has."""
+    users: dict[str, GoogleUser] = {}
+    gone_users = []
+    for address in sorted(hints.users):
+        user = directory.user(address)
+        if user is None:
+            gone_users.append(address)
+        else:
+            users[user.id] = user
+    candidates, gone_groups = [], []
+    for address in sorted(hints.groups):
+        raw = directory.group(address)
+        if raw is None:
+            gone_groups.append(address)
+        else:
+            candidates.append(raw)
+    for user in list(users.values()):
+        if user.active and user.id not in state.users:
+            candidates.extend(directory.groups_of(user.id))
+    groups = _managed_among(directory, candidates, state)
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="google") as pool:
+        listings = list(pool.map(lambda raw: directory.member_rows(raw["id"]), groups.values()))
+    names = _display_names(rules)
+    snapshot_groups, warnings, member_emails = [], [], {}
+    for raw, rows in zip(groups.values(), listings, strict=True):
+        if any(row.get("type") == "CUSTOMER" for row in rows):
+            warnings.append(
+                f"{raw['email']} has the whole domain as a member; left to the full sync"
+            )
+            continue
+        member_ids = set()
+        for row in rows:
+            if row.get("type") != "USER":
+                continue  # nested groups arrive flattened
+            member_id = row.get("id", "")
+            if member_id not in users and member_id not in state.users:
+                # Not managed yet: a new member to create, or an address outside the directory.
+                found = directory.user(member_id)
+                if found is None:
+                    warnings.append(outside_member_warning(raw["email"], row))
+                    continue
+                users[found.id] = found
+            member_ids.add(member_id)
+            member_emails[member_id] = row.get("email", member_id)
+        snapshot_groups.append(
+            GoogleGroup(
+                id=raw["id"],
+                email=raw["email"],
+                name=raw.get("name", ""),
+                display_name=names.get(raw["email"].lower(), raw["email"]),
+                member_ids=frozenset(member_ids),
+            )
+        )
+    snapshot = GoogleSnapshot(users, tuple(snapshot_groups), tuple(warnings), member_emails)
+    return snapshot, gone_users, gone_groups
+
+
+def _managed_among(
+    directory: GoogleDirectoryReader, candidates: list[dict], state: State
+) -> dict[str, dict]:
+    """The managed groups among the candidates and the groups they are nested in (whose
+    flattened membership changes with theirs)."""
+    managed: dict[str, dict] = {}
+    seen: set[str] = set()
+    while candidates:
+        raw = candidates.pop()
+        if raw["id"] in seen:
+            continue
+        seen.add(raw["id"])
+        if raw["id"] in state.groups:
+            managed[raw["id"]] = raw
+        candidates.extend(directory.groups_of(raw["id"]))
+    return managed
+
+
+def _display_names(rules: Rules) -> dict[str, str]:
+    """Group email (lower case) -> Identity Center DisplayName, for groups the rules rename."""
+    return {
+        selector.email.lower(): selector.name or selector.email
+        for selector in rules.sync.groups
+        if selector.email is not None
+    }
+
+
+def _recorded_ids(
+    recorded: dict[str, str], id_named: Callable[[str], str | None], names: Iterable[str]
+) -> frozenset[str]:
+    """Google ids, from the state, of the Identity Center objects with these names."""
+    google_id_of = {object_id: google_id for google_id, object_id in recorded.items()}
+    try:
+        found = [id_named(name) for name in names]
+    except (ClientError, BotoCoreError) as error:
+        raise ReadError(f"reading the identity store failed: {error}") from error
+    return frozenset(google_id_of[i] for i in found if i is not None and i in google_id_of)

@@ -1,0 +1,85 @@
+"""Small JSON documents the sync keeps between runs (its state, the delta cursor): a local file
+written atomically, or one S3 object."""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sync.errors import ConfigError, ReadError
+
+
+class Document(Protocol):
+    location: str
+
+    def read(self) -> str | None:
+        """The text, or None when the document does not exist yet."""
+        ...
+
+    def write(self, text: str) -> None: ...
+
+
+class LocalDocument:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self.location = str(path)
+
+    def read(self) -> str | None:
+        if not self._path.exists():
+            return None
+        return self._path.read_text(encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        """Atomically: a crash leaves the old or the new text, never half of one."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}-")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, self._path)
+
+
+class S3Document:
+    def __init__(self, bucket: str, key: str, client: Any | None = None) -> None:
+        self._bucket, self._key = bucket, key
+        self._client = client or boto3.client("s3")
+        self.location = f"s3://{bucket}/{key}"
+
+    def read(self) -> str | None:
+        try:
+            body = self._client.get_object(Bucket=self._bucket, Key=self._key)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise ReadError(f"reading {self.location}: {error}") from error
+        except BotoCoreError as error:
+            raise ReadError(f"reading {self.location}: {error}") from error
+        return body.decode()
+
+    def write(self, text: str) -> None:
+        self._client.put_object(
+            Bucket=self._bucket, Key=self._key, Body=text.encode(), ContentType="application/json"
+        )
+
+
+def split_s3_url(location: str) -> tuple[str, str]:
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise ConfigError(f"{location!r} is not an s3://bucket/key location")
+    return bucket, key
+
+
+def document_at(location: str) -> Document:
+    if location.startswith("s3://"):
+        return S3Document(*split_s3_url(location))
+    return LocalDocument(Path(location))
+
+
+def sibling(location: str, suffix: str) -> str:
+    """A document next to another: `state.json` with suffix `delta` is `state.delta.json`."""
+    stem, dot, extension = location.rpartition(".")
+    if not dot or "/" in extension:
+        return f"{location}.{suffix}"
+    return f"{stem}.{suffix}.{extension}"

@@ -1,0 +1,228 @@
+"""Delta runs: Google's change feed (Reports API emulator) → only what changed, over HTTP."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from sync.delta import run_delta
+from sync.errors import ConfigError, ExitCode
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.rules import Rules
+from sync.run import RunOptions, run_sync
+from sync.run_lock import Lease, LocalFileLock
+from sync.settings import Settings
+from tests.helpers import IdentityCenterView, seed_small_company, write_key, writes
+
+APPLY = RunOptions(apply=True, trigger="test")
+DIRECTORY_ONLY = [
+    "https://www.googleapis.com/auth/admin.directory.user.readonly",
+    "https://www.googleapis.com/auth/admin.directory.group.readonly",
+    "https://www.googleapis.com/auth/admin.directory.group.member.readonly",
+]
+
+
+@pytest.fixture
+def synced(settings: Settings, rules: Rules, google: GoogleDirectoryEmulator) -> Settings:
+    """The small company after a full sync, with the change feed started by a first delta run."""
+    seed_small_company(google)
+    assert run_sync(settings, APPLY, rules).exit_code is ExitCode.OK
+    assert run_delta(settings, APPLY, rules).plan.operations == ()
+    return settings
+
+
+def test_an_idle_delta_run_reads_the_feed_once_per_application_and_calls_no_aws(
+    synced: Settings, rules: Rules, moto_app: ExtendedMotoApp
+) -> None:
+    moto_app.reset_counters()
+
+    report = run_delta(synced, APPLY, rules)
+
+    assert report.summary()["outcome"] == "succeeded"
+    assert dict(report.google_calls) == {
+        "activities.list(admin)": 1,
+        "activities.list(groups_enterprise)": 1,
+    }
+    assert dict(moto_app.calls) == {}
+    assert report.aws_calls == {}
+
+
+def test_a_new_hire_added_to_a_nested_group_gets_access_in_one_delta_run(
+    synced: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    idc: IdentityCenterView,
+    moto_app: ExtendedMotoApp,
+) -> None:
+    google.add_user("frank@example.com", "Frank", "Example")
+    google.add_member("backend@example.com", "frank@example.com")  # nested in engineering@
+    moto_app.reset_counters()
+
+    report = run_delta(synced, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert writes(moto_app) == {"CreateUser": 1, "CreateGroupMembership": 1}
+    assert "ListUsers" not in moto_app.calls  # only the slice is read
+    assert "frank@example.com" in idc.members("Engineering")
+    assert "frank@example.com" not in idc.members("data@example.com")
+    assert report.feed is not None and "backend@example.com" in report.feed["groups"]
+
+
+def test_a_suspension_removes_the_user_and_their_memberships_in_one_delta_run(
+    synced: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    idc: IdentityCenterView,
+    moto_app: ExtendedMotoApp,
+) -> None:
+    moto_app.reset_counters()
+    google.suspend_user("bob@example.com")
+
+    report = run_delta(synced, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert "bob@example.com" not in idc.users()
+    assert "bob@example.com" not in idc.members("Engineering")
+    assert "bob@example.com" not in idc.members("data@example.com")
+    reasons = {op.label: op.reason for op in report.plan.operations}
+    assert reasons == {"bob@example.com": "suspended in Google Workspace"}
+    assert writes(moto_app) == {"DeleteUser": 1}
+
+
+def test_a_deleted_user_is_found_by_name_and_removed(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    google.delete_user("dan@example.com")
+
+    report = run_delta(synced, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert "dan@example.com" not in idc.users()
+    assert idc.members("data@example.com") == {"bob@example.com"}
+
+
+def test_a_rename_updates_the_same_identity_center_user(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    carol_id = idc.users()["carol@example.com"]
+    google.rename_user("carol@example.com", "carol.new@example.com")
+
+    run_delta(synced, APPLY, rules)
+
+    assert idc.users()["carol.new@example.com"] == carol_id
+    assert "carol.new@example.com" in idc.members("Engineering")
+
+
+def test_a_removal_in_google_groups_removes_only_that_membership(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    google.remove_member("data@example.com", "bob@example.com", in_groups_ui=True)
+
+    report = run_delta(synced, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert idc.members("data@example.com") == {"dan@example.com"}
+    assert "bob@example.com" in idc.members("Engineering")  # still in backend@
+
+
+def test_an_event_shown_late_is_caught_by_the_overlap_and_handled_once(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    google.report_delay_seconds = 0.5
+    google.add_member("data@example.com", "carol@example.com")
+
+    early = run_delta(synced, APPLY, rules)  # the event is not visible yet
+    time.sleep(0.6)
+    caught = run_delta(synced, APPLY, rules)
+    again = run_delta(synced, APPLY, rules)
+
+    assert early.plan.operations == ()
+    assert [op.label for op in caught.plan.operations] == ["data@example.com ∋ carol@example.com"]
+    assert "carol@example.com" in idc.members("data@example.com")
+    assert again.feed is not None and again.feed["new_events"] == 0
+    assert again.plan.operations == ()
+
+
+def test_the_full_sync_catches_a_change_the_feed_never_reported(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    google.reporting = False
+    google.add_member("data@example.com", "carol@example.com")
+
+    assert run_delta(synced, APPLY, rules).plan.operations == ()
+    assert "carol@example.com" not in idc.members("data@example.com")
+    run_sync(synced, APPLY, rules)
+    assert "carol@example.com" in idc.members("data@example.com")
+
+
+def test_changes_outside_the_synced_groups_cost_no_write(
+    synced: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    idc: IdentityCenterView,
+    moto_app: ExtendedMotoApp,
+) -> None:
+    moto_app.reset_counters()
+    google.add_user("gina@example.com", "Gina", "Example")
+    google.add_member("marketing@example.com", "gina@example.com")
+    google.add_member("engineering@example.com", "breakglass@example.com")  # protected name
+    google.add_user("breakglass@example.com", "Break", "Glass")
+
+    report = run_delta(synced, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert writes(moto_app) == {}
+    assert "gina@example.com" not in idc.users()
+
+
+def test_a_delta_run_waits_for_a_running_sync_and_keeps_its_place(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    lock = LocalFileLock(Path(synced.lock))
+    lease = Lease("other-run", "schedule", time.time() + 60)
+    lock.acquire(lease)
+    google.suspend_user("dan@example.com")
+
+    busy = run_delta(synced, APPLY, rules)
+    lock.release(lease)
+    later = run_delta(synced, APPLY, rules)
+
+    assert busy.summary()["outcome"] == "busy" and busy.exit_code is ExitCode.OK
+    assert "dan@example.com" not in idc.users()
+    assert later.feed is not None and later.feed["users"] == ["dan@example.com"]
+
+
+def test_a_dry_run_plans_and_leaves_the_feed_to_the_next_run(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    google.suspend_user("dan@example.com")
+
+    planned = run_delta(synced, RunOptions(apply=False), rules)
+    applied = run_delta(synced, APPLY, rules)
+
+    assert [op.label for op in planned.plan.operations] == ["dan@example.com"]
+    assert "dan@example.com" not in idc.users()
+    assert [op.label for op in applied.plan.operations] == ["dan@example.com"]
+
+
+def test_without_the_reports_scope_only_delta_runs_fail_and_say_which_scope(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, tmp_path: Path
+) -> None:
+    url = synced.google_api_endpoint
+    key = write_key(google, url, tmp_path / "narrow.json", DIRECTORY_ONLY)
+    narrow = synced.model_copy(update={"google_credentials_file": key})
+
+    assert run_sync(narrow, APPLY, rules).exit_code is ExitCode.OK
+    with pytest.raises(ConfigError, match="admin.reports.audit.readonly"):
+        run_delta(narrow, APPLY, rules)
+
+
+def test_a_corrupt_cursor_is_a_clear_error(synced: Settings, rules: Rules) -> None:
+    cursor = Path(synced.state).with_name("state.delta.json")
+    assert json.loads(cursor.read_text())["version"] == 1
+    cursor.write_text("{not json")
+
+    with pytest.raises(ConfigError, match="state.delta.json: the delta cursor is not valid"):
+        run_delta(synced, APPLY, rules)
