@@ -44,6 +44,8 @@ package: $(STAMP)
 bench-import: $(STAMP)
 	$(BIN)/python tests/bench/cold_import.py
 
-# 1k, 10k and 50k users against rate-limited emulators; figures printed and in build/bench.json.
+# 1k, 10k and 50k users against rate-limited emulators, then delta runs (idle cost, time to
+# access and to revoke); figures printed and in build/bench.json, build/delta-bench.json.
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.sync_bench --users 1000 10000 50000
+	$(BIN)/python -m tests.bench.delta_bench --users 1000 10000

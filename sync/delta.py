@@ -7,6 +7,7 @@ sync, under the same run lock. The full sync stays on its slower schedule as the
 for events that arrive late or never.
 """
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,7 @@ def run_delta(
     rules: Rules | None = None,
     now: datetime | None = None,
 ) -> RunReport:
+    started = time.monotonic()
     rules = rules or load_rules(settings.rules, settings.max_deletes)
     feed = connect_feed(settings)
     cursor_document = document_at(settings.delta_cursor or sibling(settings.state, "delta"))
@@ -45,6 +47,7 @@ def run_delta(
         report = RunReport(options.run_id or uuid.uuid4().hex[:12], options.trigger, Plan(()))
         report.applied = ApplyResult() if options.apply else None
     report.mode = "delta"
+    report.seconds = time.monotonic() - started
     report.google_calls = feed.calls + report.google_calls
     report.feed = {
         "since": cursor.window_start(now, overlap).isoformat(timespec="seconds"),

@@ -43,21 +43,65 @@ def read_slice(
     with google_errors("reading Google Workspace", SCOPES_HINT):
         google, gone_users, gone_groups = _read_google(directory, state, rules, hints, concurrency)
     names = _display_names(rules)
-    users_gone = _recorded_ids(state.users, store.user_id_named, gone_users)
     groups_gone = _recorded_ids(
         state.groups, store.group_id_named, (names.get(a, a) for a in gone_groups)
     )
+    scope_groups = frozenset(group.id for group in google.groups) | groups_gone
+    groups, memberships = store.read_groups(
+        {state.groups[gid] for gid in scope_groups if gid in state.groups},
+        {group.display_name for group in google.groups},
+    )
+    # Managed users who left a re-read group are part of the slice: they may have left the
+    # last synced group they were in.
+    google_id_of = {user_id: gid for gid, user_id in state.users.items()}
+    members = {group.id: group.member_ids for group in google.groups}
+    group_google_id = {object_id: gid for gid, object_id in state.groups.items()}
+    departing = {
+        google_id_of[m.user_id]
+        for m in memberships
+        if m.user_id in google_id_of
+        and google_id_of[m.user_id] not in members.get(group_google_id.get(m.group_id, ""), ())
+    } - google.users.keys()
+    with google_errors("reading Google Workspace", SCOPES_HINT):
+        departed = {gid: directory.user(gid) for gid in sorted(departing)}
+    users = dict(google.users) | {gid: u for gid, u in departed.items() if u is not None}
+    scope_users = (
+        frozenset(users)
+        | frozenset(departing)
+        | _recorded_ids(state.users, store.user_id_named, gone_users)
+    )
+    idc_users = store.read_users(
+        {state.users[gid] for gid in scope_users if gid in state.users},
+        {user.primary_email for user in users.values() if user.active},
+    )
     scope = Scope(
-        users=frozenset(google.users) | users_gone,
-        groups=frozenset(group.id for group in google.groups) | groups_gone,
+        scope_users,
+        scope_groups,
+        _in_groups_elsewhere(store, state, scope_users, users, {g.group_id for g in groups}),
     )
-    idc = store.read_some(
-        user_ids={state.users[gid] for gid in scope.users if gid in state.users},
-        user_names={user.primary_email for user in google.users.values() if user.active},
-        group_ids={state.groups[gid] for gid in scope.groups if gid in state.groups},
-        group_names={group.display_name for group in google.groups},
+    google = GoogleSnapshot(users, google.groups, google.warnings, google.known_emails)
+    return Slice(google, IdentityCenterSnapshot(idc_users, groups, memberships), scope)
+
+
+def _in_groups_elsewhere(
+    store: IdentityStore,
+    state: State,
+    scope_users: frozenset[str],
+    users: dict[str, GoogleUser],
+    slice_group_ids: set[str],
+) -> frozenset[str]:
+    """Managed, active users of the slice who are members of a managed group outside it (so
+    still in a synced group, as far as the last sync knows)."""
+    checked = {
+        state.users[gid]: gid
+        for gid in scope_users
+        if gid in state.users and gid in users and users[gid].active
+    }
+    managed_groups = set(state.groups.values()) - slice_group_ids
+    groups_of = store.groups_of(set(checked))
+    return frozenset(
+        checked[user_id] for user_id, group_ids in groups_of.items() if group_ids & managed_groups
     )
-    return Slice(google, idc, scope)
 
 
 def _read_google(
@@ -90,7 +134,7 @@ def _read_google(
     with ThreadPoolExecutor(concurrency, thread_name_prefix="google") as pool:
         listings = list(pool.map(lambda raw: directory.member_rows(raw["id"]), groups.values()))
     names = _display_names(rules)
-    snapshot_groups, warnings, member_emails = [], [], {}
+    snapshot_groups, warnings, known_emails = [], [], {}
     for raw, rows in zip(groups.values(), listings, strict=True):
         if any(row.get("type") == "CUSTOMER" for row in rows):
             warnings.append(
@@ -110,7 +154,7 @@ def _read_google(
                     continue
                 users[found.id] = found
             member_ids.add(member_id)
-            member_emails[member_id] = row.get("email", member_id)
+            known_emails[member_id] = row.get("email", member_id)
         snapshot_groups.append(
             GoogleGroup(
                 id=raw["id"],
@@ -120,7 +164,7 @@ def _read_google(
                 member_ids=frozenset(member_ids),
             )
         )
-    snapshot = GoogleSnapshot(users, tuple(snapshot_groups), tuple(warnings), member_emails)
+    snapshot = GoogleSnapshot(users, tuple(snapshot_groups), tuple(warnings), known_emails)
     return snapshot, gone_users, gone_groups
 
 

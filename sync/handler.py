@@ -1,15 +1,16 @@
 """AWS Lambda entry point.
 
-An EventBridge scheduled event runs a full sync. A manual invocation passes a JSON object:
-`{}` (full sync), `{"dry_run": true}` (plan only), `{"no_delete": true}`, and
-`{"allow_mass_delete": true}`; the function sends itself `{"resume": true}` to continue a run
-whose time ran out. Anything else is rejected before any API call.
+An EventBridge scheduled event runs a full sync; the delta schedule sends `{"mode": "delta"}`.
+A manual invocation passes a JSON object: `{}` (full sync), `{"dry_run": true}` (plan only),
+`{"no_delete": true}`, and `{"allow_mass_delete": true}`; the function sends itself
+`{"resume": true}` to continue a full sync whose time ran out. Anything else is rejected before
+any API call.
 """
 
 import json
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -17,6 +18,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
+from sync.delta import run_delta
 from sync.errors import ConfigError, ExitCode
 from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import load_settings
@@ -31,6 +33,8 @@ copy_config_to_registered_loggers(source_logger=logger, include={"sync"})
 class ManualPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    mode: Literal["full", "delta"] = "full"
+    """delta: only what Google's change feed reports since the last delta run."""
     dry_run: StrictBool = False
     no_delete: StrictBool = False
     allow_mass_delete: StrictBool = False
@@ -38,12 +42,13 @@ class ManualPayload(BaseModel):
     """Sent by the function to itself to continue a run whose time ran out."""
 
 
-def run_options(event: Any) -> RunOptions:
-    """The run an invocation asks for; ConfigError for anything unknown or malformed."""
+def run_options(event: Any) -> tuple[RunOptions, bool]:
+    """The run an invocation asks for, and whether it is a delta run; ConfigError for anything
+    unknown or malformed."""
     if not isinstance(event, dict):
         raise ConfigError(f"the payload must be a JSON object, not {type(event).__name__}")
     if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
-        return RunOptions(apply=True, trigger="schedule")
+        return RunOptions(apply=True, trigger="schedule"), False
     try:
         payload = ManualPayload.model_validate(event)
     except ValidationError as error:
@@ -53,12 +58,16 @@ def run_options(event: Any) -> RunOptions:
             for item in error.errors()
         )
         raise ConfigError(f"invalid invocation payload: {problems}") from error
-    return RunOptions(
+    if payload.mode == "delta" and payload.resume:
+        raise ConfigError("invalid invocation payload: resume continues full syncs only")
+    trigger = "continuation" if payload.resume else "manual"
+    options = RunOptions(
         apply=not payload.dry_run,
         no_delete=payload.no_delete,
         allow_mass_delete=payload.allow_mass_delete,
-        trigger="continuation" if payload.resume else "manual",
+        trigger="delta" if payload.mode == "delta" else trigger,
     )
+    return options, payload.mode == "delta"
 
 
 @metrics.log_metrics
@@ -69,12 +78,12 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     Bad payloads, bad configuration and failed reads raise, so the invocation is marked failed.
     """
     budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
-    options = replace(
-        run_options(event), run_id=uuid.uuid4().hex[:12], time_budget=max(budget, 1.0)
-    )
+    requested, delta = run_options(event)
+    options = replace(requested, run_id=uuid.uuid4().hex[:12], time_budget=max(budget, 1.0))
     logger.append_keys(run_id=options.run_id, trigger=options.trigger)
     try:
-        report = run_sync(load_settings(), options)
+        settings = load_settings()
+        report = run_delta(settings, options) if delta else run_sync(settings, options)
     except Exception:
         metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
         logger.exception("sync run failed")
@@ -87,9 +96,16 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _should_continue(report: RunReport) -> bool:
-    """Only a run that ran out of time, and got something done, chains another."""
+    """Only a full sync that ran out of time, and got something done, chains another (a delta
+    run that did not finish leaves its events for the next one)."""
     applied = report.applied
-    return bool(applied and applied.postponed and applied.outcomes and not applied.failures)
+    return bool(
+        report.mode == "full"
+        and applied
+        and applied.postponed
+        and applied.outcomes
+        and not applied.failures
+    )
 
 
 def continue_later(function_arn: str) -> None:

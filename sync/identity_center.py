@@ -4,8 +4,9 @@ Each write is idempotent, so that a run interrupted anywhere is repaired by the 
 creating what already exists returns the existing id, deleting what is gone counts as done.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -81,54 +82,69 @@ class IdentityStore:
 
     def read(self, memberships_of: Callable[[IdcGroup], bool]) -> IdentityCenterSnapshot:
         """All users and groups, and the memberships of the groups `memberships_of` selects."""
-        try:
+        with self._reading() as pool:
             users = tuple(_user(raw) for raw in self._list("list_users", "Users"))
             groups = tuple(_group(raw) for raw in self._list("list_groups", "Groups"))
             # One listing per group: many small calls, so they run side by side under the
             # shared rate limit.
-            with ThreadPoolExecutor(self._concurrency, thread_name_prefix="read") as pool:
-                pages = pool.map(
-                    lambda group: self._list(
-                        "list_group_memberships", "GroupMemberships", GroupId=group.group_id
-                    ),
-                    [group for group in groups if memberships_of(group)],
-                )
-                memberships = tuple(
-                    IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
-                    for listing in pages
-                    for raw in listing
-                    if "UserId" in raw.get("MemberId", {})
-                )
-        except (ClientError, BotoCoreError) as error:
-            raise ReadError(f"reading the identity store failed: {error}") from error
+            pages = pool.map(
+                lambda group: self._list(
+                    "list_group_memberships", "GroupMemberships", GroupId=group.group_id
+                ),
+                [group for group in groups if memberships_of(group)],
+            )
+            memberships = _memberships(raw for listing in pages for raw in listing)
         return IdentityCenterSnapshot(users, groups, memberships)
 
-    def read_some(
-        self, user_ids: set[str], user_names: set[str], group_ids: set[str], group_names: set[str]
-    ) -> IdentityCenterSnapshot:
-        """A delta run's slice: the users and groups with these ids or names (those that exist),
-        and every membership of those groups."""
+    def read_groups(
+        self, group_ids: set[str], display_names: set[str]
+    ) -> tuple[tuple[IdcGroup, ...], tuple[IdcMembership, ...]]:
+        """The groups with these ids or names (those that exist) and all their memberships:
+        a delta run's slice."""
+        with self._reading() as pool:
+            groups = _found(pool.map(self._describe_group, group_ids))
+            unseen = display_names - {group.attributes.name for group in groups}
+            more = _found(pool.map(self.group_id_named, unseen)) - group_ids
+            groups = tuple(groups | _found(pool.map(self._describe_group, more)))
+            listings = pool.map(
+                lambda group: self._list(
+                    "list_group_memberships", "GroupMemberships", GroupId=group.group_id
+                ),
+                groups,
+            )
+            return groups, _memberships(raw for listing in listings for raw in listing)
+
+    def read_users(self, user_ids: set[str], user_names: set[str]) -> tuple[IdcUser, ...]:
+        """The users with these ids or names, those that exist."""
+        with self._reading() as pool:
+            users = _found(pool.map(self._describe_user, user_ids))
+            unseen = user_names - {user.attributes.name for user in users}
+            more = _found(pool.map(self.user_id_named, unseen)) - user_ids
+            return tuple(users | _found(pool.map(self._describe_user, more)))
+
+    def groups_of(self, user_ids: set[str]) -> dict[str, set[str]]:
+        """UserId -> the GroupIds of every group the user is a member of."""
+        with self._reading() as pool:
+            listings = pool.map(
+                lambda user_id: self._list(
+                    "list_group_memberships_for_member",
+                    "GroupMemberships",
+                    MemberId={"UserId": user_id},
+                ),
+                sorted(user_ids),
+            )
+            return {
+                user_id: {raw["GroupId"] for raw in listing}
+                for user_id, listing in zip(sorted(user_ids), listings, strict=True)
+            }
+
+    @contextmanager
+    def _reading(self) -> Iterator[ThreadPoolExecutor]:
         try:
             with ThreadPoolExecutor(self._concurrency, thread_name_prefix="read") as pool:
-                user_ids = user_ids | _found(pool.map(self.user_id_named, user_names))
-                group_ids = group_ids | _found(pool.map(self.group_id_named, group_names))
-                users = _found(pool.map(self._describe_user, user_ids))
-                groups = _found(pool.map(self._describe_group, group_ids))
-                listings = pool.map(
-                    lambda group: self._list(
-                        "list_group_memberships", "GroupMemberships", GroupId=group.group_id
-                    ),
-                    groups,
-                )
-                memberships = tuple(
-                    IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
-                    for listing in listings
-                    for raw in listing
-                    if "UserId" in raw.get("MemberId", {})
-                )
+                yield pool
         except (ClientError, BotoCoreError) as error:
             raise ReadError(f"reading the identity store failed: {error}") from error
-        return IdentityCenterSnapshot(tuple(users), tuple(groups), memberships)
 
     def user_id_named(self, user_name: str) -> str | None:
         return self._id_by("get_user_id", "UserId", "userName", user_name)
@@ -263,6 +279,14 @@ class IdentityStore:
         except ClientError as error:
             if error_code(error) != "ResourceNotFoundException":
                 raise
+
+
+def _memberships(raws: Iterable[dict]) -> tuple[IdcMembership, ...]:
+    return tuple(
+        IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
+        for raw in raws
+        if "UserId" in raw.get("MemberId", {})
+    )
 
 
 def _found(results: Iterable[Any]) -> set[Any]:

@@ -37,7 +37,7 @@ class GoogleSnapshot:
     users: Mapping[str, GoogleUser]
     groups: tuple[GoogleGroup, ...]
     warnings: tuple[str, ...] = ()
-    member_emails: Mapping[str, str] = field(default_factory=dict)
+    known_emails: Mapping[str, str] = field(default_factory=dict)
     """Google id -> email of group members a delta run did not read in full (for labels)."""
 
 

@@ -81,6 +81,8 @@ class Scope:
     """Google ids of the users re-read; one missing from the snapshot is gone from Google."""
     groups: frozenset[str]
     """Google ids of the groups re-read, with all their members; likewise."""
+    users_elsewhere: frozenset[str] = frozenset()
+    """Managed users of the slice who are members of a synced group outside it: kept."""
 
 
 def build_plan(
@@ -204,11 +206,11 @@ class _Planner:
         return desired
 
     def _desired_users(self) -> list[_Desired]:
-        """Active directory users who are members of at least one synced group. A slice keeps
-        the managed users it re-read: their other groups are outside it."""
+        """Active directory users who are members of at least one synced group (for a slice:
+        of one of its groups, or of one outside it)."""
         candidates = {uid for group in self.google.groups for uid in group.member_ids}
         if self.scope is not None:
-            candidates |= self.scope.users & self.state.users.keys()
+            candidates |= self.scope.users_elsewhere
         users = sorted(
             (
                 self.google.users[uid]
@@ -409,7 +411,7 @@ class _Planner:
         user_names = {
             gid: self.google.users[gid].primary_email
             if gid in self.google.users
-            else self.google.member_emails.get(gid, gid)
+            else self.google.known_emails.get(gid, gid)
             for gid in users
         }
         by_group: dict[str, list[IdcMembership]] = {}

@@ -23,3 +23,35 @@ def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
     assert [row["scenario"] for row in rows] == ["first sync", "no-change sync", "1% churn"]
     assert rows[0]["writes"] > 0 and rows[1]["writes"] == 0
     assert all("ratio_to_lower_bound" in row and "peak_rss_mb" in row for row in rows)
+
+
+def test_the_delta_benchmark_measures_idle_runs_onboarding_and_offboarding(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "delta.json"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.delta_bench",
+            "--users",
+            "150",
+            "--lag",
+            "0.4",
+            "--cycle",
+            "0.2",
+            "--json",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {row["scenario"]: row for row in json.loads(output.read_text())}
+    assert set(rows) == {"idle delta run", "onboarding", "offboarding"}
+    assert rows["idle delta run"]["aws_calls"] == {}
+    assert rows["onboarding"]["writes"] > 0 and rows["offboarding"]["writes"] == 1

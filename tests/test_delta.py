@@ -127,6 +127,19 @@ def test_a_removal_in_google_groups_removes_only_that_membership(
     assert "bob@example.com" in idc.members("Engineering")  # still in backend@
 
 
+def test_leaving_the_last_synced_group_removes_the_user(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    google.remove_member("data@example.com", "dan@example.com")
+
+    report = run_delta(synced, APPLY, rules)
+
+    reasons = {op.label: op.reason for op in report.plan.operations}
+    assert reasons == {"dan@example.com": "no longer a member of any synced Google group"}
+    assert "dan@example.com" not in idc.users()
+    assert idc.members("data@example.com") == {"bob@example.com"}
+
+
 def test_an_event_shown_late_is_caught_by_the_overlap_and_handled_once(
     synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
 ) -> None:
@@ -215,7 +228,7 @@ def test_without_the_reports_scope_only_delta_runs_fail_and_say_which_scope(
     narrow = synced.model_copy(update={"google_credentials_file": key})
 
     assert run_sync(narrow, APPLY, rules).exit_code is ExitCode.OK
-    with pytest.raises(ConfigError, match="admin.reports.audit.readonly"):
+    with pytest.raises(ConfigError, match=r"admin\.reports\.audit\.readonly"):
         run_delta(narrow, APPLY, rules)
 
 
@@ -224,5 +237,5 @@ def test_a_corrupt_cursor_is_a_clear_error(synced: Settings, rules: Rules) -> No
     assert json.loads(cursor.read_text())["version"] == 1
     cursor.write_text("{not json")
 
-    with pytest.raises(ConfigError, match="state.delta.json: the delta cursor is not valid"):
+    with pytest.raises(ConfigError, match=r"state\.delta\.json: the delta cursor is not valid"):
         run_delta(synced, APPLY, rules)

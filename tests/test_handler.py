@@ -53,10 +53,38 @@ def test_bad_payloads_are_rejected(payload: object, moto_app: ExtendedMotoApp) -
 
 
 def test_payloads_select_the_run() -> None:
-    assert run_options(SCHEDULED).apply and run_options(SCHEDULED).trigger == "schedule"
-    assert run_options({}).apply
-    assert not run_options({"dry_run": True}).apply
-    assert run_options({"no_delete": True}).no_delete
+    scheduled, delta = run_options(SCHEDULED)
+    assert scheduled.apply and scheduled.trigger == "schedule" and not delta
+    assert run_options({})[0].apply
+    assert not run_options({"dry_run": True})[0].apply
+    assert run_options({"no_delete": True})[0].no_delete
+    delta_options, delta = run_options({"mode": "delta"})
+    assert delta and delta_options.apply and delta_options.trigger == "delta"
+    with pytest.raises(ConfigError, match="mode"):
+        run_options({"mode": "partial"})
+    with pytest.raises(ConfigError, match="resume continues full syncs only"):
+        run_options({"mode": "delta", "resume": True})
+
+
+def test_the_delta_schedule_runs_a_delta_sync(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    seed_small_company(google)
+    with environment(settings_environment(settings)):
+        lambda_handler(SCHEDULED, Context())
+        started = lambda_handler({"mode": "delta"}, Context())
+        google.suspend_user("dan@example.com")
+        moto_app.reset_counters()
+        offboarded = lambda_handler({"mode": "delta"}, Context())
+
+    assert started["mode"] == "delta" and started["outcome"] == "succeeded"
+    assert offboarded["applied"] == {"user.delete": 1} and offboarded["exit_code"] == 0
+    assert offboarded["feed"]["users"] == ["dan@example.com"]
+    assert "dan@example.com" not in idc.users()
+    assert moto_app.lambda_invocations == []  # a delta run never chains another
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """template.yaml: cfn-lint clean (offline, SAM transform included), and least privilege: no
 write action is granted on "*"."""
 
+import json
 import re
 import subprocess
 import sys
@@ -121,3 +122,12 @@ def test_the_function_runs_the_handler_under_the_lock_with_reserved_concurrency(
     assert not any(
         "KEY" in name and "SECRET" not in name for name in function["Environment"]["Variables"]
     )
+
+
+def test_delta_runs_have_their_own_schedule_and_payload_and_can_be_switched_off() -> None:
+    events = template()["Resources"]["SyncFunction"]["Properties"]["Events"]
+
+    delta = events["DeltaSync"]["Properties"]
+    assert json.loads(delta["Input"]) == {"mode": "delta"}
+    assert delta["Enabled"] == {"If": ["DeltaRunsOn", True, False]}
+    assert "Input" not in events["FullSync"]["Properties"]  # the scheduled event: a full sync

@@ -1,4 +1,5 @@
-"""`sso-sync demo`: the whole sync against the local emulators, in four acts."""
+"""`sso-sync demo`: the whole sync against the local emulators: bootstrap, a full sync, a delta
+run from Google's change feed, and full syncs as the safety net."""
 
 import json
 import shutil
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from sync.bootstrap.run import run_bootstrap
 from sync.cli import show_access, show_report
+from sync.delta import run_delta
 from sync.errors import ExitCode
 from sync.local.seed import DOMAIN, seed_demo_directory
 from sync.local.stack import LocalStack, environment
@@ -44,9 +46,10 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     print_bootstrap(bootstrap, console)
     accounts = boto3.client("organizations").list_accounts()["Accounts"]
 
-    def sync(title: str) -> ExitCode:
+    def sync(title: str, delta: bool = False) -> ExitCode:
         console.print(Rule(title))
-        report = run_sync(settings, RunOptions(apply=True, trigger="demo"), rules)
+        run = run_delta if delta else run_sync
+        report = run(settings, RunOptions(apply=True, trigger="demo"), rules)
         show_report(report, console)
         return report.exit_code
 
@@ -62,19 +65,28 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     for person in (f"lena.novak@{DOMAIN}", f"priya.nair@{DOMAIN}"):
         show_access(explain_access(settings, person, None), console, person, as_json=False)
 
+    run_delta(settings, RunOptions(apply=True, trigger="demo"), rules)  # starts the feed here
+
     console.print(Rule("Meanwhile in Google Workspace"))
     google = stack.google
-    google.users[google.user_by_email(f"ravi.iyer@{DOMAIN}").id].suspended = True
+    google.suspend_user(f"ravi.iyer@{DOMAIN}")
     google.rename_user(f"lena.novak@{DOMAIN}", f"lena.berg@{DOMAIN}")
     google.remove_member(f"backend@{DOMAIN}", f"tom.becker@{DOMAIN}")
     google.add_user(f"nora.quinn@{DOMAIN}", "Nora", "Quinn")
     google.add_member(f"data-science@{DOMAIN}", f"nora.quinn@{DOMAIN}")
+    google.reporting = False
+    google.add_member(f"sensitive-data@{DOMAIN}", f"hana.kim@{DOMAIN}")
+    google.reporting = True
     console.print(
         "ravi.iyer suspended; lena.novak renamed to lena.berg; tom.becker left backend@; "
-        "new hire nora.quinn joined data-science@."
+        "new hire nora.quinn joined data-science@; and hana.kim joined sensitive-data@, a "
+        "change the change feed never reports."
     )
-    codes.append(sync("2. Second sync: onboarding, offboarding, a rename"))
-    codes.append(sync("3. Third sync: nothing changed, so nothing is written"))
+    codes.append(
+        sync("2. Delta run: only what Google's change feed reports, within a minute", delta=True)
+    )
+    codes.append(sync("3. Full sync, the safety net: catches what the feed missed"))
+    codes.append(sync("4. Full sync again: nothing changed, so nothing is written"))
 
     _show_audit(WORKDIR / "audit.jsonl", console)
     users = {u["UserName"] for u in identity_store.list_users(IdentityStoreId=store_id)["Users"]}
