@@ -72,6 +72,48 @@ def test_deleting_a_user_removes_their_memberships(idc: IdentityCenterView) -> N
         idc.client.delete_user(IdentityStoreId=idc.store_id, UserId=user_id)
 
 
+def test_indexed_users_and_memberships_answer_as_moto_would(idc: IdentityCenterView) -> None:
+    user_ids = [idc.create_user(f"u{index:03}@example.com") for index in range(150)]
+    idc.create_group("G")
+    for index in range(0, 150, 2):
+        idc.add_member("G", f"u{index:03}@example.com")
+    idc.client.update_user(
+        IdentityStoreId=idc.store_id,
+        UserId=user_ids[0],
+        Operations=[{"AttributePath": "userName", "AttributeValue": "renamed@example.com"}],
+    )
+    idc.client.delete_user(IdentityStoreId=idc.store_id, UserId=user_ids[2])
+
+    with pytest.raises(ClientError, match="ConflictException"):
+        idc.create_user("u001@example.com")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        idc.client.get_user_id(
+            IdentityStoreId=idc.store_id,
+            AlternateIdentifier={
+                "UniqueAttribute": {
+                    "AttributePath": "userName",
+                    "AttributeValue": "u000@example.com",
+                }
+            },
+        )
+    assert idc.user(user_ids[1])["Name"] == {"GivenName": "Hand", "FamilyName": "Made"}
+    first = idc.client.list_group_memberships(
+        IdentityStoreId=idc.store_id, GroupId=idc.groups()["G"], MaxResults=50
+    )
+    second = idc.client.list_group_memberships(
+        IdentityStoreId=idc.store_id,
+        GroupId=idc.groups()["G"],
+        MaxResults=50,
+        NextToken=first["NextToken"],
+    )
+    assert len(first["GroupMemberships"]) == 50 and len(second["GroupMemberships"]) == 24
+    assert "NextToken" not in second  # 75 members, less the deleted user's membership
+    memberships = idc.client.list_group_memberships_for_member(
+        IdentityStoreId=idc.store_id, MemberId={"UserId": user_ids[4]}
+    )["GroupMemberships"]
+    assert [m["GroupId"] for m in memberships] == [idc.groups()["G"]]
+
+
 def test_invalid_identity_store_id_is_rejected(idc: IdentityCenterView) -> None:
     with pytest.raises(ClientError, match="ValidationException"):
         idc.client.list_users(IdentityStoreId="not-a-store")

@@ -188,6 +188,8 @@ class GoogleDirectoryEmulator:
         userRateLimitExceeded."""
         self.requests: list[str] = []
         self.throttled = 0
+        self._email_index: dict[str, str] = {}
+        """Email -> id of a user or group, checked on each use (tests may edit emails)."""
         self.activities: list[Activity] = []
         self.reporting = True
         """Whether mutations record activities (False: a change the feed never reports)."""
@@ -368,10 +370,10 @@ class GoogleDirectoryEmulator:
         return user
 
     def user_by_email(self, email: str) -> DirectoryUser | None:
-        return next((u for u in self.users.values() if u.primary_email == email), None)
+        return _by_email(self._email_index, self.users, lambda u: u.primary_email, email)
 
     def group_by_email(self, email: str, missing_ok: bool = False) -> DirectoryGroup:
-        found = next((g for g in self.groups.values() if g.email == email), None)
+        found = _by_email(self._email_index, self.groups, lambda g: g.email, email)
         if found is None and not missing_ok:
             raise KeyError(email)
         return found  # type: ignore[return-value]
@@ -680,6 +682,16 @@ class GoogleDirectoryEmulator:
         if offset + size < len(items):
             body["nextPageToken"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
         return _json(body)
+
+
+def _by_email(index: dict[str, str], items: dict[str, Any], email_of: Any, email: str) -> Any:
+    """The item with this email: through the index when it is still right, else by a scan."""
+    item = items.get(index.get(email, ""))
+    if item is None or email_of(item) != email:
+        item = next((i for i in items.values() if email_of(i) == email), None)
+        if item is not None:
+            index[email] = item.id
+    return item
 
 
 def _group_query(query: str) -> Any:

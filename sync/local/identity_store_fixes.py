@@ -1,14 +1,18 @@
 """Identity Store behaviour moto 5.2 lacks or gets wrong: UpdateUser and UpdateGroup,
 ConflictException on a duplicate membership, ResourceNotFoundException on deleting what does
-not exist, memberships removed with their user or group, identity store ids validated."""
+not exist, memberships removed with their user or group, identity store ids validated.
+
+moto scans every user on CreateUser and GetUserId, and every membership on each membership
+listing page: quadratic at 50,000 users. The stores' dicts are swapped for indexed ones and
+those calls answered from the indexes."""
 
 import re
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.identitystore.models import Name, identitystore_backends
+from moto.identitystore.models import Name, User, identitystore_backends
+from moto.moto_api._internal import mock_random
 
 from sync.local.aws_errors import AwsError, JsonBody
 
@@ -16,16 +20,80 @@ NAME_PATHS = {"name.givenName": "GivenName", "name.familyName": "FamilyName"}
 USER_ATTRIBUTE_PATHS = {"userName", "displayName", "emails", *NAME_PATHS}
 GROUP_ATTRIBUTE_PATHS = {"displayName", "description"}
 UNIQUE = "UNIQUENESS_CONSTRAINT_VIOLATION"
+# CreateUser's optional fields, in the order of moto's User after DisplayName.
+USER_OPTIONAL_FIELDS = (
+    "NickName",
+    "ProfileUrl",
+    "Emails",
+    "Addresses",
+    "PhoneNumbers",
+    "UserType",
+    "Title",
+    "PreferredLanguage",
+    "Locale",
+    "Timezone",
+)
+
+
+class IndexedUsers(dict[str, Any]):
+    """UserId -> User, indexed by UserName."""
+
+    def __init__(self, users: dict[str, Any]) -> None:
+        super().__init__()
+        self.by_name: dict[str, str] = {}
+        for user_id, user in users.items():
+            self[user_id] = user
+
+    def __setitem__(self, user_id: str, user: Any) -> None:
+        if user_id in self:
+            self.by_name.pop(self[user_id].UserName, None)
+        super().__setitem__(user_id, user)
+        self.by_name[user.UserName] = user_id
+
+    def __delitem__(self, user_id: str) -> None:
+        self.by_name.pop(self[user_id].UserName, None)
+        super().__delitem__(user_id)
+
+
+class IndexedMemberships(dict[str, Any]):
+    """MembershipId -> membership, indexed by group, by user and by (group, user)."""
+
+    def __init__(self, memberships: dict[str, Any]) -> None:
+        super().__init__()
+        self.by_group: dict[str, dict[str, None]] = {}
+        self.by_user: dict[str, dict[str, None]] = {}
+        self.pairs: set[tuple[str, str]] = set()
+        for membership_id, membership in memberships.items():
+            self[membership_id] = membership
+
+    def __setitem__(self, membership_id: str, membership: Any) -> None:
+        if membership_id in self:
+            del self[membership_id]
+        super().__setitem__(membership_id, membership)
+        group_id, user_id = _pair(membership)
+        self.by_group.setdefault(group_id, {})[membership_id] = None
+        self.by_user.setdefault(user_id, {})[membership_id] = None
+        self.pairs.add((group_id, user_id))
+
+    def __delitem__(self, membership_id: str) -> None:
+        group_id, user_id = _pair(self[membership_id])
+        super().__delitem__(membership_id)
+        self.by_group[group_id].pop(membership_id, None)
+        self.by_user[user_id].pop(membership_id, None)
+        self.pairs.discard((group_id, user_id))
 
 
 class IdentityStoreFixes:
     def __init__(self) -> None:
-        self._pairs: weakref.WeakKeyDictionary[Any, tuple[int, set]] = weakref.WeakKeyDictionary()
         self._fixes: dict[str, Callable[[Any, JsonBody], JsonBody | None]] = {
+            "CreateUser": self._create_user,
+            "GetUserId": self._get_user_id,
             "UpdateUser": self._update_user,
             "UpdateGroup": self._update_group,
             "CreateGroupMembership": self._create_group_membership,
             "DeleteGroupMembership": self._delete_group_membership,
+            "ListGroupMemberships": self._list_group_memberships,
+            "ListGroupMembershipsForMember": self._list_group_memberships_for_member,
             "DeleteUser": self._delete_user,
             "DeleteGroup": self._delete_group,
         }
@@ -35,6 +103,42 @@ class IdentityStoreFixes:
         store = _store(body, region)
         fix = self._fixes.get(operation)
         return fix(store, body) if fix else None
+
+    def _create_user(self, store: Any, body: JsonBody) -> JsonBody:
+        name = body.get("Name") or {}
+        missing = [
+            label
+            for label, value in (
+                ("userName", body.get("UserName")),
+                ("displayname", body.get("DisplayName")),
+                ("givenname", name.get("GivenName")),
+                ("familyname", name.get("FamilyName")),
+            )
+            if not value
+        ]
+        if missing:
+            raise AwsError("ValidationException", f"required attributes missing: {missing}")
+        if body["UserName"] in store.users.by_name:
+            raise AwsError("ConflictException", "Duplicate UserName", UNIQUE)
+        user = User(
+            str(mock_random.uuid4()),
+            body["IdentityStoreId"],
+            body["UserName"],
+            Name.from_dict(name),
+            body["DisplayName"],
+            *(body.get(key) for key in USER_OPTIONAL_FIELDS),
+        )
+        store.users[user.UserId] = user
+        return {"UserId": user.UserId, "IdentityStoreId": user.IdentityStoreId}
+
+    def _get_user_id(self, store: Any, body: JsonBody) -> JsonBody | None:
+        unique = (body.get("AlternateIdentifier") or {}).get("UniqueAttribute") or {}
+        if str(unique.get("AttributePath", "")).lower() != "username":
+            return None  # moto answers the other identifiers
+        user_id = store.users.by_name.get(unique.get("AttributeValue"))
+        if user_id is None:
+            raise AwsError("ResourceNotFoundException", "USER not found.")
+        return {"UserId": user_id, "IdentityStoreId": body["IdentityStoreId"]}
 
     def _update_user(self, store: Any, body: JsonBody) -> JsonBody:
         user = store.users.get(body.get("UserId"))
@@ -50,7 +154,7 @@ class IdentityStoreFixes:
             if path not in USER_ATTRIBUTE_PATHS:
                 raise AwsError("ValidationException", f"Unsupported AttributePath {path!r}")
             if path == "userName":
-                if any(u.UserName == value for u in store.users.values() if u is not user):
+                if store.users.by_name.get(value, user.UserId) != user.UserId:
                     raise AwsError("ConflictException", "Duplicate UserName", UNIQUE)
                 changed["UserName"] = value
             elif path == "displayName":
@@ -83,25 +187,32 @@ class IdentityStoreFixes:
 
     def _create_group_membership(self, store: Any, body: JsonBody) -> None:
         pair = (body.get("GroupId"), (body.get("MemberId") or {}).get("UserId"))
-        size, pairs = self._membership_pairs(store)
-        if pair in pairs:
+        if pair in store.group_memberships.pairs:
             raise AwsError("ConflictException", "Member is already in the group", UNIQUE)
-        # moto adds it next; if it refuses, the size no longer matches and the index is rebuilt.
-        pairs.add(pair)
-        self._pairs[store] = (size + 1, pairs)
         return None
 
-    def _membership_pairs(self, store: Any) -> tuple[int, set]:
-        """(group, user) pairs of the store, indexed: a scan per call is quadratic at 10k users.
-        Rebuilt whenever the store's size says another call changed it."""
-        cached = self._pairs.get(store)
-        if cached is None or cached[0] != len(store.group_memberships):
-            pairs = {
-                (m["GroupId"], m["MemberId"]["UserId"]) for m in store.group_memberships.values()
-            }
-            cached = (len(store.group_memberships), pairs)
-            self._pairs[store] = cached
-        return cached
+    def _list_group_memberships(self, store: Any, body: JsonBody) -> JsonBody:
+        index = store.group_memberships.by_group.get(body.get("GroupId"), {})
+        return self._page(store, list(index), body)
+
+    def _list_group_memberships_for_member(self, store: Any, body: JsonBody) -> JsonBody:
+        user_id = (body.get("MemberId") or {}).get("UserId")
+        return self._page(store, list(store.group_memberships.by_user.get(user_id, {})), body)
+
+    @staticmethod
+    def _page(store: Any, membership_ids: list[str], body: JsonBody) -> JsonBody:
+        size = int(body.get("MaxResults") or 100)
+        if not 1 <= size <= 100:
+            raise AwsError("ValidationException", "MaxResults must be 1 to 100")
+        start = int(body.get("NextToken") or 0)
+        page = {
+            "GroupMemberships": [
+                store.group_memberships[m] for m in membership_ids[start : start + size]
+            ]
+        }
+        if start + size < len(membership_ids):
+            page["NextToken"] = str(start + size)
+        return page
 
     def _delete_group_membership(self, store: Any, body: JsonBody) -> None:
         if body.get("MembershipId") not in store.group_memberships:
@@ -112,14 +223,14 @@ class IdentityStoreFixes:
         user_id = body.get("UserId")
         if user_id not in store.users:
             raise AwsError("ResourceNotFoundException", "USER not found.")
-        _drop_memberships(store, lambda m: m["MemberId"]["UserId"] == user_id)
+        _drop_memberships(store, store.group_memberships.by_user.get(user_id, {}))
         return None
 
     def _delete_group(self, store: Any, body: JsonBody) -> None:
         group_id = body.get("GroupId")
         if group_id not in store.groups:
             raise AwsError("ResourceNotFoundException", "GROUP not found.")
-        _drop_memberships(store, lambda m: m["GroupId"] == group_id)
+        _drop_memberships(store, store.group_memberships.by_group.get(group_id, {}))
         return None
 
 
@@ -128,9 +239,17 @@ def _store(body: JsonBody, region: str) -> Any:
     store_id = body.get("IdentityStoreId", "")
     if not re.fullmatch(r"d-[0-9a-z]{10}", store_id):  # moto's own ids are not hex
         raise AwsError("ValidationException", f"Invalid IdentityStoreId {store_id!r}")
-    return backend._IdentityStoreBackend__get_identity_store(store_id)
+    store = backend._IdentityStoreBackend__get_identity_store(store_id)
+    if not isinstance(store.users, IndexedUsers):
+        store.users = IndexedUsers(store.users)
+        store.group_memberships = IndexedMemberships(store.group_memberships)
+    return store
 
 
-def _drop_memberships(store: Any, matches: Any) -> None:
-    for membership_id in [k for k, m in store.group_memberships.items() if matches(m)]:
+def _pair(membership: Any) -> tuple[str, str]:
+    return membership["GroupId"], membership["MemberId"]["UserId"]
+
+
+def _drop_memberships(store: Any, membership_ids: dict[str, None]) -> None:
+    for membership_id in list(membership_ids):
         del store.group_memberships[membership_id]
