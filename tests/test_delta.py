@@ -8,7 +8,7 @@ import pytest
 
 from sync.delta import run_delta
 from sync.errors import ConfigError, ExitCode
-from sync.local.aws import ExtendedMotoApp
+from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.rules import Rules
 from sync.run import RunOptions, run_sync
@@ -218,6 +218,28 @@ def test_a_dry_run_plans_and_leaves_the_feed_to_the_next_run(
     assert [op.label for op in planned.plan.operations] == ["dan@example.com"]
     assert "dan@example.com" not in idc.users()
     assert [op.label for op in applied.plan.operations] == ["dan@example.com"]
+
+
+def test_a_failed_delta_run_keeps_its_events_and_the_next_run_repairs(
+    synced: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    idc: IdentityCenterView,
+    moto_app: ExtendedMotoApp,
+) -> None:
+    google.add_user("frank@example.com", "Frank", "Example")
+    google.add_member("data@example.com", "frank@example.com")
+    moto_app.refusals.append(Refusal("CreateUser", "ValidationException", "frank@example.com"))
+
+    failed = run_delta(synced, APPLY, rules)
+    assert failed.exit_code is ExitCode.RUN_FAILED
+    assert "frank@example.com" not in idc.users()
+    moto_app.refusals.clear()
+    repaired = run_delta(synced, APPLY, rules)
+
+    assert repaired.exit_code is ExitCode.OK
+    assert repaired.feed is not None and repaired.feed["new_events"] == failed.feed["new_events"]
+    assert "frank@example.com" in idc.members("data@example.com")
 
 
 def test_without_the_reports_scope_only_delta_runs_fail_and_say_which_scope(
