@@ -19,7 +19,13 @@ from sync.errors import ReadError
 from sync.google_api import google_errors
 from sync.google_directory import SCOPES_HINT, GoogleDirectoryReader, outside_member_warning
 from sync.identity_center import IdentityStore
-from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser, IdentityCenterSnapshot
+from sync.model import (
+    GoogleGroup,
+    GoogleSnapshot,
+    GoogleUser,
+    IdcMembership,
+    IdentityCenterSnapshot,
+)
 from sync.planner import Scope
 from sync.rules import Rules
 from sync.state import State
@@ -51,17 +57,7 @@ def read_slice(
         {state.groups[gid] for gid in scope_groups if gid in state.groups},
         {group.display_name for group in google.groups},
     )
-    # Managed users who left a re-read group are part of the slice: they may have left the
-    # last synced group they were in.
-    google_id_of = {user_id: gid for gid, user_id in state.users.items()}
-    members = {group.id: group.member_ids for group in google.groups}
-    group_google_id = {object_id: gid for gid, object_id in state.groups.items()}
-    departing = {
-        google_id_of[m.user_id]
-        for m in memberships
-        if m.user_id in google_id_of
-        and google_id_of[m.user_id] not in members.get(group_google_id.get(m.group_id, ""), ())
-    } - google.users.keys()
+    departing = _departing(google, memberships, state)
     with google_errors("reading Google Workspace", SCOPES_HINT):
         departed = {gid: directory.user(gid) for gid in sorted(departing)}
     users = dict(google.users) | {gid: u for gid, u in departed.items() if u is not None}
@@ -81,6 +77,22 @@ def read_slice(
     )
     google = GoogleSnapshot(users, google.groups, google.warnings, google.known_emails)
     return Slice(google, IdentityCenterSnapshot(idc_users, groups, memberships), scope)
+
+
+def _departing(
+    google: GoogleSnapshot, memberships: tuple[IdcMembership, ...], state: State
+) -> set[str]:
+    """Managed users not yet in the slice who left one of its groups: they may have left the
+    last synced group they were in."""
+    google_id_of = {user_id: gid for gid, user_id in state.users.items()}
+    group_google_id = {object_id: gid for gid, object_id in state.groups.items()}
+    members = {group.id: group.member_ids for group in google.groups}
+    return {
+        google_id_of[m.user_id]
+        for m in memberships
+        if m.user_id in google_id_of
+        and google_id_of[m.user_id] not in members.get(group_google_id.get(m.group_id, ""), ())
+    } - google.users.keys()
 
 
 def _in_groups_elsewhere(
