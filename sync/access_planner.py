@@ -70,6 +70,8 @@ class Principals:
     recorded_users: Mapping[str, str]
     names: Mapping[str, str]
     """Group names and user names, by Google id, for the plan's labels."""
+    existing: frozenset[str]
+    """Ids of every user and group in Identity Center now, managed or not."""
 
 
 @dataclass
@@ -128,8 +130,34 @@ def plan_access(
                 principal_id=principal_id,
             )
         )
+    result.operations.extend(_orphan_removals(access, principals, accounts))
     _plan_permission_set_deletions(rules, access, principals, result)
     return result
+
+
+def _orphan_removals(
+    access: AccessSnapshot, principals: Principals, accounts: Mapping[str, str]
+) -> list[AssignmentOperation]:
+    """Assignments of managed permission sets to users or groups that no longer exist (a delta
+    run deleted a sandbox owner, say): they grant nothing, and are removed."""
+    managed_sets = {ps.arn: ps.name for ps in access.permission_sets if ps.managed}
+    return [
+        AssignmentOperation(
+            Action.DELETE,
+            assignment.account_id,
+            accounts.get(assignment.account_id, "an account outside the organization"),
+            managed_sets[assignment.permission_set_arn],
+            assignment.principal_type,
+            "",
+            f"{assignment.principal_id} (deleted)",
+            "its principal no longer exists in Identity Center",
+            permission_set_arn=assignment.permission_set_arn,
+            principal_id=assignment.principal_id,
+        )
+        for assignment in access.assignments
+        if assignment.permission_set_arn in managed_sets
+        and assignment.principal_id not in principals.existing
+    ]
 
 
 def _plan_permission_sets(
@@ -254,6 +282,7 @@ def _plan_permission_set_deletions(
             a
             for a in access.assignments
             if a.permission_set_arn == permission_set.arn
+            and a.principal_id in principals.existing
             and a.principal_id not in managed_ids.get(a.principal_type, set())
         ]
         if foreign:

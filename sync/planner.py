@@ -171,7 +171,13 @@ class _Planner:
         if self.access is not None:
             org, access = self.access
             principals = Principals(
-                groups, users, self.state.groups, self.state.users, self._principal_names()
+                groups,
+                users,
+                self.state.groups,
+                self.state.users,
+                self._principal_names(),
+                frozenset(u.user_id for u in self.idc.users)
+                | frozenset(g.group_id for g in self.idc.groups),
             )
             access_plan = plan_access(self.rules, self.google, org, access, principals)
             self.operations.extend(access_plan.operations)

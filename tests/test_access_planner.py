@@ -62,6 +62,10 @@ IDC = IdentityCenterSnapshot(
             UserAttributes("alice@example.com", "Alice A", "Alice", "A", "alice@example.com"),
         ),
         IdcUser("u-bob", UserAttributes("bob@example.com", "Bob B", "Bob", "B", "bob@example.com")),
+        IdcUser(
+            "u-breakglass",
+            UserAttributes("breakglass@example.com", "Break Glass", "B", "G", "breakglass@x.com"),
+        ),
     ),
     (
         IdcGroup(
@@ -182,6 +186,27 @@ def test_foreign_assignments_and_permission_sets_are_untouched() -> None:
     )
 
     assert plan(access).operations == ()
+
+
+def test_assignments_to_principals_that_no_longer_exist_are_removed() -> None:
+    access = AccessSnapshot(
+        in_sync().permission_sets,
+        (
+            *in_sync().assignments,
+            IdcAssignment(BOX.id, "arn:ps-SandboxAdmin", "USER", "u-deleted-by-a-delta-run"),
+            IdcAssignment(BOX.id, "arn:ps-unmanaged", "USER", "u-gone-too"),
+        ),
+    )
+
+    result = plan(access)
+
+    assert labels(result) == [
+        (
+            "assignment",
+            "delete",
+            "SandboxAdmin → user u-deleted-by-a-delta-run (deleted) in sandbox-bob (333333333333)",
+        )
+    ]
 
 
 def test_a_hand_made_permission_set_with_our_name_is_neither_adopted_nor_assigned() -> None:

@@ -4,6 +4,7 @@
 import boto3
 import pytest
 
+from sync.delta import run_delta
 from sync.errors import ExitCode
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
@@ -139,6 +140,33 @@ def test_first_apply_grants_exactly_the_rules_and_a_second_writes_nothing(
 
     assert again.plan.operations == ()
     assert writes(moto_app) == {}
+
+
+def test_a_sandbox_owner_offboarded_by_a_delta_run_loses_the_assignment_at_the_full_sync(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    view = AccessView(moto_app)
+    run_sync(settings, APPLY, access_rules)
+    run_delta(settings, APPLY, access_rules)
+    alice = idc.users()["alice@example.com"]
+    google.suspend_user("alice@example.com")
+
+    run_delta(settings, APPLY, access_rules)
+    assert "alice@example.com" not in idc.users()  # no sign-in: the assignment grants nothing
+    full = run_sync(settings, APPLY, access_rules)
+
+    assert [op.reason for op in full.plan.operations] == [
+        "its principal no longer exists in Identity Center"
+    ]
+    assert ("SandboxAdmin", org["sandbox-alice"], "USER", alice) not in view.assignments(
+        list(org.values())
+    )
 
 
 def test_plan_writes_nothing(
