@@ -88,6 +88,30 @@ def test_plan_prints_a_diff_and_json_and_writes_nothing(
     assert not Path(settings.audit).exists()
 
 
+def test_delta_prints_what_the_feed_named_and_the_plan(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    idc: IdentityCenterView,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, RunOptions(apply=True), rules)
+    assert main(["delta", *settings_arguments(settings)]) == 0  # starts the feed
+    google.suspend_user("carol@example.com")
+    capsys.readouterr()
+
+    assert main(["delta", "--dry-run", *settings_arguments(settings)]) == 0
+    planned = capsys.readouterr().out
+    assert main(["delta", "--json", *settings_arguments(settings)]) == 0
+    summary = json.loads(capsys.readouterr().out)["run"]
+
+    assert "re-reading carol@example.com" in planned
+    assert "- delete carol@example.com  # suspended in Google Workspace" in planned
+    assert summary["mode"] == "delta" and summary["applied"] == {"user.delete": 1}
+    assert "carol@example.com" not in idc.users()
+
+
 def test_apply_exits_3_when_a_safeguard_refuses(
     settings: Settings,
     rules: Rules,
