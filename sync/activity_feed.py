@@ -3,6 +3,7 @@ user and group changes (`admin` for the Admin console and the Directory API, `gr
 for changes made in Google Groups)."""
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,7 +35,9 @@ class ActivityFeed:
     def events_since(self, start: datetime) -> list[ActivityEvent]:
         """Every event of the watched applications at or after `start` that Google shows yet.
         The caller handles errors (google_errors)."""
-        return [event for application in APPLICATIONS for event in self._events(application, start)]
+        with ThreadPoolExecutor(len(APPLICATIONS), thread_name_prefix="feed") as pool:
+            listings = pool.map(lambda application: self._events(application, start), APPLICATIONS)
+            return [event for events in listings for event in events]
 
     def _events(self, application: str, start: datetime) -> list[ActivityEvent]:
         pages = self._api.pages(
