@@ -11,8 +11,10 @@ and the state.
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from googleapiclient.errors import HttpError
 
 from sync.change_hints import ChangeHints
 from sync.errors import ReadError
@@ -29,6 +31,8 @@ from sync.model import (
 from sync.planner import Scope
 from sync.rules import Rules
 from sync.state import State
+
+Found = TypeVar("Found")
 
 
 @dataclass(frozen=True)
@@ -124,29 +128,18 @@ def _read_google(
     concurrency: int,
 ) -> tuple[GoogleSnapshot, list[str], list[str]]:
     """The slice's Google snapshot, and the user and group addresses Google no longer has."""
-    users: dict[str, GoogleUser] = {}
-    gone_users = []
-    for address in sorted(hints.users):
-        user = directory.user(address)
-        if user is None:
-            gone_users.append(address)
-        else:
-            users[user.id] = user
-    candidates, gone_groups = [], []
-    for address in sorted(hints.groups):
-        raw = directory.group(address)
-        if raw is None:
-            gone_groups.append(address)
-        else:
-            candidates.append(raw)
+    found_users, gone_users = _found_and_gone(directory.user, hints.users)
+    users = {user.id: user for user in found_users}
+    candidates, gone_groups = _found_and_gone(directory.group, hints.groups)
     for user in list(users.values()):
         if user.active and user.id not in state.users:
             candidates.extend(directory.groups_of(user.id))
-    groups = _managed_among(directory, candidates, state)
+    warnings: list[str] = []
+    groups = _managed_among(directory, candidates, state, warnings)
     with ThreadPoolExecutor(concurrency, thread_name_prefix="google") as pool:
         listings = list(pool.map(lambda raw: directory.member_rows(raw["id"]), groups.values()))
     names = _display_names(rules)
-    snapshot_groups, warnings, known_emails = [], [], {}
+    snapshot_groups, known_emails = [], {}
     for raw, rows in zip(groups.values(), listings, strict=True):
         if any(row.get("type") == "CUSTOMER" for row in rows):
             warnings.append(
@@ -154,9 +147,7 @@ def _read_google(
             )
             continue
         member_ids = set()
-        for row in rows:
-            if row.get("type") != "USER":
-                continue  # nested groups arrive flattened
+        for row in (row for row in rows if row.get("type") == "USER"):  # nested: flattened
             member_id = row.get("id", "")
             if member_id not in users and member_id not in state.users:
                 # Not managed yet: a new member to create, or an address outside the directory.
@@ -180,8 +171,22 @@ def _read_google(
     return snapshot, gone_users, gone_groups
 
 
+def _found_and_gone(
+    read: Callable[[str], Found | None], addresses: Iterable[str]
+) -> tuple[list[Found], list[str]]:
+    """What Google has for these addresses, and the addresses it has nothing for."""
+    found, gone = [], []
+    for address in sorted(addresses):
+        item = read(address)
+        if item is None:
+            gone.append(address)
+        else:
+            found.append(item)
+    return found, gone
+
+
 def _managed_among(
-    directory: GoogleDirectoryReader, candidates: list[dict], state: State
+    directory: GoogleDirectoryReader, candidates: list[dict], state: State, warnings: list[str]
 ) -> dict[str, dict]:
     """The managed groups among the candidates and the groups they are nested in (whose
     flattened membership changes with theirs)."""
@@ -194,7 +199,16 @@ def _managed_among(
         seen.add(raw["id"])
         if raw["id"] in state.groups:
             managed[raw["id"]] = raw
-        candidates.extend(directory.groups_of(raw["id"]))
+        try:
+            candidates.extend(directory.groups_of(raw["id"]))
+        except HttpError as error:
+            if error.resp.status not in (400, 404):
+                raise
+            # groups.list(userKey=) is documented for users; should Google refuse a group,
+            # changes in nested groups wait for the full sync instead of wedging delta runs.
+            warnings.append(
+                f"cannot list the groups {raw['email']} is nested in; the full sync covers it"
+            )
     return managed
 
 

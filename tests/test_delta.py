@@ -70,6 +70,23 @@ def test_a_new_hire_added_to_a_nested_group_gets_access_in_one_delta_run(
     assert report.feed is not None and "backend@example.com" in report.feed["groups"]
 
 
+def test_if_google_will_not_list_a_groups_parents_the_full_sync_covers_nested_changes(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    google.groups_of_groups = False
+    google.add_member("backend@example.com", "carol@example.com")
+    google.add_member("backend@example.com", "dan@example.com")
+
+    report = run_delta(synced, APPLY, rules)
+    again = run_delta(synced, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK and report.plan.operations == ()
+    assert any("cannot list the groups backend@" in w for w in report.plan.warnings)
+    assert again.feed is not None and again.feed["new_events"] == 0  # not wedged
+    run_sync(synced, APPLY, rules)
+    assert "dan@example.com" in idc.members("Engineering")
+
+
 def test_a_suspension_removes_the_user_and_their_memberships_in_one_delta_run(
     synced: Settings,
     rules: Rules,

@@ -195,6 +195,8 @@ class GoogleDirectoryEmulator:
         """Whether mutations record activities (False: a change the feed never reports)."""
         self.report_delay_seconds = 0.0
         """How long after a change its activity becomes visible."""
+        self.groups_of_groups = True
+        """Whether groups.list(userKey=) accepts a group (documented for users only)."""
         self._ids = itertools.count(100000000000000000001)
         self._lock = threading.Lock()
         self._client_keys: dict[str, tuple[rsa.RSAPrivateKey, frozenset[str]]] = {}
@@ -602,6 +604,8 @@ class GoogleDirectoryEmulator:
     def _groups_of_member(self, request: Request, key: str) -> Response:
         """groups.list(userKey=...): the groups a user, or a group, is a direct member of."""
         user = self.users.get(key) or self.user_by_email(key)
+        if user is None and self._group(key) is not None and not self.groups_of_groups:
+            return _api_error(400, "invalid", "Invalid Input: userKey")
         member = user.id if user is not None else getattr(self._group(key), "id", None)
         if member is None:
             return _api_error(404, "notFound", "Resource Not Found: userKey")
