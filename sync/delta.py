@@ -23,18 +23,13 @@ from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import Settings
 
 
-def run_delta(
-    settings: Settings,
-    options: RunOptions,
-    rules: Rules | None = None,
-    now: datetime | None = None,
-) -> RunReport:
+def run_delta(settings: Settings, options: RunOptions, rules: Rules | None = None) -> RunReport:
     started = time.monotonic()
     rules = rules or load_rules(settings.rules, settings.max_deletes)
     feed = connect_feed(settings)
     cursor_document = document_at(settings.delta_cursor or sibling(settings.state, "delta"))
     cursor = load_cursor(cursor_document)
-    now = now or datetime.now(UTC)
+    now = datetime.now(UTC)
     overlap = timedelta(seconds=settings.delta_overlap)
     with google_errors("reading Google's change feed", SCOPES_HINT):
         events = feed.events_since(cursor.window_start(now, overlap))
@@ -44,9 +39,10 @@ def run_delta(
     if hints:
         report = run_sync(settings, options, rules, changes=hints)
     else:
-        report = RunReport(options.run_id or uuid.uuid4().hex[:12], options.trigger, Plan(()))
+        report = RunReport(
+            options.run_id or uuid.uuid4().hex[:12], options.trigger, Plan(()), mode="delta"
+        )
         report.applied = ApplyResult() if options.apply else None
-    report.mode = "delta"
     report.seconds = time.monotonic() - started
     report.google_calls = feed.calls + report.google_calls
     report.feed = {

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GoogleUser:
     id: str
     primary_email: str
@@ -21,7 +21,7 @@ class GoogleUser:
         return not (self.suspended or self.archived)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GoogleGroup:
     id: str
     email: str
@@ -32,7 +32,7 @@ class GoogleGroup:
     """Google ids of the directory users who are members, directly or through nested groups."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GoogleSnapshot:
     users: Mapping[str, GoogleUser]
     groups: tuple[GoogleGroup, ...]
@@ -41,7 +41,7 @@ class GoogleSnapshot:
     """Google id -> email of group members a delta run did not read in full (for labels)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserAttributes:
     """What the sync writes for a user: UserName must equal the SAML NameID (primary email)."""
 
@@ -57,7 +57,7 @@ class UserAttributes:
         return self.user_name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupAttributes:
     display_name: str
     description: str
@@ -68,33 +68,33 @@ class GroupAttributes:
         return self.display_name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdcUser:
     user_id: str
     attributes: UserAttributes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdcGroup:
     group_id: str
     attributes: GroupAttributes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdcMembership:
     membership_id: str
     group_id: str
     user_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdentityCenterSnapshot:
     users: tuple[IdcUser, ...]
     groups: tuple[IdcGroup, ...]
     memberships: tuple[IdcMembership, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Account:
     id: str
     name: str
@@ -104,13 +104,13 @@ class Account:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrganizationSnapshot:
     management_account_id: str
     accounts: tuple[Account, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PermissionSetAttributes:
     """Everything sso-sync keeps in step on a permission set, in comparable form."""
 
@@ -127,7 +127,7 @@ class PermissionSetAttributes:
     tags: frozenset[tuple[str, str]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdcPermissionSet:
     arn: str
     name: str
@@ -139,7 +139,7 @@ class IdcPermissionSet:
     """Provisioned to at least one account, so an edit needs ProvisionPermissionSet."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IdcAssignment:
     account_id: str
     permission_set_arn: str
@@ -147,7 +147,7 @@ class IdcAssignment:
     principal_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessSnapshot:
     """The permission sets of the instance, and the assignments of the managed ones."""
 

@@ -29,7 +29,7 @@ class Phase(IntEnum):
     DELETE = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PrincipalOperation:
     """A change to a user or a group, known by its Google id."""
 
@@ -51,7 +51,7 @@ class PrincipalOperation:
         return self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MembershipOperation:
     action: Action
     group_google_id: str
@@ -68,7 +68,7 @@ class MembershipOperation:
         return f"{self.group_name} ∋ {self.user_name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PermissionSetOperation:
     action: Action
     name: str
@@ -86,7 +86,7 @@ class PermissionSetOperation:
         return self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssignmentOperation:
     action: Action
     account_id: str
@@ -129,7 +129,7 @@ def phase_of(operation: Operation) -> Phase:
     return Phase.PRINCIPALS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     operations: tuple[Operation, ...]
     warnings: tuple[str, ...] = ()

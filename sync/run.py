@@ -128,7 +128,7 @@ def run_sync(
     lock = run_lock_for(settings.lock)
     lease = Lease(run_id, options.trigger, time.time() + settings.lock_seconds)
     audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, options.trigger)
-    report = RunReport(run_id, options.trigger, Plan(()))
+    report = RunReport(run_id, options.trigger, Plan(()), mode=_mode(changes))
     try:
         lock.acquire(lease)
     except LockHeld as held:
@@ -204,6 +204,12 @@ class _Run:
             plan,
             google_calls=self._google.calls,
             aws_calls=self._meter.calls,
+            mode=_mode(self._changes),
+            feed=(
+                {"users": sorted(self._changes.users), "groups": sorted(self._changes.groups)}
+                if self._changes is not None
+                else None
+            ),
         )
         try:
             check_deletions(plan, self._rules, self._options.allow_mass_delete)
@@ -244,6 +250,10 @@ def explain_access(settings: Settings, email: str | None, account: str | None) -
     if email is not None:
         return access_of_person(email, rules, google, org)
     return access_to_account(account or "", rules, google, org)
+
+
+def _mode(changes: ChangeHints | None) -> str:
+    return "full" if changes is None else "delta"
 
 
 def _relevant_groups(state: State, google: GoogleSnapshot) -> Callable[[IdcGroup], bool]:

@@ -106,6 +106,8 @@ def test_a_suspension_removes_the_user_and_their_memberships_in_one_delta_run(
     reasons = {op.label: op.reason for op in report.plan.operations}
     assert reasons == {"bob@example.com": "suspended in Google Workspace"}
     assert writes(moto_app) == {"DeleteUser": 1}
+    audited = json.loads(Path(synced.audit).read_text().splitlines()[-1])
+    assert audited["mode"] == "delta" and audited["feed"]["users"] == ["bob@example.com"]
 
 
 def test_a_deleted_user_is_found_by_name_and_removed(
