@@ -131,3 +131,19 @@ def test_delta_runs_have_their_own_schedule_and_payload_and_can_be_switched_off(
     assert json.loads(delta["Input"]) == {"mode": "delta"}
     assert delta["Enabled"] == {"If": ["DeltaRunsOn", True, False]}
     assert "Input" not in events["FullSync"]["Properties"]  # the scheduled event: a full sync
+
+
+def test_every_identity_store_call_the_sync_makes_is_allowed() -> None:
+    source = Path("sync/identity_center.py").read_text()
+    called = set(re.findall(r"_client\.([a-z_]+)\(", source))
+    called |= set(re.findall(r'"((?:list|get)_[a-z_]+)"', source))
+    called |= set(re.findall(r'getattr\(self\._client, "([a-z_]+)"', source))
+    allowed = {
+        action
+        for statement in statements(template()["Resources"])
+        for action in _as_list(statement["Action"])
+    }
+
+    needed = {"identitystore:" + "".join(w.title() for w in name.split("_")) for name in called}
+    assert "identitystore:ListGroupMembershipsForMember" in needed
+    assert needed <= allowed, needed - allowed
