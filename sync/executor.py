@@ -5,8 +5,8 @@ audited, and recorded in the state as it succeeds. One failure does not stop the
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,7 +28,7 @@ from sync.sso_admin import AccessAdmin, RequestFailed
 from sync.state import State, StateStore
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     operation: Operation
     ok: bool
@@ -88,15 +88,29 @@ class Executor:
         result = ApplyResult()
         try:
             for _phase, operations in plan.phases():
-                with ThreadPoolExecutor(self._concurrency, thread_name_prefix="apply") as pool:
-                    outcomes = list(pool.map(self._run, operations))
-                result.outcomes.extend(o for o in outcomes if o is not None)
-                result.postponed += sum(1 for o in outcomes if o is None)
+                for outcome in self._run_all(operations):
+                    if outcome is None:
+                        result.postponed += 1
+                    else:
+                        result.outcomes.append(outcome)
                 self._save_state()
         except BaseException:
             self._save_state()
             raise
         return result
+
+    def _run_all(self, operations: Iterable[Operation]) -> Iterator[Outcome | None]:
+        """Outcomes of the operations, run in parallel with a bounded number in flight (a
+        future per operation of a 250,000-operation plan would cost hundreds of MB)."""
+        window = self._concurrency * 4
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="apply") as pool:
+            running: set[Future[Outcome | None]] = set()
+            for operation in operations:
+                if len(running) >= window:
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+                running.add(pool.submit(self._run, operation))
+            yield from (future.result() for future in as_completed(running))
 
     def _save_state(self) -> None:
         with self._lock:

@@ -436,17 +436,14 @@ class _Planner:
             managed_count += len(current)
             wanted = {uid for uid in google_group.member_ids if uid in users}
             group_name = group_attributes(google_group).name
+            joined = f"member of {google_group.email} in Google"  # one string for all members
             for uid in _by_name(wanted - current.keys(), user_names):
                 self.operations.append(
                     MembershipOperation(
-                        Action.CREATE,
-                        google_group.id,
-                        group_name,
-                        uid,
-                        user_names[uid],
-                        f"member of {google_group.email} in Google",
+                        Action.CREATE, google_group.id, group_name, uid, user_names[uid], joined
                     )
                 )
+            left = f"no longer a member of {google_group.email} in Google"
             for uid in _by_name(current.keys() - wanted, user_names):
                 self.operations.append(
                     MembershipOperation(
@@ -455,7 +452,7 @@ class _Planner:
                         group_name,
                         uid,
                         user_names[uid],
-                        f"no longer a member of {google_group.email} in Google",
+                        left,
                         membership_id=current[uid],
                     )
                 )
