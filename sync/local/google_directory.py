@@ -579,7 +579,7 @@ class GoogleDirectoryEmulator:
         if not self._customer_or_domain_matches(request):
             return _api_error(400, "badRequest", "Bad Request")
         users = sorted(self.users.values(), key=lambda u: u.primary_email)
-        return self._page(request, "users", [u.resource() for u in users])
+        return self._page(request, "users", users)
 
     def _users_get(self, request: Request, user_key: str) -> Response:
         user = self.users.get(user_key) or self.user_by_email(user_key)
@@ -599,7 +599,7 @@ class GoogleDirectoryEmulator:
         groups = sorted(
             (g for g in self.groups.values() if matches(g)), key=lambda g: g.email.lower()
         )
-        return self._page(request, "groups", [g.resource() for g in groups])
+        return self._page(request, "groups", groups)
 
     def _groups_of_member(self, request: Request, key: str) -> Response:
         """groups.list(userKey=...): the groups a user, or a group, is a direct member of."""
@@ -613,7 +613,7 @@ class GoogleDirectoryEmulator:
             (g for g in self.groups.values() if any(m.id == member for m in g.members)),
             key=lambda g: g.email.lower(),
         )
-        return self._page(request, "groups", [g.resource() for g in groups])
+        return self._page(request, "groups", groups)
 
     def _activities_list(self, request: Request, user_key: str, application: str) -> Response:
         if user_key != "all" or application not in ("admin", "groups_enterprise"):
@@ -632,8 +632,9 @@ class GoogleDirectoryEmulator:
             key=lambda a: -a.time,
         )
         actor = next((u.primary_email for u in self.users.values() if u.is_admin), "")
-        rows = [a.resource(self.customer_id, actor) for a in found]
-        return self._page(request, "activities", rows)
+        return self._page(
+            request, "activities", found, lambda a: a.resource(self.customer_id, actor)
+        )
 
     def _groups_get(self, request: Request, group_key: str) -> Response:
         group = self._group(group_key)
@@ -647,7 +648,7 @@ class GoogleDirectoryEmulator:
             return _api_error(404, "notFound", "Resource Not Found: groupKey")
         derived = request.args.get("includeDerivedMembership", "false") == "true"
         members = self._flattened(group, set()) if derived else list(group.members)
-        return self._page(request, "members", [m.resource() for m in members])
+        return self._page(request, "members", members)
 
     def _flattened(self, group: DirectoryGroup, visited: set[str]) -> list[Member]:
         visited.add(group.id)
@@ -669,7 +670,14 @@ class GoogleDirectoryEmulator:
             return customer in ("my_customer", self.customer_id)
         return request.args.get("domain") == self.domain
 
-    def _page(self, request: Request, kind: str, items: list[dict]) -> Response:
+    def _page(
+        self,
+        request: Request,
+        kind: str,
+        items: list[Any],
+        render: Any = lambda item: item.resource(),
+    ) -> Response:
+        """One page of `items`; only that page is rendered."""
         limit = LIST_LIMITS[kind]
         try:
             size = int(request.args.get("maxResults", str(min(limit, 100))))
@@ -680,7 +688,7 @@ class GoogleDirectoryEmulator:
             return _api_error(400, "invalid", f"Invalid value '{size}'. Values must be 1-{limit}")
         api = "reports" if kind == "activities" else "directory"
         body: dict[str, Any] = {"kind": f"admin#{api}#{kind}", "etag": '"emulated"'}
-        page = items[offset : offset + size]
+        page = [render(item) for item in items[offset : offset + size]]
         if page:  # Google omits the array on an empty page.
             body["items" if kind == "activities" else kind] = page
         if offset + size < len(items):

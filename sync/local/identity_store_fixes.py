@@ -92,6 +92,7 @@ class IdentityStoreFixes:
             "UpdateGroup": self._update_group,
             "CreateGroupMembership": self._create_group_membership,
             "DeleteGroupMembership": self._delete_group_membership,
+            "ListUsers": self._list_users,
             "ListGroupMemberships": self._list_group_memberships,
             "ListGroupMembershipsForMember": self._list_group_memberships_for_member,
             "DeleteUser": self._delete_user,
@@ -191,28 +192,19 @@ class IdentityStoreFixes:
             raise AwsError("ConflictException", "Member is already in the group", UNIQUE)
         return None
 
+    def _list_users(self, store: Any, body: JsonBody) -> JsonBody | None:
+        if body.get("Filters"):
+            return None  # moto answers filtered listings
+        return _page(list(store.users.values()), body, "Users", _user_resource)
+
     def _list_group_memberships(self, store: Any, body: JsonBody) -> JsonBody:
         index = store.group_memberships.by_group.get(body.get("GroupId"), {})
-        return self._page(store, list(index), body)
+        return _page(list(index), body, "GroupMemberships", store.group_memberships.get)
 
     def _list_group_memberships_for_member(self, store: Any, body: JsonBody) -> JsonBody:
         user_id = (body.get("MemberId") or {}).get("UserId")
-        return self._page(store, list(store.group_memberships.by_user.get(user_id, {})), body)
-
-    @staticmethod
-    def _page(store: Any, membership_ids: list[str], body: JsonBody) -> JsonBody:
-        size = int(body.get("MaxResults") or 100)
-        if not 1 <= size <= 100:
-            raise AwsError("ValidationException", "MaxResults must be 1 to 100")
-        start = int(body.get("NextToken") or 0)
-        page = {
-            "GroupMemberships": [
-                store.group_memberships[m] for m in membership_ids[start : start + size]
-            ]
-        }
-        if start + size < len(membership_ids):
-            page["NextToken"] = str(start + size)
-        return page
+        index = store.group_memberships.by_user.get(user_id, {})
+        return _page(list(index), body, "GroupMemberships", store.group_memberships.get)
 
     def _delete_group_membership(self, store: Any, body: JsonBody) -> None:
         if body.get("MembershipId") not in store.group_memberships:
@@ -244,6 +236,24 @@ def _store(body: JsonBody, region: str) -> Any:
         store.users = IndexedUsers(store.users)
         store.group_memberships = IndexedMemberships(store.group_memberships)
     return store
+
+
+def _page(items: list[Any], body: JsonBody, key: str, render: Callable[[Any], Any]) -> JsonBody:
+    """One page of a listing, rendering only that page (moto renders every item each time)."""
+    size = int(body.get("MaxResults") or 100)
+    if not 1 <= size <= 100:
+        raise AwsError("ValidationException", "MaxResults must be 1 to 100")
+    start = int(body.get("NextToken") or 0)
+    page: JsonBody = {key: [render(item) for item in items[start : start + size]]}
+    if start + size < len(items):
+        page["NextToken"] = str(start + size)
+    return page
+
+
+def _user_resource(user: Any) -> JsonBody:
+    resource = user._asdict()
+    resource["Name"] = user.Name._asdict() if user.Name else None
+    return resource
 
 
 def _pair(membership: Any) -> tuple[str, str]:
