@@ -6,6 +6,7 @@ arrive flattened.
 """
 
 import logging
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -182,7 +183,7 @@ class GoogleDirectoryReader:
             if kind == "CUSTOMER":
                 member_ids.update(users)
             elif kind == "USER" and member.get("id") in users:
-                member_ids.add(member["id"])
+                member_ids.add(sys.intern(member["id"]))  # shared with the user's own id
             else:
                 warnings.append(outside_member_warning(group["email"], member))
         return member_ids, warnings
@@ -200,7 +201,7 @@ def _user(raw: dict[str, Any]) -> GoogleUser:
     addresses |= {a.lower() for a in raw.get("aliases", [])}
     addresses |= {a.lower() for a in raw.get("nonEditableAliases", [])}
     return GoogleUser(
-        id=raw["id"],
+        id=sys.intern(raw["id"]),
         primary_email=email,
         given_name=name.get("givenName", ""),
         family_name=name.get("familyName", ""),

@@ -4,6 +4,7 @@ Each write is idempotent, so that a run interrupted anywhere is repaired by the 
 creating what already exists returns the existing id, deleting what is gone counts as done.
 """
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -83,17 +84,12 @@ class IdentityStore:
     def read(self, memberships_of: Callable[[IdcGroup], bool]) -> IdentityCenterSnapshot:
         """All users and groups, and the memberships of the groups `memberships_of` selects."""
         with self._reading() as pool:
-            users = tuple(_user(raw) for raw in self._list("list_users", "Users"))
-            groups = tuple(_group(raw) for raw in self._list("list_groups", "Groups"))
+            users = tuple(self._list("list_users", "Users", _user))
+            groups = tuple(self._list("list_groups", "Groups", _group))
             # One listing per group: many small calls, so they run side by side under the
             # shared rate limit.
-            pages = pool.map(
-                lambda group: self._list(
-                    "list_group_memberships", "GroupMemberships", GroupId=group.group_id
-                ),
-                [group for group in groups if memberships_of(group)],
-            )
-            memberships = _memberships(raw for listing in pages for raw in listing)
+            listings = pool.map(self._memberships, [g for g in groups if memberships_of(g)])
+            memberships = tuple(m for listing in listings for m in listing)
         return IdentityCenterSnapshot(users, groups, memberships)
 
     def read_groups(
@@ -106,13 +102,8 @@ class IdentityStore:
             unseen = display_names - {group.attributes.name for group in groups}
             more = _found(pool.map(self.group_id_named, unseen)) - group_ids
             groups = tuple(groups | _found(pool.map(self._describe_group, more)))
-            listings = pool.map(
-                lambda group: self._list(
-                    "list_group_memberships", "GroupMemberships", GroupId=group.group_id
-                ),
-                groups,
-            )
-            return groups, _memberships(raw for listing in listings for raw in listing)
+            listings = pool.map(self._memberships, groups)
+            return groups, tuple(m for listing in listings for m in listing)
 
     def read_users(self, user_ids: set[str], user_names: set[str]) -> tuple[IdcUser, ...]:
         """The users with these ids or names, those that exist."""
@@ -182,12 +173,29 @@ class IdentityStore:
                 return None
             raise
 
-    def _list(self, operation: str, key: str, **params: Any) -> list[dict]:
+    def _memberships(self, group: IdcGroup) -> list[IdcMembership]:
+        """The group's memberships of users (the only members the sync manages)."""
+        listing = self._list(
+            "list_group_memberships",
+            "GroupMemberships",
+            lambda raw: _membership(group.group_id, raw),
+            GroupId=group.group_id,
+        )
+        return [membership for membership in listing if membership is not None]
+
+    def _list(
+        self,
+        operation: str,
+        key: str,
+        convert: Callable[[dict], Any] | None = None,
+        **params: Any,
+    ) -> list:
         call = getattr(self._client, operation)
         return all_pages(
             call,
             key,
             self._retrying,
+            convert,
             IdentityStoreId=self._store_id,
             MaxResults=PAGE_SIZE,
             **params,
@@ -281,12 +289,12 @@ class IdentityStore:
                 raise
 
 
-def _memberships(raws: Iterable[dict]) -> tuple[IdcMembership, ...]:
-    return tuple(
-        IdcMembership(raw["MembershipId"], raw["GroupId"], raw["MemberId"]["UserId"])
-        for raw in raws
-        if "UserId" in raw.get("MemberId", {})
-    )
+def _membership(group_id: str, raw: dict) -> IdcMembership | None:
+    user_id = raw.get("MemberId", {}).get("UserId")
+    if user_id is None:
+        return None
+    # Interned: a user id recurs in every membership of that user.
+    return IdcMembership(raw["MembershipId"], group_id, sys.intern(user_id))
 
 
 def _found(results: Iterable[Any]) -> set[Any]:
@@ -298,7 +306,7 @@ def _user(raw: dict) -> IdcUser:
     emails = raw.get("Emails") or []
     primary = next((e for e in emails if e.get("Primary")), emails[0] if emails else {})
     return IdcUser(
-        raw["UserId"],
+        sys.intern(raw["UserId"]),
         UserAttributes(
             user_name=raw.get("UserName", ""),
             display_name=raw.get("DisplayName", ""),
