@@ -137,7 +137,9 @@ def _read_google(
     warnings: list[str] = []
     groups = _managed_among(directory, candidates, state, warnings)
     with ThreadPoolExecutor(concurrency, thread_name_prefix="google") as pool:
-        listings = list(pool.map(lambda raw: directory.member_rows(raw["id"]), groups.values()))
+        listings = list(
+            pool.map(lambda raw: list(directory.member_rows(raw["id"])), groups.values())
+        )
     names = _display_names(rules)
     snapshot_groups, known_emails = [], {}
     for raw, rows in zip(groups.values(), listings, strict=True):

@@ -31,6 +31,7 @@ SCOPES_HINT = "the three admin.directory read-only scopes"
 USERS_PAGE = 500
 GROUPS_PAGE = 200
 MEMBERS_PAGE = 200
+NO_ALIASES: frozenset[str] = frozenset()  # shared: most users have none
 
 
 class GoogleDirectoryReader:
@@ -119,8 +120,9 @@ class GoogleDirectoryReader:
         )
         return [raw for page in pages for raw in page.get("groups", [])]
 
-    def member_rows(self, group_id: str) -> list[dict]:
-        """A group's members, nested groups flattened (includeDerivedMembership)."""
+    def member_rows(self, group_id: str) -> Iterator[dict]:
+        """A group's members, nested groups flattened (includeDerivedMembership), page by page
+        as they arrive (a 50,000-member group is never held whole)."""
         pages = self._api.pages(
             "members.list",
             lambda token: self._api.service.members().list(
@@ -130,7 +132,8 @@ class GoogleDirectoryReader:
                 pageToken=token,
             ),
         )
-        return [member for page in pages for member in page.get("members", [])]
+        for page in pages:
+            yield from page.get("members", [])
 
     # --- the full read ---------------------------------------------------------------------
 
@@ -200,6 +203,7 @@ def _user(raw: dict[str, Any]) -> GoogleUser:
     addresses = {e.get("address", "").lower() for e in raw.get("emails", [])}
     addresses |= {a.lower() for a in raw.get("aliases", [])}
     addresses |= {a.lower() for a in raw.get("nonEditableAliases", [])}
+    others = addresses - {email.lower(), ""}
     return GoogleUser(
         id=sys.intern(raw["id"]),
         primary_email=email,
@@ -208,7 +212,7 @@ def _user(raw: dict[str, Any]) -> GoogleUser:
         full_name=name.get("fullName", ""),
         suspended=bool(raw.get("suspended", False)),
         archived=bool(raw.get("archived", False)),
-        aliases=frozenset(addresses - {email.lower(), ""}),
+        aliases=frozenset(others) if others else NO_ALIASES,
     )
 
 
