@@ -1,5 +1,5 @@
-"""The Lambda-side stores: state and audit in S3, Google credentials in Secrets Manager,
-Identity Center discovered through sso-admin; all through boto3 against moto."""
+"""The Lambda-side stores: state, delta cursor and audit in S3, Google credentials in Secrets
+Manager, Identity Center discovered through sso-admin; all through boto3 against moto."""
 
 import json
 import uuid
@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from sync.delta import run_delta
 from sync.errors import ConfigError
 from sync.identity_center import discover_instance
 from sync.local.aws import ExtendedMotoApp
@@ -49,6 +50,14 @@ def test_state_and_audit_in_s3_with_credentials_from_secrets_manager(
     audit_key = next(key for key in keys if first.run_id in key)
     lines = s3.get_object(Bucket=bucket, Key=audit_key)["Body"].read().decode().splitlines()
     assert len(lines) == len(first.plan.operations) + 1
+
+    run_delta(cloud, RunOptions(apply=True, trigger="delta"), rules)  # starts the feed
+    google.suspend_user("dan@example.com")
+    offboarded = run_delta(cloud, RunOptions(apply=True, trigger="delta"), rules)
+
+    assert offboarded.summary()["applied"] == {"user.delete": 1}
+    cursor = json.loads(s3.get_object(Bucket=bucket, Key="sync/state.delta.json")["Body"].read())
+    assert cursor["checkpoint"] is not None and cursor["handled"]
 
 
 def test_identity_center_is_discovered(moto_app: ExtendedMotoApp) -> None:
