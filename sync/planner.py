@@ -4,7 +4,7 @@ No I/O, no clock, no randomness. Ownership lives here: the sync acts only on obj
 in the state (or adopted in this plan), never on protected or hand-made ones.
 
 A delta run plans a slice (a Scope): only the users and groups it re-read are reconciled, and
-the Google snapshot holds just those, plus the unmanaged members of the re-read groups.
+the Google snapshot holds just those (sync/delta_slice.py says which).
 """
 
 from collections import Counter
