@@ -31,8 +31,9 @@ def run_delta(settings: Settings, options: RunOptions, rules: Rules | None = Non
     cursor = load_cursor(cursor_document)
     now = datetime.now(UTC)
     overlap = timedelta(seconds=settings.delta_overlap)
+    since = cursor.window_start(now, overlap)
     with google_errors("reading Google's change feed", SCOPES_HINT):
-        events = feed.events_since(cursor.window_start(now, overlap))
+        events = feed.events_since(since)
     fresh = cursor.unhandled(events)
     # The first delta run starts the feed here: what happened before is the full sync's.
     hints = hints_from(fresh) if cursor.checkpoint is not None else ChangeHints()
@@ -46,7 +47,7 @@ def run_delta(settings: Settings, options: RunOptions, rules: Rules | None = Non
     report.seconds = time.monotonic() - started
     report.google_calls = feed.calls + report.google_calls
     report.feed = {
-        "since": cursor.window_start(now, overlap).isoformat(timespec="seconds"),
+        "since": since.isoformat(timespec="seconds"),
         "events": len(events),
         "new_events": len(fresh),
         "users": sorted(hints.users),

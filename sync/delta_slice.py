@@ -51,8 +51,8 @@ def read_slice(
     concurrency: int = 4,
 ) -> Slice:
     with google_errors("reading Google Workspace", SCOPES_HINT):
-        google, gone_users, gone_groups = _read_google(directory, state, rules, hints, concurrency)
-    names = _display_names(rules)
+        names = _display_names(rules)
+        google, gone_users, gone_groups = _read_google(directory, state, names, hints, concurrency)
     groups_gone = _recorded_ids(
         state.groups, store.group_id_named, (names.get(a, a) for a in gone_groups)
     )
@@ -123,7 +123,7 @@ def _in_groups_elsewhere(
 def _read_google(
     directory: GoogleDirectoryReader,
     state: State,
-    rules: Rules,
+    names: dict[str, str],
     hints: ChangeHints,
     concurrency: int,
 ) -> tuple[GoogleSnapshot, list[str], list[str]]:
@@ -140,7 +140,6 @@ def _read_google(
         listings = list(
             pool.map(lambda raw: list(directory.member_rows(raw["id"])), groups.values())
         )
-    names = _display_names(rules)
     snapshot_groups, known_emails = [], {}
     for raw, rows in zip(groups.values(), listings, strict=True):
         if any(row.get("type") == "CUSTOMER" for row in rows):

@@ -138,18 +138,23 @@ class IdentityStore:
             raise ReadError(f"reading the identity store failed: {error}") from error
 
     def user_id_named(self, user_name: str) -> str | None:
-        return self._id_by("get_user_id", "UserId", "userName", user_name)
+        return self._unless_missing(lambda: self._user_id(user_name))
 
     def group_id_named(self, display_name: str) -> str | None:
+        return self._unless_missing(lambda: self._group_id(display_name))
+
+    def _user_id(self, user_name: str) -> str:
+        return self._id_by("get_user_id", "UserId", "userName", user_name)
+
+    def _group_id(self, display_name: str) -> str:
         return self._id_by("get_group_id", "GroupId", "displayName", display_name)
 
-    def _id_by(self, operation: str, key: str, path: str, value: str) -> str | None:
+    def _id_by(self, operation: str, key: str, path: str, value: str) -> str:
+        """One attempt at GetUserId or GetGroupId by a unique attribute."""
         identifier = {"UniqueAttribute": {"AttributePath": path, "AttributeValue": value}}
-        return self._unless_missing(
-            lambda: getattr(self._client, operation)(
-                IdentityStoreId=self._store_id, AlternateIdentifier=identifier
-            )[key]
-        )
+        return getattr(self._client, operation)(
+            IdentityStoreId=self._store_id, AlternateIdentifier=identifier
+        )[key]
 
     def _describe_user(self, user_id: str) -> IdcUser | None:
         return self._unless_missing(
@@ -219,15 +224,7 @@ class IdentityStore:
             if error_code(error) != "ConflictException":
                 raise
             # Created by an interrupted run whose record was lost: it is ours.
-            return self._client.get_user_id(
-                IdentityStoreId=self._store_id,
-                AlternateIdentifier={
-                    "UniqueAttribute": {
-                        "AttributePath": "userName",
-                        "AttributeValue": attributes.user_name,
-                    }
-                },
-            )["UserId"]
+            return self._user_id(attributes.user_name)
 
     def update_user(self, user_id: str, changes: dict[str, Any]) -> None:
         self._client.update_user(
@@ -249,15 +246,7 @@ class IdentityStore:
         except ClientError as error:
             if error_code(error) != "ConflictException":
                 raise
-            return self._client.get_group_id(
-                IdentityStoreId=self._store_id,
-                AlternateIdentifier={
-                    "UniqueAttribute": {
-                        "AttributePath": "displayName",
-                        "AttributeValue": attributes.display_name,
-                    }
-                },
-            )["GroupId"]
+            return self._group_id(attributes.display_name)
 
     def update_group(self, group_id: str, changes: dict[str, Any]) -> None:
         self._client.update_group(
