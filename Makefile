@@ -26,6 +26,7 @@ demo: $(STAMP)
 test: $(STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 format: $(STAMP)
@@ -36,7 +37,7 @@ clean:
 	rm -rf $(VENV) .venv-sam .sso-sync .pytest_cache build
 
 schema: $(STAMP)
-	$(BIN)/python -c 'import json; from sync.rules import rules_json_schema; print(json.dumps(rules_json_schema(), indent=2))' > mappings/rules.schema.json
+	$(BIN)/python -c 'import json; from sync.rules.model import rules_json_schema; print(json.dumps(rules_json_schema(), indent=2))' > mappings/rules.schema.json
 
 package: $(STAMP)
 	$(BIN)/python deploy/package.py

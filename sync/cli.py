@@ -4,7 +4,6 @@ Exit codes: 0 success, 1 run failed, 2 bad input or config, 3 refused by a safeg
 """
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,13 +12,12 @@ from pathlib import Path
 from botocore.exceptions import NoCredentialsError, NoRegionError
 from rich.console import Console
 
-from sync.access_report import AccessLine
 from sync.bootstrap.run import add_sandbox, run_bootstrap
-from sync.delta import run_delta
+from sync.delta.run import run_delta
 from sync.errors import ExitCode, SyncError
-from sync.render import print_bootstrap, print_feed, print_plan, print_result
-from sync.rules import load_rules
-from sync.run import RunOptions, RunReport, explain_access, run_sync
+from sync.render import print_bootstrap, show_access, show_report
+from sync.rules.loader import load_rules
+from sync.run import RunOptions, explain_access, run_sync
 from sync.settings import Settings, load_settings
 
 
@@ -98,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if not arguments.verbose:
-        logging.getLogger("sync.audit").setLevel(logging.WARNING)
+        logging.getLogger("sync.records.audit").setLevel(logging.WARNING)
     console = Console(highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
@@ -156,55 +154,6 @@ def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Conso
     report = run_bootstrap(settings, apply=arguments.bootstrap_command == "apply")
     print_bootstrap(report, console)
     return report.exit_code
-
-
-def show_access(lines: list[AccessLine], console: Console, subject: str, as_json: bool) -> None:
-    """One greppable line per account and permission set, with the reason."""
-    if as_json:
-        print(json.dumps([line.to_json() for line in lines], indent=2))
-        return
-    if not lines:
-        console.print(f"{subject}: no access to any account.")
-        return
-    console.print(f"[bold]{subject}[/bold]")
-    rows = sorted(lines, key=lambda x: (x.account.lower(), x.permission_set, x.principal))
-    width = max(len(f"{row.account} ({row.account_id})") for row in rows)
-    for row in rows:
-        people = f" [{len(row.people)} people]" if row.principal.startswith("group") else ""
-        console.print(
-            f"  {row.account + ' (' + row.account_id + ')':<{width}}  {row.permission_set:<20}"
-            f"  {row.principal}{people}  [dim]# {row.why}[/dim]",
-            highlight=False,
-        )
-
-
-def show_report(report: RunReport, console: Console, as_json: bool = False) -> None:
-    if as_json:
-        body = report.plan.to_json() if report.applied is None else {}
-        body["run"] = report.summary()
-        print(json.dumps(body, indent=2, default=str))
-        return
-    if report.feed is not None:
-        print_feed(report.feed, console)
-    if report.busy:
-        console.print(f"[yellow]Busy:[/yellow] {report.busy}; the next delta run picks this up.")
-        return
-    print_plan(report.plan, console)
-    if report.refused:
-        console.print(f"[red bold]Refused:[/red bold] {report.refused}")
-    if report.applied is not None:
-        print_result(report.applied, console)
-        calls = sum(report.aws_calls.values())
-        console.print(
-            f"Run {report.run_id}: {len(report.applied.outcomes)} operations, "
-            f"{len(report.applied.failures)} failed, {calls} Identity Center calls, "
-            f"{report.seconds:.1f}s."
-        )
-        if report.applied.postponed:
-            console.print(
-                f"[yellow]Incomplete, continuing: the time budget ran out with "
-                f"{report.applied.postponed} operations to go; the next run does them.[/yellow]"
-            )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
-from sync.delta import run_delta
+from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode
 from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import load_settings

@@ -1,7 +1,12 @@
-"""Plain immutable snapshots of both sides, as the planner sees them."""
+"""The shared vocabulary: plain snapshots of both sides as the planner sees them, the change
+feed's events, and the record of what the sync owns."""
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sync.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +158,41 @@ class AccessSnapshot:
 
     permission_sets: tuple[IdcPermissionSet, ...]
     assignments: tuple[IdcAssignment, ...]
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    key: str
+    """Unique per event: the activity's application, time and unique qualifier, and the
+    event's position in it."""
+    time: datetime
+    application: str
+    name: str
+    parameters: Mapping[str, str]
+
+
+STATE_VERSION = 1
+
+
+@dataclass
+class State:
+    """What the sync owns, keyed by Google's immutable ids (the only proof of ownership)."""
+
+    users: dict[str, str] = field(default_factory=dict)
+    """Google user id -> Identity Store UserId."""
+    groups: dict[str, str] = field(default_factory=dict)
+    """Google group id -> Identity Store GroupId."""
+
+    def to_json(self) -> str:
+        body = {"version": STATE_VERSION, "users": self.users, "groups": self.groups}
+        return json.dumps(body, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> "State":
+        try:
+            body = json.loads(text)
+            if body.get("version") != STATE_VERSION:
+                raise ValueError(f"unsupported version {body.get('version')!r}")
+            return cls(users=dict(body["users"]), groups=dict(body["groups"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"{source}: the state file is not valid: {error}") from error

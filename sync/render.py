@@ -1,14 +1,18 @@
-"""Human-readable output: the plan as a diff, the result as a table."""
+"""What the commands print: the plan as a diff, the result as a table, access as greppable lines
+(or JSON)."""
 
+import json
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from sync.apply.executor import ApplyResult
 from sync.bootstrap.planner import Step
 from sync.bootstrap.run import BootstrapReport
-from sync.executor import ApplyResult
-from sync.plan import Action, PermissionSetOperation, Plan, PrincipalOperation
+from sync.planning.access_report import AccessLine
+from sync.planning.plan import Action, PermissionSetOperation, Plan, PrincipalOperation
+from sync.run import RunReport
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -128,3 +132,52 @@ def print_feed(feed: dict[str, Any], console: Console) -> None:
         f"{feed['new_events']} new"
         + (f"; re-reading {', '.join(named)}" if named else "; nothing to sync")
     )
+
+
+def show_access(lines: list[AccessLine], console: Console, subject: str, as_json: bool) -> None:
+    """One greppable line per account and permission set, with the reason."""
+    if as_json:
+        print(json.dumps([line.to_json() for line in lines], indent=2))
+        return
+    if not lines:
+        console.print(f"{subject}: no access to any account.")
+        return
+    console.print(f"[bold]{subject}[/bold]")
+    rows = sorted(lines, key=lambda x: (x.account.lower(), x.permission_set, x.principal))
+    width = max(len(f"{row.account} ({row.account_id})") for row in rows)
+    for row in rows:
+        people = f" [{len(row.people)} people]" if row.principal.startswith("group") else ""
+        console.print(
+            f"  {row.account + ' (' + row.account_id + ')':<{width}}  {row.permission_set:<20}"
+            f"  {row.principal}{people}  [dim]# {row.why}[/dim]",
+            highlight=False,
+        )
+
+
+def show_report(report: RunReport, console: Console, as_json: bool = False) -> None:
+    if as_json:
+        body = report.plan.to_json() if report.applied is None else {}
+        body["run"] = report.summary()
+        print(json.dumps(body, indent=2, default=str))
+        return
+    if report.feed is not None:
+        print_feed(report.feed, console)
+    if report.busy:
+        console.print(f"[yellow]Busy:[/yellow] {report.busy}; the next delta run picks this up.")
+        return
+    print_plan(report.plan, console)
+    if report.refused:
+        console.print(f"[red bold]Refused:[/red bold] {report.refused}")
+    if report.applied is not None:
+        print_result(report.applied, console)
+        calls = sum(report.aws_calls.values())
+        console.print(
+            f"Run {report.run_id}: {len(report.applied.outcomes)} operations, "
+            f"{len(report.applied.failures)} failed, {calls} Identity Center calls, "
+            f"{report.seconds:.1f}s."
+        )
+        if report.applied.postponed:
+            console.print(
+                f"[yellow]Incomplete, continuing: the time budget ran out with "
+                f"{report.applied.postponed} operations to go; the next run does them.[/yellow]"
+            )

@@ -13,26 +13,27 @@ from typing import Any
 
 import boto3
 
-from sync.access_report import AccessLine, access_of_person, access_to_account
-from sync.audit import AuditLog, audit_sink_for
-from sync.change_hints import ChangeHints
-from sync.delta_slice import read_slice
+from sync.apply.executor import ApplyResult, Executor
+from sync.apply.run_lock import Lease, LockHeld, run_lock_for
+from sync.aws.identity_store import IdentityStore, boto_config, discover_instance
+from sync.aws.organizations import OrganizationReader
+from sync.aws.rate_limit import CallMeter, TokenBucket
+from sync.aws.retry import aws_retrying
+from sync.aws.sso_admin import AccessAdmin
+from sync.delta.change_hints import ChangeHints
+from sync.delta.slice_reader import read_slice
 from sync.errors import ExitCode, SafeguardRefusal
-from sync.executor import ApplyResult, Executor
-from sync.google_directory import connect_google
-from sync.identity_center import IdentityStore, boto_config, discover_instance
-from sync.model import GoogleSnapshot, IdcGroup
-from sync.organizations import OrganizationReader
-from sync.plan import Plan
-from sync.planner import build_plan
-from sync.rate_limit import CallMeter, TokenBucket
-from sync.retry import aws_retrying
-from sync.rules import Rules, load_rules
-from sync.run_lock import Lease, LockHeld, run_lock_for
-from sync.safeguards import check_deletions, check_google_answer
+from sync.google.directory import connect_google
+from sync.model import GoogleSnapshot, IdcGroup, State
+from sync.planning.access_report import AccessLine, access_of_person, access_to_account
+from sync.planning.identity_planner import build_plan
+from sync.planning.plan import Plan
+from sync.planning.safeguards import check_deletions, check_google_answer
+from sync.records.audit import AuditLog, audit_sink_for
+from sync.records.state import state_store_for
+from sync.rules.loader import load_rules
+from sync.rules.model import Rules
 from sync.settings import Settings
-from sync.sso_admin import AccessAdmin
-from sync.state import State, state_store_for
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.http_server import LocalServer
 from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT, environment
-from sync.rules import Rules, parse_rules
+from sync.rules.loader import parse_rules
+from sync.rules.model import Rules
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, write_key
 

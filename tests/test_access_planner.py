@@ -1,6 +1,5 @@
 """Planning permission sets and assignments from the rules, Google and the Organization."""
 
-from sync.access_planner import permission_set_attributes
 from sync.model import (
     AccessSnapshot,
     Account,
@@ -15,12 +14,14 @@ from sync.model import (
     IdcUser,
     IdentityCenterSnapshot,
     OrganizationSnapshot,
+    State,
     UserAttributes,
 )
-from sync.plan import Plan
-from sync.planner import build_plan
-from sync.rules import Rules, parse_rules
-from sync.state import State
+from sync.planning.access_planner import permission_set_attributes
+from sync.planning.identity_planner import build_plan
+from sync.planning.plan import Plan
+from sync.rules.loader import parse_rules
+from sync.rules.model import Rules
 
 RULES = """
 version: 1

@@ -4,11 +4,12 @@
 import boto3
 import pytest
 
-from sync.delta import run_delta
+from sync.delta.run import run_delta
 from sync.errors import ExitCode
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.rules import Rules, parse_rules
+from sync.rules.loader import parse_rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import (

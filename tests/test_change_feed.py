@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.activity_feed import ActivityEvent
-from sync.change_hints import hints_from
-from sync.delta_cursor import DeltaCursor
+from sync.delta.change_hints import hints_from
 from sync.errors import ConfigError
+from sync.model import ActivityEvent
+from sync.records.delta_cursor import DeltaCursor
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 OVERLAP = timedelta(minutes=10)

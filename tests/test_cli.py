@@ -13,7 +13,7 @@ import pytest
 from sync.cli import main
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.rules import Rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes

@@ -8,12 +8,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sync.delta import run_delta
+from sync.aws.identity_store import discover_instance
+from sync.delta.run import run_delta
 from sync.errors import ConfigError
-from sync.identity_center import discover_instance
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.rules import Rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, seed_small_company

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from sync.delta import run_delta
+from sync.apply.run_lock import Lease, LocalFileLock
+from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.rules import Rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
-from sync.run_lock import Lease, LocalFileLock
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, seed_small_company, write_key, writes
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from sync.errors import ConfigError, ReadError
-from sync.google_api import google_credentials
-from sync.google_directory import DIRECTORY_SCOPES, GoogleDirectoryReader
+from sync.google.api import google_credentials
+from sync.google.directory import DIRECTORY_SCOPES, GoogleDirectoryReader
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.local.stack import ADMIN_EMAIL
-from sync.rules import GroupSelector
+from sync.rules.model import GroupSelector
 from tests.helpers import write_key
 
 SCOPE = "https://www.googleapis.com/auth/"

@@ -9,7 +9,7 @@ import pytest
 
 from sync.errors import ConfigError
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.rules import Rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, seed_small_company

@@ -9,12 +9,12 @@ from sync.model import (
     IdcMembership,
     IdcUser,
     IdentityCenterSnapshot,
+    State,
     UserAttributes,
 )
-from sync.plan import Action, Phase, phase_of
-from sync.planner import build_plan, group_attributes, user_attributes
-from sync.rules import parse_rules
-from sync.state import State
+from sync.planning.identity_planner import build_plan, group_attributes, user_attributes
+from sync.planning.plan import Action, Phase, phase_of
+from sync.rules.loader import parse_rules
 
 RULES = parse_rules(
     """

@@ -16,12 +16,12 @@ from sync.model import (
     IdcMembership,
     IdcUser,
     IdentityCenterSnapshot,
+    State,
     UserAttributes,
 )
-from sync.plan import Action, MembershipOperation, Plan
-from sync.planner import build_plan
-from sync.rules import parse_rules
-from sync.state import State
+from sync.planning.identity_planner import build_plan
+from sync.planning.plan import Action, MembershipOperation, Plan
+from sync.rules.loader import parse_rules
 
 RULES = parse_rules(
     "version: 1\nsync: {groups: [{email: g0@example.com}]}\n"

@@ -6,8 +6,8 @@ import time
 
 import boto3
 
-from sync.identity_center import boto_config
-from sync.rate_limit import CallMeter, TokenBucket
+from sync.aws.identity_store import boto_config
+from sync.aws.rate_limit import CallMeter, TokenBucket
 from tests.helpers import IdentityCenterView
 
 

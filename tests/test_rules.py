@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from sync.errors import ConfigError
-from sync.rules import load_rules, parse_rules, rules_json_schema
+from sync.rules.loader import load_rules, parse_rules
+from sync.rules.model import rules_json_schema
 
 
 def test_the_shipped_rules_file_is_valid() -> None:

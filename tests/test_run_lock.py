@@ -11,12 +11,12 @@ from pathlib import Path
 import boto3
 import pytest
 
+from sync.apply.run_lock import DynamoDbLock, Lease, LocalFileLock, LockHeld
 from sync.errors import ExitCode
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.rules import Rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, RunReport, run_sync
-from sync.run_lock import DynamoDbLock, Lease, LocalFileLock, LockHeld
 from sync.settings import Settings
 from tests.helpers import add_people, seed_small_company, writes
 

@@ -6,9 +6,9 @@ import pytest
 
 from sync.errors import SafeguardRefusal
 from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser
-from sync.plan import Action, Plan, PrincipalOperation
-from sync.rules import parse_rules
-from sync.safeguards import check_deletions, check_google_answer
+from sync.planning.plan import Action, Plan, PrincipalOperation
+from sync.planning.safeguards import check_deletions, check_google_answer
+from sync.rules.loader import parse_rules
 
 ALICE = GoogleUser("g1", "alice@example.com", "Alice", "A", "Alice A")
 RULES = parse_rules("version: 1\nsync: {groups: [{email: eng@example.com}]}\n")

@@ -4,7 +4,7 @@ only ACTIVE accounts, the management account only on an explicit opt-in."""
 import pytest
 
 from sync.model import Account
-from sync.selectors import parse_selector, select_accounts
+from sync.rules.selectors import parse_selector, select_accounts
 
 MANAGEMENT = Account("000000000000", "Management", "ACTIVE", "/")
 PRODUCTION = Account(

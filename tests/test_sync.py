@@ -8,10 +8,11 @@ import pytest
 from sync.errors import ExitCode, ReadError, SafeguardRefusal
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
-from sync.rules import Rules, parse_rules
+from sync.records.state import state_store_for
+from sync.rules.loader import parse_rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
-from sync.state import state_store_for
 from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
 
 APPLY = RunOptions(apply=True, trigger="test")

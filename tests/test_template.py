@@ -136,9 +136,9 @@ def test_delta_runs_have_their_own_schedule_and_payload_and_can_be_switched_off(
 @pytest.mark.parametrize(
     ("module", "service"),
     [
-        ("sync/identity_center.py", "identitystore"),
-        ("sync/sso_admin.py", "sso"),
-        ("sync/organizations.py", "organizations"),
+        ("sync/aws/identity_store.py", "identitystore"),
+        ("sync/aws/sso_admin.py", "sso"),
+        ("sync/aws/organizations.py", "organizations"),
     ],
 )
 def test_every_call_the_sync_makes_is_allowed(module: str, service: str) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
-from sync.audit import AuditLog
+from sync.aws.retry import error_code
 from sync.bootstrap.live import IDENTITY_CENTER_PRINCIPAL, SCP, LiveOrganization
 from sync.bootstrap.planner import BootstrapOperation, BootstrapPlan, Step
-from sync.retry import error_code
+from sync.records.audit import AuditLog
 
 NOTIFICATION_THRESHOLDS = (("ACTUAL", 50), ("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100))
 

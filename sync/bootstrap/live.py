@@ -9,9 +9,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
-from sync.aws_paging import all_pages
+from sync.aws.paging import all_pages
+from sync.aws.retry import error_code
 from sync.errors import ReadError
-from sync.retry import error_code
 
 SCP = "SERVICE_CONTROL_POLICY"
 IDENTITY_CENTER_PRINCIPAL = "sso.amazonaws.com"

@@ -9,14 +9,14 @@ from pathlib import Path
 import boto3
 import yaml
 
-from sync.audit import AuditLog, audit_sink_for
+from sync.aws.identity_store import boto_config
+from sync.aws.retry import aws_retrying
 from sync.bootstrap.definition import EMAIL_PATTERN, load_definition
 from sync.bootstrap.executor import BootstrapExecutor, BootstrapResult
 from sync.bootstrap.live import OrganizationState
 from sync.bootstrap.planner import BootstrapPlan, plan_bootstrap
 from sync.errors import ConfigError, ExitCode
-from sync.identity_center import boto_config
-from sync.retry import aws_retrying
+from sync.records.audit import AuditLog, audit_sink_for
 from sync.settings import Settings
 
 

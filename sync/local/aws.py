@@ -21,11 +21,11 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.ssoadmin.models import ssoadmin_backends
 
+from sync.aws.rate_limit import TokenBucket
 from sync.local.aws_errors import AwsError, JsonBody
 from sync.local.identity_store_fixes import IdentityStoreFixes
 from sync.local.organizations_fixes import BudgetsFixes, OrganizationsFixes
 from sync.local.sso_admin_fixes import SsoAdminFixes
-from sync.rate_limit import TokenBucket
 
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")

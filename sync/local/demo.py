@@ -11,13 +11,12 @@ from rich.rule import Rule
 from rich.table import Table
 
 from sync.bootstrap.run import run_bootstrap
-from sync.cli import show_access, show_report
-from sync.delta import run_delta
+from sync.delta.run import run_delta
 from sync.errors import ExitCode
 from sync.local.seed import DOMAIN, seed_demo_directory
 from sync.local.stack import LocalStack, environment
-from sync.render import print_bootstrap
-from sync.rules import load_rules
+from sync.render import print_bootstrap, show_access, show_report
+from sync.rules.loader import load_rules
 from sync.run import RunOptions, explain_access, run_sync
 
 RULES = Path("mappings/rules.yaml")

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from sync.rate_limit import TokenBucket
+from sync.aws.rate_limit import TokenBucket
 
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"

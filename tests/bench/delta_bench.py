@@ -22,13 +22,13 @@ from typing import Any
 
 import boto3
 
-from sync.delta import run_delta
+from sync.aws.rate_limit import TokenBucket
+from sync.delta.run import run_delta
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.http_server import LocalServer
 from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT, environment
-from sync.rate_limit import TokenBucket
-from sync.rules import parse_rules
+from sync.rules.loader import parse_rules
 from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import Settings
 from tests.bench.directory import DOMAIN, seed_directory

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sync.aws.rate_limit import TokenBucket
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.http_server import LocalServer
 from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT
-from sync.rate_limit import TokenBucket
 from tests.bench.directory import churn, seed_directory
 
 AWS_CALLS_PER_SECOND = 20

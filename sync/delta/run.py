@@ -11,14 +11,16 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sync.activity_feed import SCOPES_HINT, ActivityEvent, connect_feed
-from sync.change_hints import ChangeHints, hints_from
-from sync.delta_cursor import DeltaCursor, load_cursor
-from sync.documents import document_at, sibling
-from sync.executor import ApplyResult
-from sync.google_api import google_errors
-from sync.plan import Plan
-from sync.rules import Rules, load_rules
+from sync.apply.executor import ApplyResult
+from sync.delta.change_hints import ChangeHints, hints_from
+from sync.google.activity_feed import SCOPES_HINT, connect_feed
+from sync.google.api import google_errors
+from sync.model import ActivityEvent
+from sync.planning.plan import Plan
+from sync.records.delta_cursor import DeltaCursor, load_cursor
+from sync.records.documents import document_at, sibling
+from sync.rules.loader import load_rules
+from sync.rules.model import Rules
 from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import Settings
 

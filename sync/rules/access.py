@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from sync.selectors import Selector, parse_selector
+from sync.rules.selectors import Selector, parse_selector
 
 AWS_MANAGED_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
 MANAGED_TAG = ("managed-by", "sso-sync")

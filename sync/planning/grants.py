@@ -5,8 +5,8 @@ against the Google directory and the Organization. Pure; used by the planner and
 from dataclasses import dataclass
 
 from sync.model import Account, GoogleGroup, GoogleSnapshot, OrganizationSnapshot
-from sync.rules import Rules
-from sync.selectors import select_accounts
+from sync.rules.model import Rules
+from sync.rules.selectors import select_accounts
 
 
 @dataclass(frozen=True)

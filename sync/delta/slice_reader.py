@@ -16,21 +16,21 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from googleapiclient.errors import HttpError
 
-from sync.change_hints import ChangeHints
+from sync.aws.identity_store import IdentityStore
+from sync.delta.change_hints import ChangeHints
 from sync.errors import ReadError
-from sync.google_api import google_errors
-from sync.google_directory import SCOPES_HINT, GoogleDirectoryReader, outside_member_warning
-from sync.identity_center import IdentityStore
+from sync.google.api import google_errors
+from sync.google.directory import SCOPES_HINT, GoogleDirectoryReader, outside_member_warning
 from sync.model import (
     GoogleGroup,
     GoogleSnapshot,
     GoogleUser,
     IdcMembership,
     IdentityCenterSnapshot,
+    State,
 )
-from sync.planner import Scope
-from sync.rules import Rules
-from sync.state import State
+from sync.planning.identity_planner import Scope
+from sync.rules.model import Rules
 
 Found = TypeVar("Found")
 

@@ -4,7 +4,7 @@ re-reads what they name from the Directory API, which stays the truth."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sync.activity_feed import ActivityEvent
+from sync.model import ActivityEvent
 
 # Admin console and Directory API events (applicationName=admin). Names Google may add or
 # rename only cost a missed hint: the full reconcile still catches the change.

@@ -15,13 +15,13 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
-from sync.access_rules import MANAGED_TAG
-from sync.aws_paging import all_pages
+from sync.aws.identity_store import boto_config
+from sync.aws.paging import all_pages
+from sync.aws.rate_limit import CallMeter
+from sync.aws.retry import error_code, is_transient
 from sync.errors import ReadError
-from sync.identity_center import boto_config
 from sync.model import AccessSnapshot, IdcAssignment, IdcPermissionSet, PermissionSetAttributes
-from sync.rate_limit import CallMeter
-from sync.retry import error_code, is_transient
+from sync.rules.access import MANAGED_TAG
 
 MAX_OUTSTANDING_CREATIONS = 15  # AWS's hard limit per instance
 MAX_PROVISIONINGS = 3

@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from sync.errors import ConfigError, ReadError
-from sync.google_keyless import GOOGLE_TOKEN_AUDIENCE, keyless_credentials
+from sync.google.keyless import GOOGLE_TOKEN_AUDIENCE, keyless_credentials
 from sync.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sync.access_planner import Principals, plan_access
 from sync.model import (
     AccessSnapshot,
     GoogleGroup,
@@ -22,11 +21,12 @@ from sync.model import (
     IdcMembership,
     IdentityCenterSnapshot,
     OrganizationSnapshot,
+    State,
     UserAttributes,
 )
-from sync.plan import Action, MembershipOperation, Operation, Plan, PrincipalOperation
-from sync.rules import Rules
-from sync.state import State
+from sync.planning.access_planner import Principals, plan_access
+from sync.planning.plan import Action, MembershipOperation, Operation, Plan, PrincipalOperation
+from sync.rules.model import Rules
 
 MANAGED_DESCRIPTION = "Managed by sso-sync from Google group {email}"
 

@@ -15,9 +15,9 @@ from google.auth.credentials import Credentials
 from googleapiclient.errors import HttpError
 
 from sync.errors import ConfigError
-from sync.google_api import GoogleApi, configured_credentials, google_errors, is_not_found
+from sync.google.api import GoogleApi, configured_credentials, google_errors, is_not_found
 from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser
-from sync.rules import GroupSelector
+from sync.rules.model import GroupSelector
 from sync.settings import Settings
 
 log = logging.getLogger(__name__)

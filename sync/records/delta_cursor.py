@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sync.activity_feed import ActivityEvent
-from sync.documents import Document
 from sync.errors import ConfigError
+from sync.model import ActivityEvent
+from sync.records.documents import Document
 
 CURSOR_VERSION = 1
 

@@ -2,29 +2,17 @@
 user and group changes (`admin` for the Admin console and the Directory API, `groups_enterprise`
 for changes made in Google Groups)."""
 
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sync.google_api import GoogleApi, configured_credentials
+from sync.google.api import GoogleApi, configured_credentials
+from sync.model import ActivityEvent
 from sync.settings import Settings
 
 REPORTS_SCOPES = ("https://www.googleapis.com/auth/admin.reports.audit.readonly",)
 SCOPES_HINT = "the admin.reports.audit.readonly scope, needed by delta runs only"
 APPLICATIONS = ("admin", "groups_enterprise")
 PAGE_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class ActivityEvent:
-    key: str
-    """Unique per event: the activity's application, time and unique qualifier, and the
-    event's position in it."""
-    time: datetime
-    application: str
-    name: str
-    parameters: Mapping[str, str]
 
 
 class ActivityFeed:

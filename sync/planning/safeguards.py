@@ -2,8 +2,8 @@
 
 from sync.errors import SafeguardRefusal
 from sync.model import GoogleSnapshot
-from sync.plan import Plan
-from sync.rules import Rules
+from sync.planning.plan import Plan
+from sync.rules.model import Rules
 
 
 def check_google_answer(google: GoogleSnapshot) -> None:

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.errors import ConfigError
-from sync.grants import Grant, evaluate_grants
 from sync.model import GoogleSnapshot, OrganizationSnapshot
-from sync.rules import Rules
+from sync.planning.grants import Grant, evaluate_grants
+from sync.rules.model import Rules
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
-from sync.aws_paging import all_pages
+from sync.aws.identity_store import boto_config
+from sync.aws.paging import all_pages
+from sync.aws.rate_limit import CallMeter
 from sync.errors import ReadError
-from sync.identity_center import boto_config
 from sync.model import Account, OrganizationSnapshot
-from sync.rate_limit import CallMeter
 
 
 class OrganizationReader:

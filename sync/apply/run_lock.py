@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import boto3
 from botocore.exceptions import ClientError
 
+from sync.aws.retry import error_code
 from sync.errors import SafeguardRefusal
-from sync.retry import error_code
 
 LOCK_NAME = "sso-sync-apply"
 

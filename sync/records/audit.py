@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import boto3
 
-from sync.documents import split_s3_url
-from sync.plan import Operation, operation_json
+from sync.planning.plan import Operation, operation_json
+from sync.records.documents import split_s3_url
 
-log = logging.getLogger("sync.audit")
+log = logging.getLogger("sync.records.audit")
 
 
 class AuditSink(Protocol):

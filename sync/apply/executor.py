@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
-from sync.audit import AuditLog
-from sync.identity_center import IdentityStore
-from sync.plan import (
+from sync.aws.identity_store import IdentityStore
+from sync.aws.retry import error_code
+from sync.aws.sso_admin import AccessAdmin, RequestFailed
+from sync.model import State
+from sync.planning.plan import (
     Action,
     AssignmentOperation,
     MembershipOperation,
@@ -23,9 +25,8 @@ from sync.plan import (
     Plan,
     PrincipalOperation,
 )
-from sync.retry import error_code
-from sync.sso_admin import AccessAdmin, RequestFailed
-from sync.state import State, StateStore
+from sync.records.audit import AuditLog
+from sync.records.state import StateStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
-from sync.aws_paging import all_pages
+from sync.aws.paging import all_pages
+from sync.aws.rate_limit import CallMeter
+from sync.aws.retry import error_code
 from sync.errors import ConfigError, ReadError
 from sync.model import (
     GroupAttributes,
@@ -25,8 +27,6 @@ from sync.model import (
     IdentityCenterSnapshot,
     UserAttributes,
 )
-from sync.rate_limit import CallMeter
-from sync.retry import error_code
 
 PAGE_SIZE = 100  # AWS rejects more on every List call of the identity store
 

@@ -9,16 +9,16 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sync.access_rules import PermissionSetSpec
-from sync.grants import Grant, evaluate_grants
 from sync.model import (
     AccessSnapshot,
     GoogleSnapshot,
     OrganizationSnapshot,
     PermissionSetAttributes,
 )
-from sync.plan import Action, AssignmentOperation, Operation, PermissionSetOperation
-from sync.rules import Rules
+from sync.planning.grants import Grant, evaluate_grants
+from sync.planning.plan import Action, AssignmentOperation, Operation, PermissionSetOperation
+from sync.rules.access import PermissionSetSpec
+from sync.rules.model import Rules
 
 AssignmentKey = tuple[str, str, str, str]
 """(account id, permission set name, principal type, principal Google id)."""
