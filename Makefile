@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # The SAM CLI lives apart: its pins need not agree with the project's.
 SAM_STAMP := .venv-sam/.installed
 
-.PHONY: install demo test format clean schema package bench-import bench
+.PHONY: install demo test format clean schema package bench-import bench build-SyncFunction
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,13 +34,18 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .venv-sam .sso-sync .pytest_cache build
+	rm -rf $(VENV) .venv-sam .sso-sync .pytest_cache build .aws-sam
 
 schema: $(STAMP)
 	$(BIN)/python -c 'import json; from sync.rules.model import rules_json_schema; print(json.dumps(rules_json_schema(), indent=2))' > mappings/rules.schema.json
 
 package: $(STAMP)
 	$(BIN)/python deploy/package.py
+
+# `sam build` (template.yaml: BuildMethod makefile) calls this with ARTIFACTS_DIR set; it needs
+# only python3 with pip, not the project's virtual environment.
+build-SyncFunction:
+	python3 deploy/package.py --output build/sso-sync.zip --artifacts-dir "$(ARTIFACTS_DIR)"
 
 bench-import: $(STAMP)
 	$(BIN)/python tests/bench/cold_import.py

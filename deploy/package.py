@@ -1,8 +1,10 @@
 """Build the Lambda deployment zip from pyproject.toml, without containers.
 
-    python deploy/package.py [--output build/sso-sync.zip]
+    python deploy/package.py [--output build/sso-sync.zip] [--artifacts-dir DIR]
 
-Wheels for the Lambda platform (arm64, CPython 3.11) are installed into a staging folder;
+Wheels for the Lambda platform (arm64, CPython 3.13) are installed into a staging folder,
+with the rules (`mappings/rules.yaml` and the policy files it names), so the template's
+default `RulesLocation` works from the function's working directory;
 what the function never loads is left out: the discovery documents of every Google API but
 the two it uses (the package ships about 110 MB of them), boto3 and botocore (the runtime
 provides them), byte-code caches and console scripts. Tests and the emulators are not in the
@@ -16,7 +18,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-LAMBDA_PLATFORM = "manylinux2014_aarch64"  # template.yaml: arm64, python3.11
+LAMBDA_PLATFORM = "manylinux2014_aarch64"  # template.yaml: arm64, python3.13
+LAMBDA_PYTHON = "3.13"
+RULES = ("mappings/rules.yaml", "mappings/policies")
 KEPT_DISCOVERY_DOCUMENTS = {"admin.directory_v1.json", "admin.reports_v1.json"}
 PROVIDED_BY_THE_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath")
 # Terminal output for the CLI: the handler never imports it.
@@ -25,7 +29,12 @@ LEFT_OUT = ("bin",)
 TARGET_BYTES = 15 * 1024 * 1024
 
 
-def build(project: Path, output: Path, platform: str = LAMBDA_PLATFORM) -> Path:
+def build(
+    project: Path,
+    output: Path,
+    platform: str = LAMBDA_PLATFORM,
+    python_version: str = LAMBDA_PYTHON,
+) -> Path:
     """The zip at `output`, its files staged in a `package` folder beside it."""
     staging = output.parent / "package"
     shutil.rmtree(staging, ignore_errors=True)
@@ -41,7 +50,7 @@ def build(project: Path, output: Path, platform: str = LAMBDA_PLATFORM) -> Path:
             "--platform",
             platform,
             "--python-version",
-            "3.11",
+            python_version,
             "--implementation",
             "cp",
             "--only-binary=:all:",
@@ -50,6 +59,13 @@ def build(project: Path, output: Path, platform: str = LAMBDA_PLATFORM) -> Path:
         check=True,
     )
     _prune(staging)
+    for name in RULES:
+        source = project / name
+        if source.is_dir():
+            shutil.copytree(source, staging / name)
+        else:
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, staging / name)
     output.unlink(missing_ok=True)
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in sorted(staging.rglob("*")):
@@ -77,10 +93,22 @@ def main() -> int:
     parser.add_argument(
         "--platform", default=LAMBDA_PLATFORM, help="wheel platform tag (tests use the host's)"
     )
+    parser.add_argument(
+        "--python-version", default=LAMBDA_PYTHON, help="CPython version (tests use the host's)"
+    )
+    parser.add_argument(
+        "--artifacts-dir",
+        type=Path,
+        help="also copy the package's files here (sam build's ARTIFACTS_DIR)",
+    )
     arguments = parser.parse_args()
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     project = Path(__file__).resolve().parent.parent
-    zip_path = build(project, arguments.output.resolve(), arguments.platform)
+    zip_path = build(
+        project, arguments.output.resolve(), arguments.platform, arguments.python_version
+    )
+    if arguments.artifacts_dir:
+        shutil.copytree(zip_path.parent / "package", arguments.artifacts_dir, dirs_exist_ok=True)
     size = zip_path.stat().st_size
     with zipfile.ZipFile(zip_path) as archive:
         files = len(archive.namelist())

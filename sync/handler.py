@@ -42,13 +42,14 @@ class ManualPayload(BaseModel):
     """Sent by the function to itself to continue a run whose time ran out."""
 
 
-def run_options(event: Any) -> tuple[RunOptions, bool]:
+def run_options(event: Any, scheduled_apply: bool = True) -> tuple[RunOptions, bool]:
     """The run an invocation asks for, and whether it is a delta run; ConfigError for anything
-    unknown or malformed."""
+    unknown or malformed. Scheduled runs apply only with `scheduled_apply`
+    (SSO_SYNC_SCHEDULED_RUNS=apply); a manual invocation is the operator's decision."""
     if not isinstance(event, dict):
         raise ConfigError(f"the payload must be a JSON object, not {type(event).__name__}")
     if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
-        return RunOptions(apply=True, trigger="schedule"), False
+        return RunOptions(apply=scheduled_apply, trigger="schedule"), False
     try:
         payload = ManualPayload.model_validate(event)
     except ValidationError as error:
@@ -78,11 +79,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     Bad payloads, bad configuration and failed reads raise, so the invocation is marked failed.
     """
     budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
-    requested, delta = run_options(event)
+    settings = load_settings()
+    requested, delta = run_options(event, scheduled_apply=settings.scheduled_runs == "apply")
     options = replace(requested, run_id=uuid.uuid4().hex[:12], time_budget=max(budget, 1.0))
     logger.append_keys(run_id=options.run_id, trigger=options.trigger)
     try:
-        settings = load_settings()
         report = run_delta(settings, options) if delta else run_sync(settings, options)
     except Exception:
         metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)

@@ -30,6 +30,7 @@ from sync.planning.identity_planner import build_plan
 from sync.planning.plan import Plan
 from sync.planning.safeguards import check_deletions, check_google_answer
 from sync.records.audit import AuditLog, audit_sink_for
+from sync.records.plans import save_plan
 from sync.records.state import state_store_for
 from sync.rules.loader import load_rules
 from sync.rules.model import Rules
@@ -66,6 +67,8 @@ class RunReport:
     """A delta run's reading of Google's change feed."""
     busy: str | None = None
     """A delta run found another run holding the lock, and left its changes for later."""
+    plan_location: str | None = None
+    """Where a run that applied nothing wrote its whole plan (SSO_SYNC_PLANS)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -108,7 +111,11 @@ class RunReport:
                 "aws": dict(sorted(self.aws_calls.items())),
             },
             "seconds": round(self.seconds, 3),
-        } | ({"feed": self.feed} if self.feed is not None else {})
+        } | {
+            key: value
+            for key, value in (("feed", self.feed), ("plan_location", self.plan_location))
+            if value is not None
+        }
 
 
 def run_sync(
@@ -125,6 +132,10 @@ def run_sync(
     if not options.apply:
         report = _Run(settings, rules, run_id, options, changes).read_and_plan()
         report.seconds = time.monotonic() - started
+        if settings.plans:
+            report.plan_location = save_plan(
+                settings.plans, run_id, report.plan.to_json() | {"run": report.summary()}
+            )
         return report
     lock = run_lock_for(settings.lock)
     lease = Lease(run_id, options.trigger, time.time() + settings.lock_seconds)

@@ -4,6 +4,7 @@ AWS endpoint and region are deliberately absent: boto3 reads AWS_ENDPOINT_URL an
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,16 @@ class Settings(BaseSettings):
     )
     org_definition: Path = Field(
         Path("deploy/org.yaml"), description="The Organization definition for `bootstrap`."
+    )
+    scheduled_runs: Literal["plan", "apply"] = Field(
+        "apply",
+        description="What the Lambda's scheduled runs do: plan (write the plan, apply nothing) "
+        "or apply. The template deploys with plan until the operator has read a plan.",
+    )
+    plans: str | None = Field(
+        None,
+        description="Where runs that only plan write the whole plan as JSON: a local folder or "
+        "s3://bucket/prefix (latest.json and one document a run).",
     )
     state: str = Field(
         ".sso-sync/state.json", description="State store: a local path or s3://bucket/key."

@@ -13,6 +13,7 @@ from sync.delta.run import run_delta
 from sync.errors import ConfigError
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.rules.loader import load_rules
 from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
@@ -90,3 +91,25 @@ def test_rules_from_s3_and_a_max_deletes_override(
     assert "dan@example.com" in idc.users()
     with pytest.raises(ConfigError, match="SSO_SYNC_MAX_DELETES"):
         run_sync(from_s3.model_copy(update={"max_deletes": "lots"}), RunOptions(apply=True))
+
+
+def test_rules_in_s3_read_their_policy_files_next_to_the_rules_object(
+    settings: Settings,
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="shipped-rules")
+    shipped = Path(__file__).resolve().parent.parent / "mappings"
+    s3.put_object(
+        Bucket="shipped-rules", Key="sso/rules.yaml", Body=(shipped / "rules.yaml").read_bytes()
+    )
+    policy = (shipped / "policies" / "data-scientist.json").read_bytes()
+    s3.put_object(Bucket="shipped-rules", Key="sso/policies/data-scientist.json", Body=policy)
+
+    rules = load_rules("s3://shipped-rules/sso/rules.yaml")
+
+    inline = rules.permission_sets["DataScientist"].inline_policy
+    assert json.loads(inline or "") == json.loads(policy)
+
+    s3.delete_object(Bucket="shipped-rules", Key="sso/policies/data-scientist.json")
+    with pytest.raises(ConfigError, match=r"rules.yaml.*policies/data-scientist.json.*NoSuchKey"):
+        load_rules("s3://shipped-rules/sso/rules.yaml")

@@ -9,28 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from tests.cloudformation import Stack, load_template
 
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(List|Describe|Get)[A-Za-z]*$")
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads !Ref, !Sub and the other short forms as plain values."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _any_tag)
-
-
 def template() -> dict:
-    return yaml.load(Path("template.yaml").read_text(), Loader=_CloudFormationLoader)
+    return load_template()
 
 
 def statements(node: Any) -> list[dict]:
@@ -93,7 +79,12 @@ def _as_list(value: Any) -> list:
 
 
 def test_no_write_action_is_granted_on_every_resource() -> None:
-    resources = template()["Resources"]
+    # In a key policy "*" is the key itself: identity policies are what this guards.
+    resources = {
+        name: resource
+        for name, resource in template()["Resources"].items()
+        if resource["Type"] != "AWS::KMS::Key"
+    }
 
     assert statements(resources), "the function has policies"
     assert writes_on_everything(resources) == []
@@ -131,6 +122,8 @@ def test_delta_runs_have_their_own_schedule_and_payload_and_can_be_switched_off(
     assert json.loads(delta["Input"]) == {"mode": "delta"}
     assert delta["Enabled"] == {"If": ["DeltaRunsOn", True, False]}
     assert "Input" not in events["FullSync"]["Properties"]  # the scheduled event: a full sync
+    assert stack(Mode="apply").condition("DeltaRunsOn")
+    assert not stack(Mode="apply", DeltaSchedule="off").condition("DeltaRunsOn")
 
 
 @pytest.mark.parametrize(
@@ -155,3 +148,122 @@ def test_every_call_the_sync_makes_is_allowed(module: str, service: str) -> None
     needed = {f"{service}:" + "".join(w.title() for w in name.split("_")) for name in called}
     assert len(needed) >= 4
     assert needed <= allowed, needed - allowed
+
+
+REQUIRED = {
+    "AdminEmail": "platform@example.com",
+    "GoogleAdminEmail": "admin@example.com",
+    "IdentityStoreId": "d-0123456789",
+    "InstanceArn": "arn:aws:sso:::instance/ssoins-0123456789abcdef",
+}
+RESOURCE_NAMES = {
+    "DataBucket": "data-bucket",
+    "DataBucket.Arn": "arn:aws:s3:::data-bucket",
+    "LockTable": "lock-table",
+    "GoogleCredentialsSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:g",
+}
+
+
+def stack(**parameters: str) -> Stack:
+    return Stack(template(), REQUIRED | parameters, RESOURCE_NAMES)
+
+
+def test_a_new_deployment_plans_until_the_operator_chooses_apply() -> None:
+    first = stack()
+
+    assert first.function_environment()["SSO_SYNC_SCHEDULED_RUNS"] == "plan"
+    assert first.function_environment()["SSO_SYNC_PLANS"] == "s3://data-bucket/plans"
+    assert not first.condition("DeltaRunsOn"), "delta runs apply: off until Mode is apply"
+    assert stack(Mode="apply").function_environment()["SSO_SYNC_SCHEDULED_RUNS"] == "apply"
+    policy = first.evaluate(template()["Resources"]["SyncFunction"]["Properties"]["Policies"])
+    writable = {
+        resource
+        for statement in statements(policy)
+        if "s3:PutObject" in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+    assert "arn:aws:s3:::data-bucket/plans/*" in writable
+
+
+def test_alarms_can_publish_to_their_topic() -> None:
+    resources = template()["Resources"]
+    topic = resources["AlarmTopic"]["Properties"]
+
+    # CloudWatch cannot use the AWS managed key alias/aws/sns: a key whose policy lets it.
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key_policy = resources["AlarmTopicKey"]["Properties"]["KeyPolicy"]
+    cloudwatch = [
+        s
+        for s in key_policy["Statement"]
+        if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert cloudwatch and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch[0]["Action"])
+    alarms = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) == 3
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+
+
+def test_a_failed_invocation_is_not_mailed_one_by_one() -> None:
+    invoke = template()["Resources"]["SyncFunction"]["Properties"]["EventInvokeConfig"]
+
+    assert "DestinationConfig" not in invoke
+    assert invoke["MaximumRetryAttempts"] == 0
+    assert 60 <= invoke["MaximumEventAgeInSeconds"] <= 3600
+
+
+def test_runtime_logs_and_outputs() -> None:
+    loaded = template()
+    function = loaded["Resources"]["SyncFunction"]
+    runtime = loaded["Globals"]["Function"]
+
+    assert runtime["Runtime"] == "python3.13" and runtime["Architectures"] == ["arm64"]
+    package = Path("deploy/package.py").read_text()
+    assert 'LAMBDA_PYTHON = "3.13"' in package and '"manylinux2014_aarch64"' in package
+    assert function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
+    log_group = loaded["Resources"]["FunctionLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert function["Properties"]["MemorySize"] == {"Ref": "MemorySize"}
+    assert {"FunctionName", "FunctionLogGroupName", "LockTableName", "DataBucketName"} <= set(
+        loaded["Outputs"]
+    )
+
+
+def test_sam_build_runs_our_packaging() -> None:
+    function = template()["Resources"]["SyncFunction"]
+
+    assert function["Metadata"] == {"BuildMethod": "makefile"}
+    assert function["Properties"]["CodeUri"] == "."
+    assert re.search(
+        r"^build-SyncFunction:\n\t.*deploy/package\.py.*ARTIFACTS_DIR",
+        Path("Makefile").read_text(),
+        re.M,
+    )
+    assert 'stack_name = "sso-sync"' in Path("samconfig.toml").read_text()
+
+
+def test_the_identity_store_is_reachable_from_the_delegated_administrator() -> None:
+    policy = stack().evaluate(template()["Resources"]["SyncFunction"]["Properties"]["Policies"])
+    stores = {
+        resource
+        for statement in statements(policy)
+        for resource in _as_list(statement["Resource"])
+        if ":identitystore/" in resource
+    }
+
+    # The store belongs to the management account, not to the account the function runs in.
+    assert stores == {"arn:aws:identitystore::*:identitystore/d-0123456789"}
+
+
+def test_rules_in_s3_may_be_read_with_their_policy_files() -> None:
+    s3_rules = stack(RulesLocation="s3://rules-bucket/sso/rules.yaml")
+    policy = s3_rules.evaluate(template()["Resources"]["SyncFunction"]["Properties"]["Policies"])
+    readable = {
+        resource
+        for statement in statements(policy)
+        if _as_list(statement["Action"]) == ["s3:GetObject"]
+        for resource in _as_list(statement["Resource"])
+    }
+
+    assert "arn:aws:s3:::rules-bucket/*" in readable
+    packaged = stack().evaluate(template()["Resources"]["SyncFunction"]["Properties"]["Policies"])
+    assert not any("rules-bucket" in str(s) for s in statements(packaged))

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 import google_auth_httplib2
 import httplib2
-from botocore.exceptions import BotoCoreError, ClientError
+from aws_lambda_powertools.utilities.parameters import get_secret
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 from google.auth.credentials import Credentials
 from google.auth.exceptions import OAuthError, RefreshError, TransportError
 from google.oauth2 import service_account
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RETRIED_403_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"}
 HTTP_TIMEOUT_SECONDS = 60
+SECRET_CACHE_SECONDS = 300
 GOOGLE_ERRORS = (
     HttpError,
     RefreshError,
@@ -198,6 +200,31 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
+def _secret_text(secret_id: str) -> str:
+    """The secret's value, cached for a few minutes (a Lambda runs every minute); a secret
+    created without a value (as the template creates it) is a configuration error."""
+    set_it = (
+        f"set it with: aws secretsmanager put-secret-value --secret-id {secret_id} "
+        "--secret-string file://key-or-federation.json"
+    )
+    try:
+        value = get_secret(secret_id, max_age=SECRET_CACHE_SECONDS)
+    except GetParameterError as error:
+        cause = error.__context__
+        if isinstance(cause, ClientError) and cause.response["Error"]["Code"] == (
+            "ResourceNotFoundException"
+        ):
+            if "AWSCURRENT" in str(cause):
+                raise ConfigError(
+                    f"the Google credentials secret has no value yet: {set_it}"
+                ) from None
+            raise ConfigError(f"the Google credentials secret {secret_id} does not exist") from None
+        raise ReadError(f"reading the Google credentials secret {secret_id}: {error}") from error
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"the Google credentials secret is empty: {set_it}")
+    return value
+
+
 def _google_key(settings: Settings) -> dict[str, Any]:
     if settings.google_credentials_file is not None:
         source = str(settings.google_credentials_file)
@@ -207,12 +234,7 @@ def _google_key(settings: Settings) -> dict[str, Any]:
             raise ConfigError(f"{source}: cannot read Google credentials: {error}") from error
     elif settings.google_credentials_secret is not None:
         source = f"secret {settings.google_credentials_secret}"
-        try:
-            text = boto3.client("secretsmanager").get_secret_value(
-                SecretId=settings.google_credentials_secret
-            )["SecretString"]
-        except (ClientError, BotoCoreError) as error:
-            raise ReadError(f"reading the Google credentials {source}: {error}") from error
+        text = _secret_text(settings.google_credentials_secret)
     else:
         raise ConfigError(
             "set SSO_SYNC_GOOGLE_CREDENTIALS_FILE or SSO_SYNC_GOOGLE_CREDENTIALS_SECRET"

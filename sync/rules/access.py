@@ -3,7 +3,6 @@ groups (or to the owner named in an account tag) in the accounts that selectors 
 
 import json
 import re
-from pathlib import Path
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -58,12 +57,14 @@ def _inline_policy_json(value: Any, info: ValidationInfo) -> Any:
     if value is None:
         return None
     if isinstance(value, str) and not value.lstrip().startswith("{"):
-        base = Path((info.context or {}).get("base_dir", "."))
+        read_beside = (info.context or {}).get("read_beside")
+        if read_beside is None:
+            raise ValueError("an inline policy file can only be named in a rules file")
         try:
-            value = (base / value).read_text(encoding="utf-8")
+            value = read_beside(value)
         except OSError as error:
             raise ValueError(
-                f"cannot read inline policy file {value!r}: {error.strerror}"
+                f"cannot read inline policy file {value!r}: {error.strerror or error}"
             ) from None
     if isinstance(value, str):
         try:

@@ -1,6 +1,12 @@
-"""Reading the rules file: from a local path or s3://bucket/key, into a validated Rules."""
+"""Reading the rules file: from a local path or s3://bucket/key, into a validated Rules.
 
+Files the rules name by a relative path (inline policies) are read next to the rules file:
+beside it on disk, or under the same S3 prefix."""
+
+import posixpath
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -9,21 +15,29 @@ from sync.errors import ConfigError
 from sync.rules.model import Rules, Safeguards
 from sync.rules.yaml_documents import parse_document
 
+ReadBeside = Callable[[str], str]
+"""Reads a file named relative to the rules file; OSError when it cannot."""
+
 
 def load_rules(location: str | Path, max_deletes: str | None = None) -> Rules:
     """Read and validate a rules file, local or s3://bucket/key; a ConfigError names the file,
     key path and line. `max_deletes` overrides the file's safeguard."""
     location = str(location)
     if location.startswith("s3://"):
-        text, base_dir = _read_s3_text(location), Path(".")
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        client = boto3.client("s3")
+        try:
+            text = _read_s3_text(client, bucket, key)
+        except OSError as error:
+            raise ConfigError(f"{location}: cannot read the rules file: {error}") from error
+        rules = parse_rules(text, location, _s3_beside(client, bucket, posixpath.dirname(key)))
     else:
         path = Path(location)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"{path}: cannot read the rules file: {error.strerror}") from error
-        base_dir = path.parent
-    rules = parse_rules(text, source=location, base_dir=base_dir)
+        rules = parse_rules(text, location, base_dir=path.parent)
     if max_deletes is None:
         return rules
     try:
@@ -35,20 +49,42 @@ def load_rules(location: str | Path, max_deletes: str | None = None) -> Rules:
     return rules.model_copy(update={"safeguards": override})
 
 
-def _read_s3_text(location: str) -> str:
-    bucket, _, key = location.removeprefix("s3://").partition("/")
+def _read_s3_text(client: Any, bucket: str, key: str) -> str:
     try:
-        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    except (ClientError, BotoCoreError) as error:
-        raise ConfigError(f"{location}: cannot read the rules file: {error}") from error
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        raise OSError(f"s3://{bucket}/{key}: {error.response['Error'].get('Code')}") from error
+    except BotoCoreError as error:
+        raise OSError(f"s3://{bucket}/{key}: {error}") from error
     return body.decode("utf-8")
 
 
-def parse_rules(text: str, source: str = "<rules>", base_dir: Path = Path(".")) -> Rules:
+def _s3_beside(client: Any, bucket: str, prefix: str) -> ReadBeside:
+    def read(name: str) -> str:
+        key = posixpath.normpath(posixpath.join(prefix, name))
+        if key.startswith("../") or key == "..":
+            raise OSError(f"{name} is outside s3://{bucket}/{prefix}")
+        return _read_s3_text(client, bucket, key)
+
+    return read
+
+
+def _disk_beside(base_dir: Path) -> ReadBeside:
+    return lambda name: (base_dir / name).read_text(encoding="utf-8")
+
+
+def parse_rules(
+    text: str,
+    source: str = "<rules>",
+    read_beside: ReadBeside | None = None,
+    base_dir: Path = Path("."),
+) -> Rules:
+    """Validate rules text; relative files are read with `read_beside` (default: from
+    `base_dir` on disk)."""
     return parse_document(
         text,
         Rules,
         source,
-        context={"base_dir": base_dir},
+        context={"read_beside": read_beside or _disk_beside(base_dir)},
         cross_checks=Rules.reference_problems,
     )

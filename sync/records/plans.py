@@ -1,0 +1,20 @@
+"""The plans that runs which apply nothing leave for people to read: the whole plan (every
+operation with its reason and values) as JSON, as `latest.json` and one document per run."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sync.records.documents import document_at
+
+
+def save_plan(prefix: str, run_id: str, body: dict[str, Any], now: datetime | None = None) -> str:
+    """Write the plan under `prefix` (a folder or s3://bucket/prefix); return the run's own
+    document's location."""
+    moment = now or datetime.now(UTC)
+    text = json.dumps(body, indent=1, default=str)
+    base = prefix.rstrip("/")
+    dated = f"{base}/{moment:%Y/%m/%d}/{run_id}.json"
+    for location in (dated, f"{base}/latest.json"):
+        document_at(location).write(text)
+    return dated
