@@ -25,7 +25,8 @@ KEPT_DISCOVERY_DOCUMENTS = {"admin.directory_v1.json", "admin.reports_v1.json"}
 PROVIDED_BY_THE_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath")
 # Terminal output for the CLI: the handler never imports it.
 CLI_ONLY = ("rich", "pygments", "markdown_it", "mdurl", "markdown_it_py")
-LEFT_OUT = ("bin",)
+# The emulators and the demo: the import contracts keep the handler from ever reaching them.
+LEFT_OUT = ("bin", "sync/local")
 TARGET_BYTES = 15 * 1024 * 1024
 
 

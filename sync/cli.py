@@ -118,6 +118,19 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
         path = arguments.file or load_settings().rules
         rules = load_rules(path)
         console.print(f"{path}: valid ({len(rules.sync.groups)} group selectors)")
+        management = [
+            str(number)
+            for number, rule in enumerate(rules.assignments, start=1)
+            if rule.may_assign_in_the_management_account
+        ]
+        if management:
+            console.print(
+                f"Note: assignments rule(s) {', '.join(management)} may assign in the management "
+                "account. Run as the Identity Center delegated administrator, sso-sync leaves "
+                "those, and permission sets provisioned there, to a run from the management "
+                "account (README: Where it runs).",
+                highlight=False,
+            )
         return ExitCode.OK
     settings = load_settings(
         **{

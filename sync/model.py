@@ -113,6 +113,14 @@ class Account:
 class OrganizationSnapshot:
     management_account_id: str
     accounts: tuple[Account, ...]
+    caller_account_id: str | None = None
+    """The account the sync runs in (None: not known, taken as the management account)."""
+
+    @property
+    def run_by_delegated_administrator(self) -> bool:
+        """Run from the Identity Center delegated administrator, which may not assign in the
+        management account nor change permission sets provisioned there."""
+        return self.caller_account_id not in (None, self.management_account_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,8 @@ class IdcPermissionSet:
     """Tagged as managed by sso-sync."""
     provisioned: bool = False
     """Provisioned to at least one account, so an edit needs ProvisionPermissionSet."""
+    provisioned_accounts: frozenset[str] = frozenset()
+    """The accounts it is provisioned to (read for managed permission sets)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -332,3 +332,54 @@ def build_organization_accounts(owners: list[str]) -> list[str]:
         organizations.tag_resource(ResourceId=account, Tags=[{"Key": "owner", "Value": owner}])
         ids.append(account)
     return ids
+
+
+def delegated_administrator(monkeypatch: pytest.MonkeyPatch, access_key: str) -> None:
+    """Calls from now on with this access key (boto3's default session caches credentials)."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the test's own is restored after
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
+    boto3.setup_default_session()
+
+
+MANAGEMENT_RULE = """
+  - groups: [Engineering]
+    permission_sets: [ReadOnly]
+    accounts: [management]
+"""
+
+
+def test_the_delegated_administrator_leaves_the_management_account_to_the_management_account(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed_small_company(google)
+    management = boto3.client("organizations").describe_organization()["Organization"][
+        "MasterAccountId"
+    ]
+    run_sync(settings, APPLY, parse_rules(RULES + MANAGEMENT_RULE))  # from the management account
+    view = AccessView(moto_app)
+    readonly_in_management = view.assignments([management])
+    assert readonly_in_management, "the management account's own run assigns there"
+    # From now on the run comes from a member account, Identity Center's delegated administrator.
+    moto_app.caller_accounts["delegated-admin-key"] = org["Production"]
+    delegated_administrator(monkeypatch, "delegated-admin-key")
+    edited = RULES.replace("PT8H", "PT2H").replace(
+        "ReadOnlyAccess]", "ReadOnlyAccess, SecurityAudit]"
+    )
+    edited += MANAGEMENT_RULE.replace("ReadOnly]", "PowerUser]")  # new in the management account
+
+    report = run_sync(settings, APPLY, parse_rules(edited))
+
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    planned = [(op.action.value, op.label) for op in report.plan.operations]
+    assert ("update", "PowerUser") in planned, "what the delegated administrator may do it does"
+    assert not any(label == "ReadOnly" for _, label in planned), planned
+    assert not any(management in str(op) for op in report.plan.operations)
+    warnings = "\n".join(report.plan.warnings)
+    assert "permission set ReadOnly is provisioned in the management account" in warnings
+    assert "assignments rule 4: 1 assignment(s) in the management account" in warnings
+    assert "1 assignment(s) in the management account that no rule grants" in warnings
+    assert view.assignments([management]) == readonly_in_management

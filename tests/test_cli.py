@@ -37,7 +37,11 @@ def test_validate_reports_key_path_and_line(tmp_path: Path, capsys: pytest.Captu
 
 def test_validate_accepts_the_shipped_file(capsys: pytest.CaptureFixture) -> None:
     assert main(["validate", "mappings/rules.yaml"]) == 0
-    assert "valid" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "valid" in out
+    assert "Note: assignments rule(s) 1, 7 may assign in the management account" in " ".join(
+        out.split()
+    )
 
 
 def test_malformed_rules_file_exits_2_before_any_api_call(

@@ -19,24 +19,32 @@ from sync.model import Account, OrganizationSnapshot
 
 
 class OrganizationReader:
-    def __init__(self, client: Any, retrying: Retrying) -> None:
+    def __init__(self, client: Any, retrying: Retrying, sts: Any | None = None) -> None:
         self._client = client
         self._retrying = retrying
+        self._sts = sts
 
     @classmethod
     def connect(cls, meter: CallMeter, retrying: Retrying) -> "OrganizationReader":
         client = boto3.client("organizations", config=boto_config(1))
-        meter.attach(client, rate_limited=False)  # Organizations has quotas of its own
-        return cls(client, retrying)
+        sts = boto3.client("sts", config=boto_config(1))
+        for metered in (client, sts):
+            meter.attach(metered, rate_limited=False)  # quotas of their own
+        return cls(client, retrying, sts)
 
     def read(self) -> OrganizationSnapshot:
+        """The accounts, and where this run stands: the management account or the delegated
+        administrator (STS GetCallerIdentity needs no permission)."""
         try:
             organization = self._call("describe_organization")["Organization"]
             (root,) = self._pages("list_roots", "Roots")
             accounts = tuple(self._accounts_under(root["Id"], ""))
+            caller = None
+            if self._sts is not None:
+                caller = self._retrying(self._sts.get_caller_identity)["Account"]
         except (ClientError, BotoCoreError) as error:
             raise ReadError(f"reading the AWS Organization failed: {error}") from error
-        return OrganizationSnapshot(organization["MasterAccountId"], accounts)
+        return OrganizationSnapshot(organization["MasterAccountId"], accounts, caller)
 
     def _accounts_under(self, parent_id: str, path: str) -> Iterator[Account]:
         for raw in self._pages("list_accounts_for_parent", "Accounts", ParentId=parent_id):

@@ -65,6 +65,15 @@ class AccessAdmin:
                 self._permission_set(arn)
                 for arn in self._pages("list_permission_sets", "PermissionSets")
             ]
+            provisioned_to = {
+                ps.arn: self._pages(
+                    "list_accounts_for_provisioned_permission_set",
+                    "AccountIds",
+                    PermissionSetArn=ps.arn,
+                )
+                for ps in permission_sets
+                if ps.managed
+            }
             assignments = [
                 IdcAssignment(
                     raw["AccountId"],
@@ -74,11 +83,7 @@ class AccessAdmin:
                 )
                 for ps in permission_sets
                 if ps.managed
-                for account_id in self._pages(
-                    "list_accounts_for_provisioned_permission_set",
-                    "AccountIds",
-                    PermissionSetArn=ps.arn,
-                )
+                for account_id in provisioned_to[ps.arn]
                 for raw in self._pages(
                     "list_account_assignments",
                     "AccountAssignments",
@@ -91,7 +96,14 @@ class AccessAdmin:
         provisioned = {a.permission_set_arn for a in assignments}
         return AccessSnapshot(
             tuple(
-                IdcPermissionSet(ps.arn, ps.name, ps.attributes, ps.managed, ps.arn in provisioned)
+                IdcPermissionSet(
+                    ps.arn,
+                    ps.name,
+                    ps.attributes,
+                    ps.managed,
+                    ps.arn in provisioned,
+                    frozenset(provisioned_to.get(ps.arn, ())),
+                )
                 for ps in permission_sets
             ),
             tuple(assignments),

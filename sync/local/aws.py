@@ -18,6 +18,7 @@ from typing import Any
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import mock_random
 from moto.moto_api._internal.models import moto_api_backend
+from moto.organizations.models import organizations_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.ssoadmin.models import ssoadmin_backends
 
@@ -29,6 +30,7 @@ from sync.local.sso_admin_fixes import SsoAdminFixes
 
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/[a-z0-9-]+/([a-z0-9-]+)/")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class ExtendedMotoApp:
         self.lambda_invocations: list[tuple[str, JsonBody]] = []
         """Asynchronous Lambda invocations received (function, payload): recorded, not run,
         since moto would start a Docker container to run them."""
+        self.caller_accounts: dict[str, str] = {}
+        """Access key id -> the account its calls come from (default: the management account,
+        which created the Organization). Another account is the Identity Center delegated
+        administrator: it acts on the Organization's instance, without the management
+        account's rights there, and STS GetCallerIdentity names it."""
         self.identity_store = IdentityStoreFixes()
         self.sso_admin = SsoAdminFixes()
         self.organizations = OrganizationsFixes()
@@ -87,6 +94,7 @@ class ExtendedMotoApp:
             self.calls.clear()
             self.throttled.clear()
             self.lambda_invocations.clear()
+            self.caller_accounts.clear()
             self.sso_admin = SsoAdminFixes()
             self._fixes["SWBExternalService"] = self.sso_admin
             self.organizations = OrganizationsFixes()
@@ -108,6 +116,9 @@ class ExtendedMotoApp:
                 self.lambda_invocations.append((invoked[1], _peek_body(environ)))
             start_response("202 Accepted", [("Content-Length", "0")])
             return [b""]
+        caller = self._caller_account(environ)
+        if caller is not None and _is_get_caller_identity(environ):
+            return _caller_identity(caller, start_response)
         service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
         if service in self._other_fixes:
             return self._answer(self._other_fixes[service], operation, environ, start_response)
@@ -129,6 +140,13 @@ class ExtendedMotoApp:
         for refusal in self.refusals:
             if refusal.operation == operation and refusal.body_contains in text:
                 return _error(AwsError(refusal.error, "Refused by the emulator"), start_response)
+        if service == "SWBExternalService" and caller not in (None, _management_account_id()):
+            try:
+                self.sso_admin.refuse_delegated_administrator(
+                    operation, body, _region(environ), _management_account_id()
+                )
+            except AwsError as error:
+                return _error(error, start_response)
         return self._answer(fixes, operation, environ, start_response, body)
 
     def _answer(
@@ -149,6 +167,40 @@ class ExtendedMotoApp:
             if answer is None:
                 return list(self._moto(environ, start_response))
         return _json(answer, start_response)
+
+    def _caller_account(self, environ: dict) -> str | None:
+        """The account of a caller mapped in `caller_accounts`, else None (the default)."""
+        found = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        return self.caller_accounts.get(found.group(1)) if found else None
+
+
+def _management_account_id() -> str:
+    organization = organizations_backends[DEFAULT_ACCOUNT_ID]["aws"].org
+    return organization.master_account_id if organization else DEFAULT_ACCOUNT_ID
+
+
+def _is_get_caller_identity(environ: dict) -> bool:
+    found = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not found or found.group(2) != "sts":
+        return False
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    return "Action=GetCallerIdentity" in raw.decode(errors="replace")
+
+
+def _caller_identity(account_id: str, start_response: Any) -> list[bytes]:
+    payload = (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<GetCallerIdentityResult>"
+        f"<Arn>arn:aws:sts::{account_id}:assumed-role/sso-sync/function</Arn>"
+        f"<UserId>AROAEXAMPLE:function</UserId><Account>{account_id}</Account>"
+        "</GetCallerIdentityResult>"
+        "<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId>"
+        "</ResponseMetadata></GetCallerIdentityResponse>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+    return [payload]
 
 
 def _peek_body(environ: dict) -> JsonBody:

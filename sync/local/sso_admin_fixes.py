@@ -38,6 +38,29 @@ class _Request:
     failure: str | None = None
 
 
+# What a delegated administrator may not do (AWS IAM Identity Center User Guide, "Delegated
+# administration": it cannot manage permission sets provisioned in the management account, nor
+# enable or disable user access there), https://docs.aws.amazon.com/singlesignon/latest/
+# userguide/delegated-admin.html. AWS answers AccessDeniedException.
+CHANGES_A_PERMISSION_SET = frozenset(
+    {
+        "UpdatePermissionSet",
+        "DeletePermissionSet",
+        "ProvisionPermissionSet",
+        "PutInlinePolicyToPermissionSet",
+        "DeleteInlinePolicyFromPermissionSet",
+        "AttachManagedPolicyToPermissionSet",
+        "DetachManagedPolicyFromPermissionSet",
+        "AttachCustomerManagedPolicyReferenceToPermissionSet",
+        "DetachCustomerManagedPolicyReferenceFromPermissionSet",
+        "PutPermissionsBoundaryToPermissionSet",
+        "DeletePermissionsBoundaryFromPermissionSet",
+        "TagResource",
+        "UntagResource",
+    }
+)
+
+
 @dataclass
 class SsoAdminFixes:
     seconds_in_progress: float = 0.05
@@ -74,6 +97,27 @@ class SsoAdminFixes:
             "ListTagsForResource": self._list_tags,
             "AttachManagedPolicyToPermissionSet": self._attach_managed_policy,
         }
+
+    def refuse_delegated_administrator(
+        self, operation: str, body: JsonBody, region: str, management_account_id: str
+    ) -> None:
+        """AccessDeniedException for what only the management account may do."""
+        backend = ssoadmin_backends[DEFAULT_ACCOUNT_ID][region]
+        if operation in ("CreateAccountAssignment", "DeleteAccountAssignment"):
+            if body.get("TargetId") == management_account_id:
+                raise AwsError(
+                    "AccessDeniedException",
+                    "A delegated administrator cannot manage assignments in the management account",
+                )
+        elif operation in CHANGES_A_PERMISSION_SET:
+            arn = body.get("PermissionSetArn") or body.get("ResourceArn")
+            accounts = self._provisioned_accounts(backend, {"PermissionSetArn": arn})
+            if management_account_id in accounts["AccountIds"]:
+                raise AwsError(
+                    "AccessDeniedException",
+                    "A delegated administrator cannot change a permission set provisioned in "
+                    "the management account",
+                )
 
     def handle(self, operation: str, body: JsonBody, region: str) -> JsonBody | None:
         """AWS's answer where moto's is wrong or missing; None to let moto answer."""

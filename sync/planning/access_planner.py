@@ -89,11 +89,14 @@ def plan_access(
     principals: Principals,
 ) -> AccessPlan:
     result = AccessPlan()
-    usable = _plan_permission_sets(rules, access, result)
+    out_of_reach = _management_only(org)
+    usable = _plan_permission_sets(rules, access, result, out_of_reach)
     evaluation = evaluate_grants(rules, google, org)
     result.warnings.extend(evaluation.warnings)
     wanted = _wanted_assignments(evaluation.grants, usable, principals, result)
     current = _current_assignments(access, principals)
+    if out_of_reach:
+        _leave_to_the_management_account(out_of_reach, wanted, current, result)
     accounts = {account.id: account.name for account in org.accounts}
     result.managed["assignment"] = len(current)
     for key in sorted(wanted.keys() - current.keys()):
@@ -130,9 +133,49 @@ def plan_access(
                 principal_id=principal_id,
             )
         )
-    result.operations.extend(_orphan_removals(access, principals, accounts))
-    _plan_permission_set_deletions(rules, access, principals, result)
+    result.operations.extend(
+        removal
+        for removal in _orphan_removals(access, principals, accounts)
+        if removal.account_id not in out_of_reach
+    )
+    _plan_permission_set_deletions(rules, access, principals, result, out_of_reach)
     return result
+
+
+def _management_only(org: OrganizationSnapshot) -> frozenset[str]:
+    """The account whose assignments and provisioned permission sets this run may not change:
+    the management account, when run by the delegated administrator (AWS refuses it)."""
+    if org.run_by_delegated_administrator:
+        return frozenset({org.management_account_id})
+    return frozenset()
+
+
+def _leave_to_the_management_account(
+    out_of_reach: frozenset[str],
+    wanted: dict[AssignmentKey, Grant],
+    current: dict[AssignmentKey, tuple[str, str]],
+    result: AccessPlan,
+) -> None:
+    """Drop assignments in the management account from the plan, saying so once per rule."""
+    rules_there: dict[str, int] = {}
+    for key in [key for key in wanted if key[0] in out_of_reach]:
+        rule = wanted.pop(key).why.split(",")[0]
+        rules_there[rule] = rules_there.get(rule, 0) + 1
+        current.pop(key, None)
+    for rule, count in rules_there.items():
+        result.warnings.append(
+            f"{rule}: {count} assignment(s) in the management account are managed from the "
+            "management account: a delegated administrator cannot make them (run the same "
+            "rules there, see the README's 'The management account')"
+        )
+    stale = [key for key in current if key[0] in out_of_reach]
+    for key in stale:
+        del current[key]
+    if stale:
+        result.warnings.append(
+            f"{len(stale)} assignment(s) in the management account that no rule grants any "
+            "more are left: only the management account can remove them"
+        )
 
 
 def _orphan_removals(
@@ -161,7 +204,7 @@ def _orphan_removals(
 
 
 def _plan_permission_sets(
-    rules: Rules, access: AccessSnapshot, result: AccessPlan
+    rules: Rules, access: AccessSnapshot, result: AccessPlan, out_of_reach: frozenset[str]
 ) -> dict[str, str | None]:
     """Create and update the file's permission sets; return the usable ones' ARNs by name."""
     existing = {ps.name: ps for ps in access.permission_sets}
@@ -188,6 +231,12 @@ def _plan_permission_sets(
         assert current.attributes is not None, "managed permission sets are read in full"
         changes = permission_set_changes(current.attributes, desired)
         if not changes:
+            continue
+        if current.provisioned_accounts & out_of_reach:
+            result.warnings.append(
+                f"permission set {name} is provisioned in the management account, so it is "
+                f"managed from the management account: {', '.join(changes)} left as they are"
+            )
             continue
         result.operations.append(
             PermissionSetOperation(
@@ -267,7 +316,11 @@ def _reverse(recorded: Mapping[str, str], managed: Mapping[str, str | None]) -> 
 
 
 def _plan_permission_set_deletions(
-    rules: Rules, access: AccessSnapshot, principals: Principals, result: AccessPlan
+    rules: Rules,
+    access: AccessSnapshot,
+    principals: Principals,
+    result: AccessPlan,
+    out_of_reach: frozenset[str],
 ) -> None:
     """A managed permission set gone from the file is deleted once its assignments are; one
     still assigned to principals sso-sync does not manage is left, with a warning."""
@@ -285,6 +338,12 @@ def _plan_permission_set_deletions(
             and a.principal_id in principals.existing
             and a.principal_id not in managed_ids.get(a.principal_type, set())
         ]
+        if permission_set.provisioned_accounts & out_of_reach:
+            result.warnings.append(
+                f"permission set {permission_set.name} left the rules file but is provisioned "
+                "in the management account: not deleted (managed from the management account)"
+            )
+            continue
         if foreign:
             result.warnings.append(
                 f"permission set {permission_set.name} left the rules file but is still assigned "

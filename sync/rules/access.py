@@ -166,6 +166,10 @@ class AssignmentRule(_Strict):
     include_management_account: bool = False
     """Let `accounts` match the management account (the `management` selector always does)."""
 
+    @property
+    def may_assign_in_the_management_account(self) -> bool:
+        return self.include_management_account or any(s.is_management for s in self.accounts)
+
     @model_validator(mode="after")
     def _one_kind_of_principal(self) -> Self:
         if bool(self.groups) == (self.user_from_tag is not None):
