@@ -1,17 +1,19 @@
 """What the commands print: the plan as a diff, the result as a table, access as greppable lines
 (or JSON)."""
 
+import difflib
 import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sync.apply.executor import ApplyResult
 from sync.bootstrap.planner import Step
 from sync.bootstrap.run import BootstrapReport
 from sync.planning.access_report import AccessLine
-from sync.planning.plan import Action, PermissionSetOperation, Plan, PrincipalOperation
+from sync.planning.plan import Action, Plan, ValueChange, value_changes
 from sync.run import RunReport
 
 SYMBOLS = {
@@ -41,21 +43,38 @@ def print_plan(plan: Plan, console: Console) -> None:
         for operation in operations:
             symbol, colour = SYMBOLS[operation.action]
             verb = VERBS.get((operation.resource, operation.action), operation.action.value)
-            changes = ""
-            if isinstance(operation, PrincipalOperation):
-                changes = ", ".join(path for path, _ in operation.changes)
-            elif isinstance(operation, PermissionSetOperation):
-                changes = ", ".join(operation.changes)
-            detail = f" ({changes})" if changes else ""
             console.print(
-                f"  [{colour}]{symbol} {verb:<6} {operation.label}[/{colour}]"
-                f"{detail}  [dim]# {operation.reason}[/dim]",
+                f"  [{colour}]{symbol} {verb:<6} {escape(operation.label)}[/{colour}]"
+                f"  [dim]# {escape(operation.reason)}[/dim]",
                 highlight=False,
                 soft_wrap=True,
             )
+            for change in value_changes(operation):
+                for line in value_change_lines(change):
+                    console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
     for warning in plan.warnings:
-        console.print(f"[yellow]! {warning}[/yellow]", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]! {escape(warning)}[/yellow]", highlight=False, soft_wrap=True)
     console.print(summary_line(plan))
+
+
+def value_change_lines(change: ValueChange) -> list[str]:
+    """`field: before → after`; a structured value (a policy, a list) as a unified diff of its
+    JSON."""
+    if not isinstance(change.before, dict | list) and not isinstance(change.after, dict | list):
+        return [f"{change.field}: {_literal(change.before)} → {_literal(change.after)}"]
+    before, after = (_json_lines(value) for value in (change.before, change.after))
+    diff = list(difflib.unified_diff(before, after, lineterm="", n=2))[2:]
+    return [f"{change.field}:", *(f"  {line}" for line in diff)]
+
+
+def _literal(value: Any) -> str:
+    return "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _json_lines(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
 def summary_line(plan: Plan) -> str:

@@ -1,9 +1,12 @@
 """Permission sets and assignments end to end: rules, Google, the Organization and SSO Admin
 (moto with asynchronous assignments) over HTTP."""
 
+from pathlib import Path
+
 import boto3
 import pytest
 
+from sync.cli import main
 from sync.delta.run import run_delta
 from sync.errors import ExitCode
 from sync.local.aws import ExtendedMotoApp
@@ -22,6 +25,7 @@ from tests.helpers import (
     seed_small_company,
     writes,
 )
+from tests.test_cli import settings_arguments
 
 RULES = """
 version: 1
@@ -383,3 +387,33 @@ def test_the_delegated_administrator_leaves_the_management_account_to_the_manage
     assert "assignments rule 4: 1 assignment(s) in the management account" in warnings
     assert "1 assignment(s) in the management account that no rule grants" in warnings
     assert view.assignments([management]) == readonly_in_management
+
+
+def test_a_hand_edited_policy_is_shown_as_a_json_diff(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, access_rules)
+    view = AccessView(moto_app)
+    view.client.put_inline_policy_to_permission_set(
+        InstanceArn=view.instance,
+        PermissionSetArn=view.permission_sets()["ReadOnly"],
+        InlinePolicy='{"Version": "2012-10-17", "Statement": '
+        '[{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+    )
+    Path(settings.rules).write_text(RULES)
+    capsys.readouterr()
+
+    assert main(["plan", *settings_arguments(settings)]) == 0
+    text = capsys.readouterr().out
+
+    assert "~ update ReadOnly" in text
+    assert "inline_policy:" in text
+    assert '-      "Action": "*",' in text
+    assert '+      "Action": "s3:GetObject",' in text
+    assert '-      "Effect": "Allow",' in text and '+      "Effect": "Deny",' in text

@@ -92,6 +92,31 @@ def test_plan_prints_a_diff_and_json_and_writes_nothing(
     assert not Path(settings.audit).exists()
 
 
+def test_plan_shows_the_values_an_update_changes(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, RunOptions(apply=True), rules)
+    google.rename_user("alice@example.com", "alice.berg@example.com")
+    google.user_by_email("alice.berg@example.com").family_name = "Berg [/red]"
+    capsys.readouterr()
+
+    assert main(["plan", *settings_arguments(settings)]) == 0
+    text = capsys.readouterr().out
+    assert main(["plan", "--json", *settings_arguments(settings)]) == 0
+    (update,) = [o for o in json.loads(capsys.readouterr().out)["operations"] if o.get("diff")]
+
+    assert "~ update alice@example.com" in text
+    assert 'userName: "alice@example.com" → "alice.berg@example.com"' in text
+    assert 'name.familyName: "Example" → "Berg [/red]"' in text, "data is printed, not markup"
+    assert {"field": "displayName", "before": "Alice Example", "after": "Alice Berg [/red]"} in (
+        update["diff"]
+    )
+
+
 def test_delta_prints_what_the_feed_named_and_the_plan(
     settings: Settings,
     rules: Rules,

@@ -354,6 +354,7 @@ class _Planner:
             object_id=object_id,
             attributes=wanted.attributes,
             changes=changes,
+            before=kind.changes(wanted.attributes, current),
         )
 
     def _plan_removals(

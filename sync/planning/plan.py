@@ -1,5 +1,6 @@
 """The plan: typed operations, each with the reason it exists, in the order they apply."""
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
@@ -45,6 +46,8 @@ class PrincipalOperation:
     """What the object should look like (create, update)."""
     changes: tuple[tuple[str, Any], ...] = ()
     """(AttributePath, new value) pairs of an update."""
+    before: tuple[tuple[str, Any], ...] = ()
+    """(AttributePath, current value) pairs of an update, for the same paths."""
 
     @property
     def label(self) -> str:
@@ -170,6 +173,43 @@ class Plan:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ValueChange:
+    """One attribute an update changes, with its value now and after (JSON-ready values)."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+def value_changes(operation: Operation) -> list[ValueChange]:
+    """What an update changes, field by field, with values."""
+    if isinstance(operation, PrincipalOperation):
+        before = dict(operation.before)
+        return [ValueChange(path, before.get(path), after) for path, after in operation.changes]
+    if isinstance(operation, PermissionSetOperation) and operation.action is Action.UPDATE:
+        return [
+            ValueChange(
+                name,
+                _comparable(name, getattr(operation.current, name, None)),
+                _comparable(name, getattr(operation.desired, name, None)),
+            )
+            for name in operation.changes
+        ]
+    return []
+
+
+def _comparable(name: str, value: Any) -> Any:
+    """Permission-set attribute values as JSON: sets sorted, the inline policy parsed."""
+    if isinstance(value, frozenset):
+        return sorted(list(item) if isinstance(item, tuple) else item for item in value)
+    if isinstance(value, tuple):
+        return list(value)
+    if name == "inline_policy" and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
 def operation_json(operation: Operation) -> dict[str, Any]:
     body: dict[str, Any] = {
         "resource": operation.resource,
@@ -199,4 +239,9 @@ def operation_json(operation: Operation) -> dict[str, Any]:
             "principal_google_id": operation.principal_google_id,
             "principal_id": operation.principal_id,
         }
+    if diff := value_changes(operation):
+        body["diff"] = [
+            {"field": change.field, "before": change.before, "after": change.after}
+            for change in diff
+        ]
     return body
