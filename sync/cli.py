@@ -11,6 +11,7 @@ from pathlib import Path
 
 from botocore.exceptions import NoCredentialsError, NoRegionError
 from rich.console import Console
+from rich.markup import escape
 
 from sync.bootstrap.run import add_sandbox, run_bootstrap
 from sync.delta.run import run_delta
@@ -118,6 +119,8 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
         path = arguments.file or load_settings().rules
         rules = load_rules(path)
         console.print(f"{path}: valid ({len(rules.sync.groups)} group selectors)")
+        for advice in rules.advisories():
+            console.print(f"[yellow]Warning:[/yellow] {escape(advice)}", highlight=False)
         management = [
             str(number)
             for number, rule in enumerate(rules.assignments, start=1)

@@ -192,9 +192,17 @@ class State:
     """Google user id -> Identity Store UserId."""
     groups: dict[str, str] = field(default_factory=dict)
     """Google group id -> Identity Store GroupId."""
+    memberships: int = 0
+    """Managed memberships at the last full sync: what a delta run's percentage limit on
+    membership deletions is a share of (it reads only a slice of them)."""
 
     def to_json(self) -> str:
-        body = {"version": STATE_VERSION, "users": self.users, "groups": self.groups}
+        body = {
+            "version": STATE_VERSION,
+            "users": self.users,
+            "groups": self.groups,
+            "memberships": self.memberships,
+        }
         return json.dumps(body, indent=1, sort_keys=True)
 
     @classmethod
@@ -203,6 +211,9 @@ class State:
             body = json.loads(text)
             if body.get("version") != STATE_VERSION:
                 raise ValueError(f"unsupported version {body.get('version')!r}")
-            return cls(users=dict(body["users"]), groups=dict(body["groups"]))
+            memberships = body.get("memberships", 0)
+            if not isinstance(memberships, int) or isinstance(memberships, bool):
+                raise ValueError(f"memberships is not a count: {memberships!r}")
+            return cls(dict(body["users"]), dict(body["groups"]), memberships)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigError(f"{source}: the state file is not valid: {error}") from error

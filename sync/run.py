@@ -237,7 +237,9 @@ class _Run:
         if self._access is not None:
             org = OrganizationReader.connect(self._meter, self._retrying).read()
             access = (org, self._access.read())
-        return build_plan(google, idc, self._state, self._rules, access)
+        plan = build_plan(google, idc, self._state, self._rules, access)
+        self._state.memberships = plan.managed_after("membership")
+        return plan
 
     def apply(self, plan: Plan, audit: AuditLog, deadline: float | None) -> ApplyResult:
         executor = Executor(

@@ -9,7 +9,7 @@ import pytest
 from sync.cli import main
 from sync.delta.run import run_delta
 from sync.errors import ExitCode
-from sync.local.aws import ExtendedMotoApp
+from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.rules.loader import parse_rules
 from sync.rules.model import Rules
@@ -417,3 +417,76 @@ def test_a_hand_edited_policy_is_shown_as_a_json_diff(
     assert '-      "Action": "*",' in text
     assert '+      "Action": "s3:GetObject",' in text
     assert '-      "Effect": "Allow",' in text and '+      "Effect": "Deny",' in text
+
+
+def test_a_description_dropped_from_the_rules_is_kept_not_updated_forever(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, access_rules)
+    dropped = parse_rules(RULES.replace("    description: Build and run workloads\n", ""))
+
+    first = run_sync(settings, APPLY, dropped)
+    moto_app.reset_counters()
+    second = run_sync(settings, APPLY, dropped)
+
+    assert first.plan.operations == () and second.plan.operations == ()
+    assert moto_app.calls["UpdatePermissionSet"] == 0
+    assert any(
+        "PowerUser: its description cannot be cleared" in w and "Build and run workloads" in w
+        for w in first.plan.warnings
+    )
+    view = AccessView(moto_app)
+    described = view.client.describe_permission_set(
+        InstanceArn=view.instance, PermissionSetArn=view.permission_sets()["PowerUser"]
+    )["PermissionSet"]
+    assert described["Description"] == "Build and run workloads"
+
+
+def test_an_assignment_failing_on_the_roles_policy_quota_says_which_quota(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    eleven = (
+        "[ReadOnlyAccess, SecurityAudit, AmazonS3ReadOnlyAccess, AmazonEC2ReadOnlyAccess, "
+        "AWSLambda_ReadOnlyAccess, CloudWatchReadOnlyAccess, AmazonRDSReadOnlyAccess, "
+        "AmazonDynamoDBReadOnlyAccess, AmazonSQSReadOnlyAccess, AmazonSNSReadOnlyAccess, "
+        "AWSCloudFormationReadOnlyAccess]"
+    )
+    rules = parse_rules(
+        RULES.replace("managed_policies: [PowerUserAccess]", f"managed_policies: {eleven}")
+    )
+
+    report = run_sync(settings, APPLY, rules)
+
+    assert report.exit_code is ExitCode.RUN_FAILED
+    errors = [e for e in report.summary()["errors"] if "PowerUser" in e]
+    assert len(errors) == 2  # Development and Staging
+    assert all("PoliciesPerRole" in e and "'Managed policies per role' quota" in e for e in errors)
+
+
+def test_a_conflict_on_create_permission_set_that_is_not_the_name_is_retried(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    # SSO Admin's ConflictException also means "a previous write has not propagated yet".
+    moto_app.refusals.append(
+        Refusal("CreatePermissionSet", "ConflictException", "PowerUser", "Try again", times=2)
+    )
+
+    report = run_sync(settings, APPLY, access_rules)
+
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    assert moto_app.calls["CreatePermissionSet"] == 3 + 2
+    assert "PowerUser" in AccessView(moto_app).permission_sets()

@@ -11,10 +11,10 @@ from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.rules.model import Rules
+from sync.rules.model import Rules, Safeguards
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
-from tests.helpers import IdentityCenterView, seed_small_company, write_key, writes
+from tests.helpers import IdentityCenterView, add_people, seed_small_company, write_key, writes
 
 APPLY = RunOptions(apply=True, trigger="test")
 DIRECTORY_ONLY = [
@@ -280,3 +280,20 @@ def test_a_corrupt_cursor_is_a_clear_error(synced: Settings, rules: Rules) -> No
 
     with pytest.raises(ConfigError, match=r"state\.delta\.json: the delta cursor is not valid"):
         run_delta(synced, APPLY, rules)
+
+
+def test_a_percentage_limit_is_a_share_of_every_managed_membership_not_of_the_slice(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    add_people(google, 40, "engineering@example.com")
+    strict = rules.model_copy(update={"safeguards": Safeguards(max_deletes="10%")})
+    assert run_sync(settings, APPLY, strict).exit_code is ExitCode.OK  # 45 memberships
+    run_delta(settings, APPLY, strict)  # starts the feed
+    google.remove_member("data@example.com", "bob@example.com")  # 1 of data@'s 2 members
+
+    report = run_delta(settings, APPLY, strict)
+
+    assert report.exit_code is ExitCode.OK, report.refused
+    assert idc.members("data@example.com") == {"dan@example.com"}
+    assert report.plan.managed["membership"] == 45

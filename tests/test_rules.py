@@ -194,3 +194,29 @@ def test_a_key_defined_twice_is_an_error_not_silently_the_last() -> None:
 
     with pytest.raises(ConfigError, match=r"rules\.yaml:9: permission_sets\.P: defined twice"):
         parse_rules(text, source="rules.yaml")
+
+
+def test_an_inline_policy_over_what_a_role_takes_is_refused_though_under_32_kb() -> None:
+    actions = ", ".join(f'"s3:Action{index:05}"' for index in range(700))  # ~12,600 characters
+    policy = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        f'"Action": [{actions}], "Resource": "*"}}]}}'
+    )
+    assert len(policy.encode()) < 32_768
+    text = ACCESS_BASE + f"permission_sets:\n  Big:\n    inline_policy: '{policy}'\n"
+
+    with pytest.raises(ConfigError, match=r"permission_sets\.Big\.inline_policy: .*10240"):
+        parse_rules(text, source="rules.yaml")
+
+
+def test_more_managed_policies_than_a_role_takes_by_default_is_valid_with_a_warning() -> None:
+    policies = ", ".join(f"policy-{index}" for index in range(11))
+    text = ACCESS_BASE + f"permission_sets:\n  Many:\n    managed_policies: [{policies}]\n"
+
+    rules = parse_rules(text)
+
+    (advice,) = rules.advisories()
+    assert advice.startswith("permission_sets.Many: 11 managed and customer-managed policies")
+    assert "'Managed policies per role' quota" in advice
+    assert parse_rules(ACCESS_BASE + "permission_sets:\n  Few: {managed_policies: [a]}\n")
+    assert not parse_rules(ACCESS_BASE + "permission_sets:\n  Few: {}\n").advisories()

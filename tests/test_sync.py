@@ -304,3 +304,47 @@ def test_a_failed_operation_fails_the_run_but_not_the_others_and_the_next_run_re
         "carol@example.com",
         "Engineering ∋ carol@example.com",
     ]
+
+
+def test_a_create_user_conflict_on_another_attribute_says_so(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    seed_small_company(google)
+    moto_app.refusals.append(
+        Refusal("CreateUser", "ConflictException", "carol@example.com", "Duplicate value")
+    )
+
+    report = run_sync(settings, RunOptions(apply=True), rules)
+
+    errors = report.summary()["errors"]
+    (error,) = [e for e in errors if e.startswith("user create")]
+    assert error.startswith("user create carol@example.com: FAILED: Identity Center refused")
+    assert "another user, not sso-sync's" in error and "carol@example.com" in error
+    assert moto_app.calls["CreateUser"] == 4, "one attempt for carol, none repeated"
+
+
+def test_a_refused_rename_is_reported_once_and_the_other_changes_land(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, RunOptions(apply=True), rules)
+    google.rename_user("carol@example.com", "carol.new@example.com")
+    google.user_by_email("carol.new@example.com").family_name = "Newname"
+    # A uniqueness conflict as an answer without Identity Store's Reason field.
+    moto_app.refusals.append(
+        Refusal("UpdateUser", "ConflictException", '"userName"', "Duplicate UserName")
+    )
+    moto_app.reset_counters()
+
+    report = run_sync(settings, RunOptions(apply=True), rules)
+
+    (error,) = report.summary()["errors"]
+    assert "refused the new user name carol.new@example.com" in error
+    assert "cannot sign in with the new address" in error
+    assert moto_app.calls["UpdateUser"] == 2, "the rest once, the rename once: not retried"
+    carol = idc.user(idc.users()["carol@example.com"])
+    assert carol["Name"]["FamilyName"] == "Newname"

@@ -13,8 +13,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
 from sync.aws.identity_store import IdentityStore
-from sync.aws.retry import error_code
-from sync.aws.sso_admin import AccessAdmin, RequestFailed
+from sync.aws.retry import RequestFailed, error_code
+from sync.aws.sso_admin import AccessAdmin
 from sync.model import State
 from sync.planning.plan import (
     Action,

@@ -17,7 +17,7 @@ from tenacity import Retrying
 
 from sync.aws.paging import all_pages
 from sync.aws.rate_limit import CallMeter
-from sync.aws.retry import error_code
+from sync.aws.retry import RequestFailed, error_code, is_transient
 from sync.errors import ConfigError, ReadError
 from sync.model import (
     GroupAttributes,
@@ -223,10 +223,40 @@ class IdentityStore:
         except ClientError as error:
             if error_code(error) != "ConflictException":
                 raise
-            # Created by an interrupted run whose record was lost: it is ours.
-            return self._user_id(attributes.user_name)
+            # Created by an interrupted run whose record was lost: it is ours. Without a user
+            # of this name, another unique attribute (its email address) is someone else's.
+            try:
+                return self._user_id(attributes.user_name)
+            except ClientError as lookup:
+                if error_code(lookup) != "ResourceNotFoundException":
+                    raise
+            raise RequestFailed(
+                f"Identity Center refused user {attributes.user_name}: another user, not "
+                f"sso-sync's, already has one of its unique attributes, such as the email "
+                f"address {attributes.email} ({error.response['Error'].get('Message', '')}). "
+                "Rename or remove that user in Identity Center, or protect it in the rules"
+            ) from error
 
     def update_user(self, user_id: str, changes: dict[str, Any]) -> None:
+        """The other attributes first, then a new userName on its own: if AWS refuses the
+        rename, the rest still lands, and the refusal is reported, not retried."""
+        others = {path: value for path, value in changes.items() if path != "userName"}
+        if others:
+            self._update_user(user_id, others)
+        if "userName" not in changes:
+            return
+        try:
+            self._update_user(user_id, {"userName": changes["userName"]})
+        except ClientError as error:
+            if is_transient(error):
+                raise
+            raise RequestFailed(
+                f"Identity Center refused the new user name {changes['userName']} "
+                f"({error_code(error)}: {error.response['Error'].get('Message', '')}); until "
+                "it is resolved the person cannot sign in with the new address"
+            ) from error
+
+    def _update_user(self, user_id: str, changes: dict[str, Any]) -> None:
         self._client.update_user(
             IdentityStoreId=self._store_id,
             UserId=user_id,

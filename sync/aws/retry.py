@@ -4,6 +4,8 @@ botocore's own retries are switched off so that each attempt passes the shared r
 and is counted; AWS's RetryAfterSeconds, which botocore ignores, is honoured here.
 """
 
+import re
+
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from tenacity import (
     RetryCallState,
@@ -24,6 +26,14 @@ TRANSIENT_CODES = {
 }
 
 
+class RequestFailed(Exception):
+    """A write AWS refused for good, or an asynchronous request that ended FAILED (with AWS's
+    reason) or never ended: not retried, reported with the operation."""
+
+
+UNIQUENESS = re.compile(r"duplicate|already|unique", re.IGNORECASE)
+
+
 def error_code(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return error.response.get("Error", {}).get("Code", "")
@@ -40,7 +50,13 @@ def is_transient(error: BaseException) -> bool:
             return True
     if code == "ConflictException":
         # A concurrent modification or a full queue clears up; a uniqueness violation does not.
-        return getattr(error, "response", {}).get("Reason") != "UNIQUENESS_CONSTRAINT_VIOLATION"
+        # Identity Store says which in Reason; SSO Admin (and an answer without it) only in
+        # the message.
+        response = getattr(error, "response", {})
+        reason = response.get("Reason")
+        if reason is not None:
+            return reason != "UNIQUENESS_CONSTRAINT_VIOLATION"
+        return not UNIQUENESS.search(response.get("Error", {}).get("Message", ""))
     return code in TRANSIENT_CODES
 
 

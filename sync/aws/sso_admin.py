@@ -18,7 +18,7 @@ from tenacity import Retrying
 from sync.aws.identity_store import boto_config
 from sync.aws.paging import all_pages
 from sync.aws.rate_limit import CallMeter
-from sync.aws.retry import error_code, is_transient
+from sync.aws.retry import RequestFailed, error_code, is_transient
 from sync.errors import ReadError
 from sync.model import AccessSnapshot, IdcAssignment, IdcPermissionSet, PermissionSetAttributes
 from sync.rules.access import MANAGED_TAG
@@ -26,10 +26,6 @@ from sync.rules.access import MANAGED_TAG
 MAX_OUTSTANDING_CREATIONS = 15  # AWS's hard limit per instance
 MAX_PROVISIONINGS = 3
 EMPTY = PermissionSetAttributes(None, "", None, frozenset(), frozenset(), None, None, frozenset())
-
-
-class RequestFailed(Exception):
-    """An asynchronous request ended FAILED (with AWS's reason) or never ended."""
 
 
 class AccessAdmin:
@@ -175,17 +171,26 @@ class AccessAdmin:
         except ClientError as error:
             if error_code(error) != "ConflictException":
                 raise
-            arn = self._adopt_own(name)  # created by an interrupted run
+            # SSO Admin answers ConflictException for a name in use and for writes that have
+            # not propagated yet: only a permission set of this name makes it the former.
+            found = self._adopt_own(name)  # created by an interrupted run
+            if found is None:
+                raise
+            arn = found
         current = self._permission_set(arn).attributes or EMPTY
         self.update_permission_set(arn, current, desired)
         return arn
 
-    def _adopt_own(self, name: str) -> str:
+    def _adopt_own(self, name: str) -> str | None:
+        """The ARN of sso-sync's permission set of this name; None if there is none by that
+        name; RequestFailed if it is someone else's."""
         for arn in self._pages("list_permission_sets", "PermissionSets"):
             permission_set = self._permission_set(arn)
-            if permission_set.name == name and permission_set.managed:
-                return arn
-        raise RequestFailed(f"a permission set named {name} exists and is not sso-sync's")
+            if permission_set.name == name:
+                if permission_set.managed:
+                    return arn
+                raise RequestFailed(f"a permission set named {name} exists and is not sso-sync's")
+        return None
 
     def update_permission_set(
         self, arn: str, current: PermissionSetAttributes, desired: PermissionSetAttributes
@@ -311,7 +316,14 @@ class AccessAdmin:
                 if not is_transient(error):
                     raise
         if status["Status"] == "FAILED":
-            raise RequestFailed(status.get("FailureReason", "FAILED without a reason"))
+            reason = status.get("FailureReason", "FAILED without a reason")
+            if "PoliciesPerRole" in reason:
+                reason += (
+                    " (the permission set has more managed policies than IAM allows per role "
+                    "in this account: raise the account's 'Managed policies per role' quota, "
+                    "up to 20, or attach fewer)"
+                )
+            raise RequestFailed(reason)
 
     # --- paging -------------------------------------------------------------------------
 

@@ -33,13 +33,16 @@ REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/[a-z0-9-]+/([a-z0-9-]+)/")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Refusal:
-    """Answer `operation` calls whose JSON body contains `body_contains` with `error`."""
+    """Answer `operation` calls whose JSON body contains `body_contains` with `error` (the
+    next `times` such calls, or all of them)."""
 
     operation: str
     error: str
     body_contains: str = ""
+    message: str = "Refused by the emulator"
+    times: int | None = None
 
 
 class ExtendedMotoApp:
@@ -139,7 +142,12 @@ class ExtendedMotoApp:
         text = json.dumps(body)
         for refusal in self.refusals:
             if refusal.operation == operation and refusal.body_contains in text:
-                return _error(AwsError(refusal.error, "Refused by the emulator"), start_response)
+                with self._lock:
+                    if refusal.times == 0:
+                        continue
+                    if refusal.times is not None:
+                        refusal.times -= 1
+                return _error(AwsError(refusal.error, refusal.message), start_response)
         if service == "SWBExternalService" and caller not in (None, _management_account_id()):
             try:
                 self.sso_admin.refuse_delegated_administrator(

@@ -61,6 +61,9 @@ CHANGES_A_PERMISSION_SET = frozenset(
 )
 
 
+IAM_MANAGED_POLICIES_PER_ROLE = 10
+
+
 @dataclass
 class SsoAdminFixes:
     seconds_in_progress: float = 0.05
@@ -76,6 +79,7 @@ class SsoAdminFixes:
     def __post_init__(self) -> None:
         self._fixes = {
             "CreatePermissionSet": self._create_permission_set,
+            "UpdatePermissionSet": self._update_permission_set,
             "CreateAccountAssignment": self._create_assignment,
             "DeleteAccountAssignment": self._delete_assignment,
             "DescribeAccountAssignmentCreationStatus": self._status(
@@ -133,6 +137,19 @@ class SsoAdminFixes:
         ):
             raise AwsError("ConflictException", f"Permission set {body.get('Name')} exists")
         return None
+
+    def _update_permission_set(self, backend: Any, body: JsonBody) -> JsonBody:
+        """A member left out keeps its value (moto clears it), and none can be set empty:
+        botocore's model gives Description and RelayState a minimum length of 1, so what is
+        set can be changed but never cleared."""
+        ps = self._permission_set(backend, body)
+        for member in ("Description", "SessionDuration", "RelayState"):
+            if body.get(member) == "":
+                raise AwsError("ValidationException", f"{member} must have length >= 1")
+        ps.description = body.get("Description", ps.description)
+        ps.session_duration = body.get("SessionDuration", ps.session_duration)
+        ps.relay_state = body.get("RelayState", ps.relay_state)
+        return {}
 
     def _permission_set(self, backend: Any, body: JsonBody, key: str = "PermissionSetArn") -> Any:
         for ps in backend.permission_sets:
@@ -214,7 +231,9 @@ class SsoAdminFixes:
             raise AwsError("ConflictException", "Too many outstanding assignment creations")
         self.most_outstanding_creations = max(self.most_outstanding_creations, outstanding + 1)
         details = _assignment_details(body)
-        failure = self.failing_accounts.get(body["TargetId"])
+        failure = self.failing_accounts.get(body["TargetId"]) or _role_quota_failure(
+            self._permission_set(backend, body)
+        )
         if failure is None and _find_assignment(backend, body) is None:
             backend.create_account_assignment(
                 body["InstanceArn"],
@@ -266,6 +285,19 @@ class SsoAdminFixes:
             for request in self._requests.values()
             if request.status_key == status_key and now - request.started < self.seconds_in_progress
         )
+
+
+def _role_quota_failure(ps: Any) -> str | None:
+    """Provisioning makes a role in the account, and IAM attaches at most 10 managed policies
+    to a role unless the account's quota is raised (IAM and AWS STS quotas: "Managed policies
+    attached to an IAM role", default 10, adjustable to 20)."""
+    attached = ps.total_managed_policies_attached
+    if attached <= IAM_MANAGED_POLICIES_PER_ROLE:
+        return None
+    return (
+        "Request failed: LimitExceeded: Cannot exceed quota for PoliciesPerRole: "
+        f"{IAM_MANAGED_POLICIES_PER_ROLE}"
+    )
 
 
 def _assignment_details(body: JsonBody) -> JsonBody:

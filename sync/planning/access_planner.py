@@ -7,7 +7,7 @@ sets, and to anyone else, are never touched.
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sync.model import (
     AccessSnapshot,
@@ -229,6 +229,7 @@ def _plan_permission_sets(
             continue
         usable[name] = current.arn
         assert current.attributes is not None, "managed permission sets are read in full"
+        desired = _reachable(name, current.attributes, desired, result)
         changes = permission_set_changes(current.attributes, desired)
         if not changes:
             continue
@@ -259,6 +260,27 @@ def _plan_permission_sets(
                 )
             )
     return usable
+
+
+def _reachable(
+    name: str,
+    current: PermissionSetAttributes,
+    desired: PermissionSetAttributes,
+    result: AccessPlan,
+) -> PermissionSetAttributes:
+    """What an update can make true: UpdatePermissionSet cannot clear a description or relay
+    state (botocore's model: at least one character; a member left out keeps its value)."""
+    kept = {
+        attribute: getattr(current, attribute)
+        for attribute in ("description", "relay_state")
+        if getattr(desired, attribute) is None and getattr(current, attribute) is not None
+    }
+    for attribute, value in kept.items():
+        result.warnings.append(
+            f"permission set {name}: its {attribute} cannot be cleared through AWS's API; it "
+            f"stays {value!r} (give a new value to change it)"
+        )
+    return replace(desired, **kept) if kept else desired
 
 
 def _wanted_assignments(

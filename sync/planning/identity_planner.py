@@ -163,10 +163,11 @@ class _Planner:
             self.state.users,
             self.scope.users if self.scope else None,
         )
+        memberships = self._plan_memberships(groups, users)
+        if self.scope is not None:  # a slice: limits are shares of the whole population
+            memberships = max(memberships, self.state.memberships)
         managed = Counter(
-            user=len(self.state.users),
-            group=len(self.state.groups),
-            membership=self._plan_memberships(groups, users),
+            user=len(self.state.users), group=len(self.state.groups), membership=memberships
         )
         if self.access is not None:
             org, access = self.access

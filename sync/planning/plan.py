@@ -151,6 +151,11 @@ class Plan:
     def deletions(self) -> Counter[str]:
         return Counter(op.resource for op in self.operations if op.action in DESTRUCTIVE)
 
+    def managed_after(self, resource: str) -> int:
+        """How many of `resource` the sync manages once this plan is applied."""
+        counts = self.counts()
+        return self.managed[resource] + counts[(resource, "create")] - counts[(resource, "delete")]
+
     def writes(self) -> int:
         return sum(1 for op in self.operations if op.action in API_ACTIONS)
 

@@ -21,7 +21,13 @@ from sync.rules.selectors import Selector, parse_selector
 AWS_MANAGED_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
 MANAGED_TAG = ("managed-by", "sso-sync")
 MAX_POLICIES = 20
+# IAM's default quota of managed policies per role (adjustable to 20 per account): each account
+# gets the permission set as a role, so an 11th policy fails the assignment there.
+ROLE_MANAGED_POLICIES = 10
 MAX_INLINE_POLICY_BYTES = 32_768
+# The permission set's inline policy becomes the role's inline policy in each account, and IAM
+# counts at most 10,240 characters of a role's policies, white space not counted.
+MAX_ROLE_POLICY_CHARACTERS = 10_240
 MAX_TAGS = 75
 DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
 
@@ -76,14 +82,22 @@ def _inline_policy_json(value: Any, info: ValidationInfo) -> Any:
     text = json.dumps(value, separators=(",", ":"), sort_keys=True)
     if len(text.encode()) > MAX_INLINE_POLICY_BYTES:
         raise ValueError(f"inline policy is over {MAX_INLINE_POLICY_BYTES} bytes")
+    characters = sum(not character.isspace() for character in text)
+    if characters > MAX_ROLE_POLICY_CHARACTERS:
+        raise ValueError(
+            f"inline policy has {characters} characters besides white space; IAM allows "
+            f"{MAX_ROLE_POLICY_CHARACTERS} in the role it becomes in each account"
+        )
     return text
 
 
 class PermissionSetSpec(_Strict):
     description: Annotated[str, Field(min_length=1, max_length=700)] | None = None
+    """Once set, AWS's API can change it but not clear it: removed here, the old one stays."""
     session_duration: str = "PT1H"
     """ISO 8601 duration from PT1H to PT12H."""
     relay_state: Annotated[str, Field(min_length=1, max_length=240)] | None = None
+    """Once set, AWS's API can change it but not clear it: removed here, the old one stays."""
     managed_policies: list[str] = []
     """AWS managed policies: short names (PowerUserAccess, job-function/Billing) or ARNs."""
     customer_managed_policies: list[CustomerManagedPolicy] = []
@@ -132,6 +146,17 @@ class PermissionSetSpec(_Strict):
                 f"{count} managed and customer-managed policies; AWS allows {MAX_POLICIES}"
             )
         return self
+
+    def advisories(self) -> list[str]:
+        """What is valid but fails in accounts whose quotas are the defaults."""
+        count = len(self.managed_policies) + len(self.customer_managed_policies)
+        if count <= ROLE_MANAGED_POLICIES:
+            return []
+        return [
+            f"{count} managed and customer-managed policies: IAM allows "
+            f"{ROLE_MANAGED_POLICIES} per role unless each account's 'Managed policies per "
+            "role' quota is raised, so assignments fail in accounts where it is not"
+        ]
 
     def all_tags(self) -> dict[str, str]:
         return {**self.tags, MANAGED_TAG[0]: MANAGED_TAG[1]}

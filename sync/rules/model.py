@@ -138,6 +138,14 @@ class Rules(_Strict):
                 return True
         return False
 
+    def advisories(self) -> list[str]:
+        """Warnings about a valid file: what AWS accepts now but will fail somewhere."""
+        return [
+            f"permission_sets.{name}: {advice}"
+            for name, spec in sorted(self.permission_sets.items())
+            for advice in spec.advisories()
+        ]
+
     def is_protected_user(self, user_name: str) -> bool:
         return _matches_any(user_name, self.protect.users)
 
