@@ -6,11 +6,13 @@ from pathlib import Path
 import boto3
 import pytest
 
+from sync.apply.executor import spread_across_accounts
 from sync.cli import main
 from sync.delta.run import run_delta
 from sync.errors import ExitCode
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.planning.plan import Action, AssignmentOperation
 from sync.rules.loader import parse_rules
 from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
@@ -306,7 +308,7 @@ def test_a_failed_assignment_is_reported_and_the_rest_applied(
     assert sum(o.ok for o in report.applied.outcomes if o.operation.resource == "assignment") == 3
 
 
-def test_sixty_assignments_never_exceed_fifteen_outstanding(
+def test_sixty_assignments_never_exceed_ten_outstanding_and_spread_across_accounts(
     settings: Settings,
     google: GoogleDirectoryEmulator,
     moto_app: ExtendedMotoApp,
@@ -323,8 +325,27 @@ def test_sixty_assignments_never_exceed_fifteen_outstanding(
     assert report.exit_code is ExitCode.OK, report.summary()["errors"]
     assert report.plan.counts()[("assignment", "create")] == 60 + 5
     assert len(sandboxes) == 60
-    assert 10 <= moto_app.sso_admin.most_outstanding_creations <= 15
+    assert 8 <= moto_app.sso_admin.most_outstanding_assignment_requests <= 10
     assert moto_app.sso_admin.refused_for_limits == 0
+    # Sixty owners leave: the deletions count against the same ten.
+    for owner in owners:
+        google.suspend_user(owner)
+    moto_app.sso_admin.most_outstanding_assignment_requests = 0
+    offboarding = run_sync(busy, RunOptions(apply=True, allow_mass_delete=True), parse_rules(RULES))
+    assert offboarding.plan.counts()[("assignment", "delete")] == 60
+    assert 8 <= moto_app.sso_admin.most_outstanding_assignment_requests <= 10
+    assert moto_app.sso_admin.refused_for_limits == 0
+
+
+def test_assignment_writes_take_accounts_in_turn() -> None:
+    def assign(account: str, group: str) -> AssignmentOperation:
+        return AssignmentOperation(Action.CREATE, account, account, "P", "GROUP", group, group, "")
+
+    plan = [assign(a, g) for a in ("111", "222", "333") for g in ("x", "y")]
+
+    order = [op.account_id for op in spread_across_accounts(plan)]
+
+    assert order == ["111", "222", "333", "111", "222", "333"]
 
 
 def build_organization_accounts(owners: list[str]) -> list[str]:
@@ -490,3 +511,28 @@ def test_a_conflict_on_create_permission_set_that_is_not_the_name_is_retried(
     assert report.exit_code is ExitCode.OK, report.summary()["errors"]
     assert moto_app.calls["CreatePermissionSet"] == 3 + 2
     assert "PowerUser" in AccessView(moto_app).permission_sets()
+
+
+def test_permission_sets_sharing_an_account_are_provisioned_one_at_a_time(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    both_in_production = RULES.replace(
+        '["ou:/Workloads/Development", "ou:/Workloads/Staging"]',
+        '["ou:/Workloads/Development", "ou:/Workloads/Production"]',
+    )
+    run_sync(settings, APPLY, parse_rules(both_in_production))
+    moto_app.sso_admin.seconds_in_progress = 0.3
+    edited = both_in_production.replace("PT8H", "PT2H").replace(
+        "managed_policies: [ReadOnlyAccess]",
+        "session_duration: PT3H\n    managed_policies: [ReadOnlyAccess]",
+    )
+
+    report = run_sync(settings, APPLY, parse_rules(edited))
+
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    assert report.plan.counts()[("permission_set", "provision")] == 2
+    assert moto_app.sso_admin.refused_for_limits == 0, "no provisioning waited on another"

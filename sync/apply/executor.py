@@ -2,6 +2,7 @@
 audited, and recorded in the state as it succeeds. One failure does not stop the others.
 """
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -58,6 +59,21 @@ class UnresolvedReference(Exception):
     """A membership whose user or group does not exist (its creation failed)."""
 
 
+def spread_across_accounts(operations: list[Operation]) -> list[Operation]:
+    """Assignment writes taken one account at a time in turn, not account by account: AWS
+    updates one permission-set role per account at a time, so writes to the same account
+    in flight together wait on each other."""
+    by_account: dict[str, list[Operation]] = {}
+    others: list[Operation] = []
+    for operation in operations:
+        if isinstance(operation, AssignmentOperation):
+            by_account.setdefault(operation.account_id, []).append(operation)
+        else:
+            others.append(operation)
+    turns = itertools.zip_longest(*by_account.values())
+    return others + [operation for turn in turns for operation in turn if operation is not None]
+
+
 class Executor:
     def __init__(
         self,
@@ -89,7 +105,7 @@ class Executor:
         result = ApplyResult()
         try:
             for _phase, operations in plan.phases():
-                for outcome in self._run_all(operations):
+                for outcome in self._run_all(spread_across_accounts(operations)):
                     if outcome is None:
                         result.postponed += 1
                     else:

@@ -2,7 +2,9 @@
 
 Permission sets sso-sync owns carry the tag managed-by=sso-sync; only their assignments are
 read. Assignment changes and provisioning are asynchronous in AWS: each call here waits for
-its request to end, at most 15 assignment creations outstanding and 3 provisionings in flight.
+its request to end, with at most 10 assignment creations and deletions outstanding together
+and one provisioning at a time (IAM Identity Center quotas: one permission-set role per account
+updated at a time, and a provisioning updates the role in every account that has the set).
 """
 
 import json
@@ -23,8 +25,10 @@ from sync.errors import ReadError
 from sync.model import AccessSnapshot, IdcAssignment, IdcPermissionSet, PermissionSetAttributes
 from sync.rules.access import MANAGED_TAG
 
-MAX_OUTSTANDING_CREATIONS = 15  # AWS's hard limit per instance
-MAX_PROVISIONINGS = 3
+# The Identity Center guide's 10 outstanding asynchronous assignment calls, creations and
+# deletions together (the IAM guide's account access quotas say 15: the lower one holds).
+MAX_OUTSTANDING_ASSIGNMENT_REQUESTS = 10
+MAX_PROVISIONINGS = 1
 EMPTY = PermissionSetAttributes(None, "", None, frozenset(), frozenset(), None, None, frozenset())
 
 
@@ -42,7 +46,7 @@ class AccessAdmin:
         self._retrying = retrying
         self._poll_seconds = poll_seconds
         self._wait_seconds = wait_seconds
-        self._creations = threading.BoundedSemaphore(MAX_OUTSTANDING_CREATIONS)
+        self._assignment_requests = threading.BoundedSemaphore(MAX_OUTSTANDING_ASSIGNMENT_REQUESTS)
         self._provisionings = threading.BoundedSemaphore(MAX_PROVISIONINGS)
 
     @classmethod
@@ -265,7 +269,7 @@ class AccessAdmin:
     def create_assignment(
         self, account_id: str, arn: str, principal_type: str, principal_id: str
     ) -> None:
-        with self._creations:
+        with self._assignment_requests:
             status = self._client.create_account_assignment(
                 **self._assignment(account_id, arn, principal_type, principal_id)
             )["AccountAssignmentCreationStatus"]
@@ -276,15 +280,18 @@ class AccessAdmin:
     def delete_assignment(
         self, account_id: str, arn: str, principal_type: str, principal_id: str
     ) -> None:
-        try:
-            status = self._client.delete_account_assignment(
-                **self._assignment(account_id, arn, principal_type, principal_id)
-            )["AccountAssignmentDeletionStatus"]
-        except ClientError as error:
-            if error_code(error) == "ResourceNotFoundException":
-                return
-            raise
-        self._wait(status, "AccountAssignmentDeletionStatus", "AccountAssignmentDeletionRequestId")
+        with self._assignment_requests:
+            try:
+                status = self._client.delete_account_assignment(
+                    **self._assignment(account_id, arn, principal_type, principal_id)
+                )["AccountAssignmentDeletionStatus"]
+            except ClientError as error:
+                if error_code(error) == "ResourceNotFoundException":
+                    return
+                raise
+            self._wait(
+                status, "AccountAssignmentDeletionStatus", "AccountAssignmentDeletionRequestId"
+            )
 
     def _assignment(
         self, account_id: str, arn: str, principal_type: str, principal_id: str

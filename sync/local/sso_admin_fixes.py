@@ -1,9 +1,12 @@
 """SSO Admin behaviour moto 5.2 lacks or gets wrong, so that the sync's asynchronous paths
 run in tests: assignment creation and deletion and permission-set provisioning are
 IN_PROGRESS for a while before SUCCEEDED (or FAILED, with a reason, for accounts told to fail),
-at most 15 assignment creations may be outstanding and 3 provisionings in flight
-(ConflictException beyond), duplicate permission-set names conflict, and permissions
-boundaries, tags and the accounts a permission set is provisioned to are answered."""
+at most 10 assignment creations and deletions together may be outstanding and one
+provisioning per account at a time (ConflictException beyond; IAM Identity Center quotas,
+https://docs.aws.amazon.com/singlesignon/latest/userguide/limits.html: "Number of IAM roles
+(permission sets) in the AWS account that can be updated at a time: 1"), duplicate
+permission-set names conflict, and permissions boundaries, tags and the accounts a permission
+set is provisioned to are answered."""
 
 import functools
 import json
@@ -19,8 +22,8 @@ from moto.ssoadmin.models import ManagedPolicy, ssoadmin_backends
 
 from sync.local.aws_errors import AwsError, JsonBody
 
-MAX_OUTSTANDING_CREATIONS = 15
-MAX_PROVISIONINGS_IN_FLIGHT = 3
+MAX_OUTSTANDING_ASSIGNMENT_REQUESTS = 10
+ASSIGNMENT_STATUSES = ("AccountAssignmentCreationStatus", "AccountAssignmentDeletionStatus")
 MAX_POLICIES = 20
 AWS_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
 
@@ -36,6 +39,8 @@ class _Request:
     started: float
     details: JsonBody
     failure: str | None = None
+    accounts: frozenset[str] = frozenset()
+    """The accounts whose roles a provisioning updates."""
 
 
 # What a delegated administrator may not do (AWS IAM Identity Center User Guide, "Delegated
@@ -70,7 +75,7 @@ class SsoAdminFixes:
     """How long an asynchronous request stays IN_PROGRESS."""
     failing_accounts: dict[str, str] = field(default_factory=dict)
     """Account id -> the FailureReason its assignment creations end with."""
-    most_outstanding_creations: int = 0
+    most_outstanding_assignment_requests: int = 0
     refused_for_limits: int = 0
     _requests: dict[str, _Request] = field(default_factory=dict)
     _boundaries: dict[str, JsonBody] = field(default_factory=dict)
@@ -215,21 +220,28 @@ class SsoAdminFixes:
 
     def _provision(self, backend: Any, body: JsonBody) -> JsonBody:
         ps = self._permission_set(backend, body)
-        if self._in_flight("PermissionSetProvisioningStatus") >= MAX_PROVISIONINGS_IN_FLIGHT:
+        accounts = set(self._provisioned_accounts(backend, body)["AccountIds"])
+        now = time.monotonic()
+        busy = {
+            account
+            for request in self._requests.values()
+            if request.status_key == "PermissionSetProvisioningStatus"
+            and now - request.started < self.seconds_in_progress
+            for account in request.accounts
+        }
+        if accounts & busy:
             self.refused_for_limits += 1
-            raise AwsError("ConflictException", "Too many provisioning requests in flight")
+            raise AwsError(
+                "ConflictException", "A permission set is being provisioned in these accounts"
+            )
         details = {"PermissionSetArn": ps.permission_set_arn, "AccountId": DEFAULT_ACCOUNT_ID}
-        return self._start("PermissionSetProvisioningStatus", details)
+        return self._start("PermissionSetProvisioningStatus", details, accounts=accounts)
 
     # --- assignments --------------------------------------------------------------------
 
     def _create_assignment(self, backend: Any, body: JsonBody) -> JsonBody:
         self._permission_set(backend, body)
-        outstanding = self._in_flight("AccountAssignmentCreationStatus")
-        if outstanding >= MAX_OUTSTANDING_CREATIONS:
-            self.refused_for_limits += 1
-            raise AwsError("ConflictException", "Too many outstanding assignment creations")
-        self.most_outstanding_creations = max(self.most_outstanding_creations, outstanding + 1)
+        self._admit_assignment_request()
         details = _assignment_details(body)
         failure = self.failing_accounts.get(body["TargetId"]) or _role_quota_failure(
             self._permission_set(backend, body)
@@ -245,7 +257,17 @@ class SsoAdminFixes:
             )
         return self._start("AccountAssignmentCreationStatus", details, failure)
 
+    def _admit_assignment_request(self) -> None:
+        outstanding = sum(self._in_flight(status) for status in ASSIGNMENT_STATUSES)
+        if outstanding >= MAX_OUTSTANDING_ASSIGNMENT_REQUESTS:
+            self.refused_for_limits += 1
+            raise AwsError("ConflictException", "Too many outstanding assignment requests")
+        self.most_outstanding_assignment_requests = max(
+            self.most_outstanding_assignment_requests, outstanding + 1
+        )
+
     def _delete_assignment(self, backend: Any, body: JsonBody) -> JsonBody:
+        self._admit_assignment_request()
         assignment = _find_assignment(backend, body)
         if assignment is None:
             raise AwsError("ResourceNotFoundException", "Account assignment not found")
@@ -254,9 +276,17 @@ class SsoAdminFixes:
 
     # --- asynchronous requests ----------------------------------------------------------
 
-    def _start(self, status_key: str, details: JsonBody, failure: str | None = None) -> JsonBody:
+    def _start(
+        self,
+        status_key: str,
+        details: JsonBody,
+        failure: str | None = None,
+        accounts: set[str] | None = None,
+    ) -> JsonBody:
         request_id = str(uuid.uuid4())
-        self._requests[request_id] = _Request(status_key, time.monotonic(), details, failure)
+        self._requests[request_id] = _Request(
+            status_key, time.monotonic(), details, failure, frozenset(accounts or ())
+        )
         return {status_key: self._describe(request_id)}
 
     def _status(self, status_key: str, id_key: str) -> Callable[[Any, JsonBody], JsonBody]:
