@@ -16,13 +16,14 @@ import boto3
 from sync.apply.executor import ApplyResult, Executor
 from sync.apply.run_lock import Lease, LockHeld, run_lock_for
 from sync.aws.identity_store import IdentityStore, boto_config, discover_instance
+from sync.aws.managed_policies import ManagedPolicies
 from sync.aws.organizations import OrganizationReader
 from sync.aws.rate_limit import CallMeter, TokenBucket
 from sync.aws.retry import aws_retrying
 from sync.aws.sso_admin import AccessAdmin
 from sync.delta.change_hints import ChangeHints
 from sync.delta.slice_reader import read_slice
-from sync.errors import ExitCode, SafeguardRefusal
+from sync.errors import ConfigError, ExitCode, SafeguardRefusal
 from sync.google.directory import connect_google
 from sync.model import GoogleSnapshot, IdcGroup, State
 from sync.planning.access_report import AccessLine, access_of_person, access_to_account
@@ -235,11 +236,26 @@ class _Run:
         idc = self._store.read(memberships_of=_relevant_groups(self._state, google))
         access = None
         if self._access is not None:
+            self._check_managed_policies()
             org = OrganizationReader.connect(self._meter, self._retrying).read()
             access = (org, self._access.read())
         plan = build_plan(google, idc, self._state, self._rules, access)
         self._state.memberships = plan.managed_after("membership")
         return plan
+
+    def _check_managed_policies(self) -> None:
+        """A misspelt AWS managed policy is a rules error found before any write."""
+        named = self._rules.aws_managed_policies()
+        missing = ManagedPolicies.connect(self._meter, self._retrying).missing(named)
+        if missing:
+            raise ConfigError(
+                "; ".join(
+                    f"permission_sets.{name}: {arn} is not an AWS managed policy (IAM has no "
+                    "such policy; check its spelling)"
+                    for arn in missing
+                    for name in named[arn]
+                )
+            )
 
     def apply(self, plan: Plan, audit: AuditLog, deadline: float | None) -> ApplyResult:
         executor = Executor(

@@ -536,3 +536,37 @@ def test_permission_sets_sharing_an_account_are_provisioned_one_at_a_time(
     assert report.exit_code is ExitCode.OK, report.summary()["errors"]
     assert report.plan.counts()[("permission_set", "provision")] == 2
     assert moto_app.sso_admin.refused_for_limits == 0, "no provisioning waited on another"
+
+
+def test_a_misspelt_aws_managed_policy_is_found_at_plan_time_before_any_write(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(RULES.replace("[PowerUserAccess]", "[PowerUserAcess]"))
+
+    assert main(["apply", *settings_arguments(settings)]) == 2
+
+    assert writes(moto_app) == {}
+    assert moto_app.calls["CreatePermissionSet"] == 0
+    Path(settings.rules).write_text(RULES)
+    assert main(["plan", *settings_arguments(settings)]) == 0
+
+
+def test_the_misspelling_is_named_with_its_permission_set(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    org: dict[str, str],
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(RULES.replace("[PowerUserAccess]", "[PowerUserAcess]"))
+
+    assert main(["plan", *settings_arguments(settings)]) == 2
+
+    assert (
+        "permission_sets.PowerUser: arn:aws:iam::aws:policy/PowerUserAcess is not an AWS "
+        "managed policy" in " ".join(capsys.readouterr().err.split())
+    )

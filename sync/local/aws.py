@@ -11,6 +11,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from moto.ssoadmin.models import ssoadmin_backends
 
 from sync.aws.rate_limit import TokenBucket
 from sync.local.aws_errors import AwsError, JsonBody
+from sync.local.iam_fixes import AWS_POLICY_PREFIX, get_policy
 from sync.local.identity_store_fixes import IdentityStoreFixes
 from sync.local.organizations_fixes import BudgetsFixes, OrganizationsFixes
 from sync.local.sso_admin_fixes import SsoAdminFixes
@@ -120,8 +122,13 @@ class ExtendedMotoApp:
             start_response("202 Accepted", [("Content-Length", "0")])
             return [b""]
         caller = self._caller_account(environ)
-        if caller is not None and _is_get_caller_identity(environ):
+        query = _query(environ)
+        if caller is not None and query.get("Action") == "GetCallerIdentity":
             return _caller_identity(caller, start_response)
+        if query.get("Action") == "GetPolicy" and query.get("PolicyArn", "").startswith(
+            AWS_POLICY_PREFIX
+        ):
+            return _xml(*get_policy(query["PolicyArn"]), start_response)
         service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
         if service in self._other_fixes:
             return self._answer(self._other_fixes[service], operation, environ, start_response)
@@ -187,28 +194,37 @@ def _management_account_id() -> str:
     return organization.master_account_id if organization else DEFAULT_ACCOUNT_ID
 
 
-def _is_get_caller_identity(environ: dict) -> bool:
+def _query(environ: dict) -> dict[str, str]:
+    """The parameters of an STS or IAM (query protocol) request, left in place for moto;
+    empty for any other request."""
     found = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if not found or found.group(2) != "sts":
-        return False
+    if not found or found.group(2) not in ("sts", "iam"):
+        return {}
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(raw)
-    return "Action=GetCallerIdentity" in raw.decode(errors="replace")
+    return dict(urllib.parse.parse_qsl(raw.decode(errors="replace")))
+
+
+def _xml(status: int, body: str, start_response: Any) -> list[bytes]:
+    payload = body.encode()
+    reason = "200 OK" if status == 200 else f"{status} Not Found"
+    start_response(reason, [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+    return [payload]
 
 
 def _caller_identity(account_id: str, start_response: Any) -> list[bytes]:
-    payload = (
+    return _xml(
+        200,
         '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
         "<GetCallerIdentityResult>"
         f"<Arn>arn:aws:sts::{account_id}:assumed-role/sso-sync/function</Arn>"
         f"<UserId>AROAEXAMPLE:function</UserId><Account>{account_id}</Account>"
         "</GetCallerIdentityResult>"
         "<ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId>"
-        "</ResponseMetadata></GetCallerIdentityResponse>"
-    ).encode()
-    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
-    return [payload]
+        "</ResponseMetadata></GetCallerIdentityResponse>",
+        start_response,
+    )
 
 
 def _peek_body(environ: dict) -> JsonBody:

@@ -8,8 +8,6 @@ https://docs.aws.amazon.com/singlesignon/latest/userguide/limits.html: "Number o
 permission-set names conflict, and permissions boundaries, tags and the accounts a permission
 set is provisioned to are answered."""
 
-import functools
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -17,20 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.ssoadmin.models import ManagedPolicy, ssoadmin_backends
 
 from sync.local.aws_errors import AwsError, JsonBody
+from sync.local.iam_fixes import aws_managed_policies
 
 MAX_OUTSTANDING_ASSIGNMENT_REQUESTS = 10
 ASSIGNMENT_STATUSES = ("AccountAssignmentCreationStatus", "AccountAssignmentDeletionStatus")
 MAX_POLICIES = 20
-AWS_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
-
-
-@functools.cache
-def _aws_managed_policy_names() -> frozenset[str]:
-    return frozenset(json.loads(aws_managed_policies_data))
 
 
 @dataclass
@@ -164,11 +156,11 @@ class SsoAdminFixes:
 
     def _attach_managed_policy(self, backend: Any, body: JsonBody) -> JsonBody:
         """moto knows AWS managed policies without their paths, so it refuses real ARNs such
-        as arn:aws:iam::aws:policy/job-function/Billing; accept a known name at any path."""
+        as arn:aws:iam::aws:policy/job-function/Billing; accept the ARNs IAM has."""
         ps = self._permission_set(backend, body)
         arn = body.get("ManagedPolicyArn", "")
         name = arn.rsplit("/", 1)[-1]
-        if not arn.startswith(AWS_POLICY_PREFIX) or name not in _aws_managed_policy_names():
+        if arn not in aws_managed_policies():
             raise AwsError("ResourceNotFoundException", f"Policy does not exist with ARN: {arn}")
         if any(policy.arn == arn for policy in ps.managed_policies):
             raise AwsError("ConflictException", f"{arn} is already attached")

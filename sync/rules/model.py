@@ -2,6 +2,7 @@
 and the safeguards. Every error names the key path and its line in the file."""
 
 import fnmatch
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,6 +23,7 @@ CONTROL_TOWER_GROUPS = (
     "AWSServiceCatalogAdmins",
 )
 RESERVED_DISPLAY_NAMES = ("Administrator", "AWSAdministrators")
+AWS_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
 
 
 PermissionSetName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\w+=,.@-]+$")]
@@ -137,6 +139,19 @@ class Rules(_Strict):
             elif _query_may_match(selector.query or "", reference):
                 return True
         return False
+
+    def aws_managed_policies(self) -> dict[str, list[str]]:
+        """AWS managed policy ARN -> the permission sets naming it (policy or boundary)."""
+        named: dict[str, list[str]] = {}
+        for name, spec in sorted(self.permission_sets.items()):
+            boundary = spec.permissions_boundary
+            arns = [*spec.managed_policies]
+            if boundary is not None and boundary.managed_policy_arn is not None:
+                arns.append(boundary.managed_policy_arn)
+            for arn in arns:
+                if AWS_MANAGED_POLICY.match(arn):
+                    named.setdefault(arn, []).append(name)
+        return named
 
     def advisories(self) -> list[str]:
         """Warnings about a valid file: what AWS accepts now but will fail somewhere."""
