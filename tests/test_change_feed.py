@@ -46,6 +46,33 @@ def test_user_group_and_member_events_name_what_to_re_read() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("group_id", "key"),
+    [
+        ("Eng@Example.com", "eng@example.com"),
+        ("03x8tuzt1a2b3c4", "03x8tuzt1a2b3c4"),
+        ("groups/03x8tuzt1a2b3c4", "03x8tuzt1a2b3c4"),
+    ],
+)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "add_member",
+        "remove_member",
+        "accept_invitation",
+        "approve_join_request",
+        "join",
+        "ban_member_with_moderation",
+    ],
+)
+def test_google_groups_events_name_the_group_in_any_form_groups_get_takes(
+    name: str, group_id: str, key: str
+) -> None:
+    hints = hints_from([event(name, "groups_enterprise", group_id=group_id)])
+
+    assert hints.groups == {key}
+
+
 def test_events_that_change_no_user_or_group_are_no_hint() -> None:
     hints = hints_from(
         [

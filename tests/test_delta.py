@@ -297,3 +297,28 @@ def test_a_percentage_limit_is_a_share_of_every_managed_membership_not_of_the_sl
     assert report.exit_code is ExitCode.OK, report.refused
     assert idc.members("data@example.com") == {"dan@example.com"}
     assert report.plan.managed["membership"] == 45
+
+
+@pytest.mark.parametrize("form", ["id", "email", "resource"])
+def test_joining_and_being_banned_in_google_groups_carry_over_whatever_names_the_group(
+    synced: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    idc: IdentityCenterView,
+    form: str,
+) -> None:
+    google.groups_ui_group_id = form
+    google.remove_member(
+        "data@example.com",
+        "bob@example.com",
+        in_groups_ui=True,
+        groups_event="ban_member_with_moderation",
+    )
+    google.add_member(
+        "data@example.com", "carol@example.com", in_groups_ui=True, groups_event="accept_invitation"
+    )
+
+    report = run_delta(synced, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert idc.members("data@example.com") == {"dan@example.com", "carol@example.com"}

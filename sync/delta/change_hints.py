@@ -22,8 +22,17 @@ USER_EVENTS = {
 }
 GROUP_EVENTS = {"CREATE_GROUP", "DELETE_GROUP", "CHANGE_GROUP_EMAIL", "CHANGE_GROUP_NAME"}
 MEMBER_EVENTS = {"ADD_GROUP_MEMBER", "REMOVE_GROUP_MEMBER", "UPDATE_GROUP_MEMBER"}
-# Google Groups events (applicationName=groups_enterprise).
-GROUPS_UI_MEMBER_EVENTS = {"add_member", "remove_member"}
+# Google Groups events (applicationName=groups_enterprise) that change who is a member
+# (Reports API, Enterprise Groups Audit Activity Events). They name the group by `group_id`,
+# "Identifier of the target group": an email, an alias, the unique id or groups/<id>.
+GROUPS_UI_MEMBER_EVENTS = {
+    "add_member",
+    "remove_member",
+    "accept_invitation",
+    "approve_join_request",
+    "join",
+    "ban_member_with_moderation",
+}
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,8 @@ class ChangeHints:
     users: frozenset[str] = frozenset()
     """Addresses of users whose own record changed (created, suspended, renamed, deleted...)."""
     groups: frozenset[str] = frozenset()
-    """Addresses of groups whose record or membership changed."""
+    """Groups whose record or membership changed, by email or by Google's group id (any key
+    groups.get takes)."""
 
     def __bool__(self) -> bool:
         return bool(self.users or self.groups)
@@ -44,7 +54,7 @@ def hints_from(events: Iterable[ActivityEvent]) -> ChangeHints:
         parameters = event.parameters
         if event.application == "groups_enterprise":
             if event.name in GROUPS_UI_MEMBER_EVENTS:
-                groups.add(parameters.get("group_id", ""))
+                groups.add(parameters.get("group_id", "").removeprefix("groups/"))
         elif event.name in USER_EVENTS:
             users.update((parameters.get("USER_EMAIL", ""), parameters.get("NEW_VALUE", "")))
         elif event.name in GROUP_EVENTS:
@@ -54,5 +64,10 @@ def hints_from(events: Iterable[ActivityEvent]) -> ChangeHints:
             groups.add(parameters.get("GROUP_EMAIL", ""))
     return ChangeHints(
         frozenset(u.lower() for u in users if "@" in u),
-        frozenset(g.lower() for g in groups if "@" in g),
+        frozenset(_group_key(g) for g in groups if g),
     )
+
+
+def _group_key(key: str) -> str:
+    """Emails compare in lower case; a group id is kept as Google wrote it."""
+    return key.lower() if "@" in key else key

@@ -55,7 +55,7 @@ def read_slice(
         google, gone_users, gone_groups = _read_google(directory, state, names, hints, concurrency)
     groups_gone = _recorded_ids(
         state.groups, store.group_id_named, (names.get(a, a) for a in gone_groups)
-    )
+    ) | frozenset(key for key in gone_groups if key in state.groups)  # named by Google id
     scope_groups = frozenset(group.id for group in google.groups) | groups_gone
     groups, memberships = store.read_groups(
         {state.groups[gid] for gid in scope_groups if gid in state.groups},

@@ -197,6 +197,11 @@ class GoogleDirectoryEmulator:
         """How long after a change its activity becomes visible."""
         self.groups_of_groups = True
         """Whether groups.list(userKey=) accepts a group (documented for users only)."""
+        self.groups_ui_group_id = "id"
+        """How Google Groups events name the group in `group_id`, documented only as
+        "Identifier of the target group" (Reports API, Enterprise Groups Audit Activity
+        Events): its unique "id" (the default here, the form the sync must not miss),
+        "email", or "resource" (groups/<id>)."""
         self._ids = itertools.count(100000000000000000001)
         self._lock = threading.Lock()
         self._client_keys: dict[str, tuple[rsa.RSAPrivateKey, frozenset[str]]] = {}
@@ -297,9 +302,11 @@ class GoogleDirectoryEmulator:
         role: str = "MEMBER",
         *,
         in_groups_ui: bool = False,
+        groups_event: str = "add_member",
     ) -> None:
         """Add a directory user or group by email; any other address becomes an outside member.
-        The activity is the Admin console's, or with `in_groups_ui` that of Google Groups."""
+        The activity is the Admin console's, or with `in_groups_ui` that of Google Groups
+        (`groups_event`: add_member, or accept_invitation, approve_join_request, join)."""
         group = self.group_by_email(group_email)
         if (user := self.user_by_email(member_email)) is not None:
             member = Member("USER", user.id, user.primary_email, role)
@@ -310,7 +317,7 @@ class GoogleDirectoryEmulator:
             # account this customer does not have.
             member = Member("USER", self._new_id(), member_email, role)
         group.members.append(member)
-        self._record_membership("ADD_GROUP_MEMBER", "add_member", group_email, member, in_groups_ui)
+        self._record_membership("ADD_GROUP_MEMBER", groups_event, group_email, member, in_groups_ui)
 
     def add_customer_member(self, group_email: str) -> None:
         self.group_by_email(group_email).members.append(Member("CUSTOMER", self.customer_id, None))
@@ -319,24 +326,32 @@ class GoogleDirectoryEmulator:
         self.group_by_email(group_email).members.append(Member("EXTERNAL", self._new_id(), address))
 
     def remove_member(
-        self, group_email: str, member_email: str, *, in_groups_ui: bool = False
+        self,
+        group_email: str,
+        member_email: str,
+        *,
+        in_groups_ui: bool = False,
+        groups_event: str = "remove_member",
     ) -> None:
+        """`groups_event` with `in_groups_ui`: remove_member, or ban_member_with_moderation."""
         group = self.group_by_email(group_email)
         for member in [m for m in group.members if m.email == member_email]:
             group.members.remove(member)
             self._record_membership(
-                "REMOVE_GROUP_MEMBER", "remove_member", group_email, member, in_groups_ui
+                "REMOVE_GROUP_MEMBER", groups_event, group_email, member, in_groups_ui
             )
 
     def _record_membership(
         self, admin_name: str, groups_name: str, group_email: str, member: Member, groups_ui: bool
     ) -> None:
         if groups_ui:
+            group = self.group_by_email(group_email)
+            group_id = {"id": group.id, "email": group.email, "resource": f"groups/{group.id}"}
             self._record(
                 "moderator_action",
                 groups_name,
                 application="groups_enterprise",
-                group_id=group_email,
+                group_id=group_id[self.groups_ui_group_id],
                 member_id=member.email or member.id,
                 member_type=member.type.lower(),
                 member_role=member.role.lower(),
