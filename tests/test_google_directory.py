@@ -45,7 +45,7 @@ def test_pages_through_600_users_and_a_group_of_250(
 
     assert len(snapshot.users) == 601
     assert len(snapshot.groups[0].member_ids) == 250
-    assert directory.calls == {"users.list": 2, "groups.get": 1, "members.list": 2}
+    assert directory.calls == {"users.list": 2, "groups.list": 1, "members.list": 2}
 
 
 def test_nested_customer_and_outside_members(
@@ -160,3 +160,30 @@ def test_signature_by_an_unknown_key_is_rejected(
     )
     with pytest.raises(ConfigError, match="Invalid JWT Signature"):
         directory.read([])
+
+
+def test_a_new_group_matching_a_query_is_synced_though_googles_search_lags(
+    google_server: tuple[GoogleDirectoryEmulator, str], tmp_path: Path
+) -> None:
+    google, _ = google_server
+    google.search_lag_seconds = 36 * 3600  # Google: up to 36 hours for new or renamed groups
+    google.add_user("ann@example.com", "Ann", "Example")
+    for email in ("team-a@example.com", "team-b@example.com", "teams@example.com"):
+        google.add_group(email)
+        google.add_member(email, "ann@example.com")
+    for index in range(450):  # three pages of groups
+        google.add_group(f"other-{index:03}@example.com")
+    google.rename_group("teams@example.com", "team-all@example.com")
+    directory = reader(google_server, tmp_path)
+
+    snapshot = directory.read(
+        [GroupSelector(query="email:team-*"), GroupSelector(email="teams@example.com")]
+    )
+
+    assert sorted(g.email for g in snapshot.groups) == [
+        "team-a@example.com",
+        "team-all@example.com",
+        "team-b@example.com",
+    ], "a new group, a renamed one, and one named by its old address (an alias)"
+    assert directory.calls["groups.list"] == 3
+    assert "groups.get" not in directory.calls

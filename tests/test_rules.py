@@ -220,3 +220,11 @@ def test_more_managed_policies_than_a_role_takes_by_default_is_valid_with_a_warn
     assert "'Managed policies per role' quota" in advice
     assert parse_rules(ACCESS_BASE + "permission_sets:\n  Few: {managed_policies: [a]}\n")
     assert not parse_rules(ACCESS_BASE + "permission_sets:\n  Few: {}\n").advisories()
+
+
+@pytest.mark.parametrize("query", ["memberKey:a@example.com", "email", "email:a*b*", "team-*"])
+def test_a_group_query_sso_sync_cannot_match_itself_is_refused(query: str) -> None:
+    text = f'version: 1\nsync:\n  groups:\n    - query: "{query}"\n'
+
+    with pytest.raises(ConfigError, match=r"rules\.yaml:4: sync\.groups\.0: .*email:VALUE"):
+        parse_rules(text, source="rules.yaml")

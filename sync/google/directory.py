@@ -149,31 +149,44 @@ class GoogleDirectoryReader:
                 yield _user(raw)
 
     def _synced_groups(self, selectors: Sequence[GroupSelector]) -> Iterator[tuple[dict, str]]:
+        """The groups the selectors name, from one listing of every group (a page per 200):
+        Google's group search (groups.list query=) can take 36 hours to show a new or renamed
+        group, so queries are matched here, and named groups found by email or alias."""
+        every = list(self._all_groups())
+        by_address = {
+            address.lower(): raw
+            for raw in every
+            for address in (
+                raw["email"],
+                *raw.get("aliases", []),
+                *raw.get("nonEditableAliases", []),
+            )
+        }
         for selector in selectors:
             if selector.email is not None:
-                raw = self.group(selector.email)
+                raw = by_address.get(selector.email.lower())
                 if raw is None:
                     raise ConfigError(
                         f"the rules file syncs {selector.email}, but Google has no such group"
                     )
                 yield raw, selector.name or raw["email"]
                 continue
-            found = 0
-            pages = self._api.pages(
-                "groups.list",
-                lambda token, query=selector.query: self._api.service.groups().list(
-                    customer=self._customer_id,
-                    query=query,
-                    maxResults=GROUPS_PAGE,
-                    pageToken=token,
-                ),
-            )
-            for page in pages:
-                for raw in page.get("groups", []):
-                    found += 1
-                    yield raw, raw["email"]
-            if not found:
+            matched = [raw for raw in every if selector.matches(raw["email"], raw.get("name", ""))]
+            if not matched:
                 log.warning("group query %r matched no Google group", selector.query)
+            for raw in matched:
+                yield raw, raw["email"]
+
+    def _all_groups(self) -> Iterator[dict]:
+        """Every group of the customer."""
+        pages = self._api.pages(
+            "groups.list",
+            lambda token: self._api.service.groups().list(
+                customer=self._customer_id, maxResults=GROUPS_PAGE, pageToken=token
+            ),
+        )
+        for page in pages:
+            yield from page.get("groups", [])
 
     def _member_ids(self, group: dict, users: dict[str, GoogleUser]) -> tuple[set, list[str]]:
         """Directory users who are members, and a warning for each member who is not one."""

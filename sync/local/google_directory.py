@@ -107,6 +107,9 @@ class DirectoryGroup:
     email: str
     name: str
     members: list[Member] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    searchable_at: float = 0.0
+    """When Google's group search (groups.list query=) shows it as it is now."""
 
     def resource(self) -> dict[str, Any]:
         return {
@@ -115,6 +118,7 @@ class DirectoryGroup:
             "email": self.email,
             "name": self.name,
             "directMembersCount": str(len(self.members)),
+            **({"aliases": list(self.aliases)} if self.aliases else {}),
         }
 
 
@@ -197,6 +201,9 @@ class GoogleDirectoryEmulator:
         """How long after a change its activity becomes visible."""
         self.groups_of_groups = True
         """Whether groups.list(userKey=) accepts a group (documented for users only)."""
+        self.search_lag_seconds = 0.0
+        """How long Google's group search (groups.list query=) takes to show a new or renamed
+        group: Google documents up to 36 hours (Directory API, "Search for groups")."""
         self.groups_ui_group_id = "id"
         """How Google Groups events name the group in `group_id`, documented only as
         "Identifier of the target group" (Reports API, Enterprise Groups Audit Activity
@@ -280,12 +287,16 @@ class GoogleDirectoryEmulator:
 
     def add_group(self, email: str, name: str | None = None) -> DirectoryGroup:
         group = DirectoryGroup(self._new_id(), email, name or email.split("@")[0])
+        group.searchable_at = time.time() + self.search_lag_seconds
         self.groups[group.id] = group
         self._record("GROUP_SETTINGS", "CREATE_GROUP", GROUP_EMAIL=email)
         return group
 
     def rename_group(self, email: str, new_email: str) -> None:
-        self.group_by_email(email).email = new_email
+        group = self.group_by_email(email)
+        group.aliases.append(group.email)  # Google keeps the old address as an alias
+        group.email = new_email
+        group.searchable_at = time.time() + self.search_lag_seconds
         self._record("GROUP_SETTINGS", "CHANGE_GROUP_EMAIL", GROUP_EMAIL=email, NEW_VALUE=new_email)
 
     def delete_group(self, email: str) -> None:
@@ -611,8 +622,15 @@ class GoogleDirectoryEmulator:
             matches = _group_query(request.args.get("query", ""))
         except ValueError as error:
             return _api_error(400, "invalid", f"Invalid Input: {error}")
+        searched = "query" in request.args
+        now = time.time()
         groups = sorted(
-            (g for g in self.groups.values() if matches(g)), key=lambda g: g.email.lower()
+            (
+                g
+                for g in self.groups.values()
+                if matches(g) and not (searched and g.searchable_at > now)
+            ),
+            key=lambda g: g.email.lower(),
         )
         return self._page(request, "groups", groups)
 

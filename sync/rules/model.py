@@ -39,7 +39,9 @@ class GroupSelector(_Strict):
     email: Annotated[str, Field(pattern=EMAIL_PATTERN)] | None = None
     """A Google group's email address."""
     query: Annotated[str, Field(min_length=1)] | None = None
-    """A Directory API groups query, such as `email:aws-*`; each match keeps its email as name."""
+    """Groups whose `email:` and `name:` match, such as `email:aws-*` (a value, or a prefix
+    ending in `*`; every term must match); each match keeps its email as name. sso-sync lists
+    the groups and matches them itself: Google's group search can lag 36 hours behind."""
     name: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     """Identity Center DisplayName for this group (only with `email`); default: the email."""
 
@@ -51,7 +53,45 @@ class GroupSelector(_Strict):
             raise ValueError("'name' can only rename a group given by 'email'")
         if self.name in RESERVED_DISPLAY_NAMES:
             raise ValueError(f"'{self.name}' is a reserved name in Identity Center")
+        if self.query is not None:
+            query_terms(self.query)
         return self
+
+    def matches(self, group_email: str, group_name: str) -> bool:
+        """Whether a group (by its email and name) is one this query selects."""
+        assert self.query is not None
+        actual = {"email": group_email.lower(), "name": group_name.lower()}
+        return all(
+            _term_matches(value, actual[attribute]) for attribute, value in query_terms(self.query)
+        )
+
+    def may_select(self, group_email: str) -> bool:
+        """Whether this query's email terms admit a group email (name terms unchecked)."""
+        assert self.query is not None
+        return "@" in group_email and all(
+            _term_matches(value, group_email.lower())
+            for attribute, value in query_terms(self.query)
+            if attribute == "email"
+        )
+
+
+def _term_matches(value: str, actual: str) -> bool:
+    return actual.startswith(value[:-1]) if value.endswith("*") else actual == value
+
+
+def query_terms(query: str) -> list[tuple[str, str]]:
+    """(attribute, lower-case value) of each term; ValueError for what sso-sync cannot match."""
+    terms = []
+    for term in query.split():
+        attribute, colon, value = term.partition(":")
+        value = value.strip("'\"").lower()
+        if attribute not in ("email", "name") or not colon or not value or "*" in value[:-1]:
+            raise ValueError(
+                f"query term {term!r}: give email:VALUE or name:VALUE, where a VALUE ending in "
+                "* matches as a prefix"
+            )
+        terms.append((attribute, value))
+    return terms
 
 
 class SyncScope(_Strict):
@@ -136,7 +176,7 @@ class Rules(_Strict):
             if selector.email is not None:
                 if reference in (selector.email.lower(), (selector.name or "").lower()):
                     return True
-            elif _query_may_match(selector.query or "", reference):
+            elif selector.may_select(reference):
                 return True
         return False
 
@@ -175,16 +215,6 @@ class Rules(_Strict):
         if isinstance(setting, int):
             return setting
         return managed * int(setting.rstrip("%")) // 100
-
-
-def _query_may_match(query: str, email: str) -> bool:
-    """Whether a group query's email terms admit this email (other terms are not checked)."""
-    for term in query.split():
-        attribute, _, value = term.partition(":")
-        value = value.strip("'\"").lower()
-        if attribute == "email" and not fnmatch.fnmatchcase(email, value):
-            return False
-    return "@" in email
 
 
 def _matches_any(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
