@@ -2,7 +2,7 @@
 feed's events, and the record of what the sync owns."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,6 +35,8 @@ class GoogleGroup:
     """The Identity Center DisplayName this group maps to (the email unless the rules rename it)."""
     member_ids: frozenset[str]
     """Google ids of the directory users who are members, directly or through nested groups."""
+    nested_ids: frozenset[str] = frozenset()
+    """Google ids of the groups nested in it, at any depth."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,23 @@ class State:
     memberships: int = 0
     """Managed memberships at the last full sync: what a delta run's percentage limit on
     membership deletions is a share of (it reads only a slice of them)."""
+    nesting: dict[str, list[str]] = field(default_factory=dict)
+    """Google group id -> the synced groups it is nested in (at any depth), as last read: how
+    a delta run finds the synced groups a change in a nested group reaches (Google's
+    groups.list takes a user, not a group)."""
+
+    def renest(self, groups: Iterable[GoogleGroup]) -> None:
+        """Replace what the nesting says of these synced groups by what they hold now."""
+        reread = {group.id for group in groups}
+        nesting: dict[str, list[str]] = {}
+        for child, parents in self.nesting.items():
+            kept = [parent for parent in parents if parent not in reread]
+            if kept:
+                nesting[child] = kept
+        for group in groups:
+            for child in group.nested_ids:
+                nesting.setdefault(child, []).append(group.id)
+        self.nesting = {child: sorted(parents) for child, parents in sorted(nesting.items())}
 
     def to_json(self) -> str:
         body = {
@@ -202,6 +221,7 @@ class State:
             "users": self.users,
             "groups": self.groups,
             "memberships": self.memberships,
+            "nesting": self.nesting,
         }
         return json.dumps(body, indent=1, sort_keys=True)
 
@@ -214,6 +234,7 @@ class State:
             memberships = body.get("memberships", 0)
             if not isinstance(memberships, int) or isinstance(memberships, bool):
                 raise ValueError(f"memberships is not a count: {memberships!r}")
-            return cls(dict(body["users"]), dict(body["groups"]), memberships)
+            nesting = {str(k): [str(p) for p in v] for k, v in body.get("nesting", {}).items()}
+            return cls(dict(body["users"]), dict(body["groups"]), memberships, nesting)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigError(f"{source}: the state file is not valid: {error}") from error

@@ -70,6 +70,8 @@ class RunReport:
     """A delta run found another run holding the lock, and left its changes for later."""
     plan_location: str | None = None
     """Where a run that applied nothing wrote its whole plan (SSO_SYNC_PLANS)."""
+    rechecks: frozenset[str] = frozenset()
+    """A delta run's nested groups to read again while Google may still be catching up."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -183,6 +185,7 @@ class _Run:
     ) -> None:
         self._settings, self._rules, self._run_id, self._options = settings, rules, run_id, options
         self._changes = changes
+        self._rechecks: frozenset[str] = frozenset()
         self._meter = CallMeter(TokenBucket(settings.rate_limit))
         self._google = connect_google(settings)
         # Access (permission sets, assignments) is the full sync's: a delta run's changes
@@ -206,6 +209,8 @@ class _Run:
         self._state = self._state_store.load()
         if self._changes is not None:
             part = read_slice(self._google, self._store, self._state, self._rules, self._changes)
+            self._state.renest(part.google.groups)
+            self._rechecks = part.rechecks
             plan = build_plan(part.google, part.idc, self._state, self._rules, scope=part.scope)
         else:
             plan = self._plan_everything()
@@ -223,6 +228,7 @@ class _Run:
                 if self._changes is not None
                 else None
             ),
+            rechecks=self._rechecks,
         )
         try:
             check_deletions(plan, self._rules, self._options.allow_mass_delete)
@@ -233,6 +239,8 @@ class _Run:
     def _plan_everything(self) -> Plan:
         google = self._google.read(self._rules.sync.groups)
         check_google_answer(google)
+        self._state.nesting = {}
+        self._state.renest(google.groups)
         idc = self._store.read(memberships_of=_relevant_groups(self._state, google))
         access = None
         if self._access is not None:

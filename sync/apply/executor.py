@@ -104,16 +104,16 @@ class Executor:
         cleanly between operations, and the next run re-plans and continues."""
         result = ApplyResult()
         try:
-            for _phase, operations in plan.phases():
+            for index, (_phase, operations) in enumerate(plan.phases()):
+                if index:
+                    self._save_state()
                 for outcome in self._run_all(spread_across_accounts(operations)):
                     if outcome is None:
                         result.postponed += 1
                     else:
                         result.outcomes.append(outcome)
-                self._save_state()
-        except BaseException:
-            self._save_state()
-            raise
+        finally:
+            self._save_state()  # with no operation too: the read's nesting and counts
         return result
 
     def _run_all(self, operations: Iterable[Operation]) -> Iterator[Outcome | None]:

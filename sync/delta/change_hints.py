@@ -46,6 +46,9 @@ class ChangeHints:
     def __bool__(self) -> bool:
         return bool(self.users or self.groups)
 
+    def with_groups(self, groups: frozenset[str]) -> "ChangeHints":
+        return ChangeHints(self.users, self.groups | groups) if groups else self
+
 
 def hints_from(events: Iterable[ActivityEvent]) -> ChangeHints:
     users: set[str] = set()

@@ -39,6 +39,7 @@ def run_delta(settings: Settings, options: RunOptions, rules: Rules | None = Non
     fresh = cursor.unhandled(events)
     # The first delta run starts the feed here: what happened before is the full sync's.
     hints = hints_from(fresh) if cursor.checkpoint is not None else ChangeHints()
+    hints = hints.with_groups(cursor.pending_rechecks(now))
     if hints:
         report = run_sync(settings, options, rules, changes=hints)
     else:
@@ -55,8 +56,9 @@ def run_delta(settings: Settings, options: RunOptions, rules: Rules | None = Non
         "users": sorted(hints.users),
         "groups": sorted(hints.groups),
     }
-    if options.apply and _handled(report) and _worth_saving(cursor, fresh, now, overlap):
-        cursor_document.write(cursor.advanced(now, fresh, overlap).to_json())
+    if options.apply and _handled(report) and _worth_saving(cursor, fresh, now, overlap, report):
+        advanced = cursor.advanced(now, fresh, overlap, report.rechecks)
+        cursor_document.write(advanced.to_json())
     return report
 
 
@@ -70,9 +72,13 @@ def _handled(report: RunReport) -> bool:
 
 
 def _worth_saving(
-    cursor: DeltaCursor, fresh: list[ActivityEvent], now: datetime, overlap: timedelta
+    cursor: DeltaCursor,
+    fresh: list[ActivityEvent],
+    now: datetime,
+    overlap: timedelta,
+    report: RunReport,
 ) -> bool:
     """An idle run moves the checkpoint only now and then: the overlap re-reads the rest."""
-    if fresh or cursor.checkpoint is None:
+    if fresh or cursor.checkpoint is None or report.rechecks or cursor.rechecks:
         return True
     return now - cursor.checkpoint >= overlap / 2

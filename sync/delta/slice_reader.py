@@ -3,9 +3,10 @@ from the Directory API, and their counterparts in Identity Center.
 
 Only groups the sync already manages are re-read (a newly synced group arrives with the full
 sync, together with its permission sets). A change inside a nested group re-reads the managed
-groups it is nested in; a user who is back (created, unsuspended, undeleted) brings the managed
-groups they belong to. Whatever Google no longer has is found through its Identity Center name
-and the state.
+groups it is nested in, found in the nesting the last full sync recorded (Google's groups.list
+takes a user, not a group); a user who is back (created, unsuspended, undeleted) brings the
+managed groups they belong to. Whatever Google no longer has is found through its Identity
+Center name and the state.
 """
 
 from collections.abc import Callable, Iterable
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from googleapiclient.errors import HttpError
 
 from sync.aws.identity_store import IdentityStore
 from sync.delta.change_hints import ChangeHints
@@ -40,6 +40,9 @@ class Slice:
     google: GoogleSnapshot
     idc: IdentityCenterSnapshot
     scope: Scope
+    rechecks: frozenset[str]
+    """Ids of nested groups whose change reached a synced group: Google may take 10 minutes
+    to show it in the parent's derived membership, so later runs read them again."""
 
 
 def read_slice(
@@ -52,7 +55,9 @@ def read_slice(
 ) -> Slice:
     with google_errors("reading Google Workspace", SCOPES_HINT):
         names = _display_names(rules)
-        google, gone_users, gone_groups = _read_google(directory, state, names, hints, concurrency)
+        google, gone_users, gone_groups, rechecks = _read_google(
+            directory, state, names, hints, concurrency
+        )
     groups_gone = _recorded_ids(
         state.groups, store.group_id_named, (names.get(a, a) for a in gone_groups)
     ) | frozenset(key for key in gone_groups if key in state.groups)  # named by Google id
@@ -80,7 +85,7 @@ def read_slice(
         _in_groups_elsewhere(store, state, scope_users, users, {g.group_id for g in groups}),
     )
     google = GoogleSnapshot(users, google.groups, google.warnings, google.known_emails)
-    return Slice(google, IdentityCenterSnapshot(idc_users, groups, memberships), scope)
+    return Slice(google, IdentityCenterSnapshot(idc_users, groups, memberships), scope, rechecks)
 
 
 def _departing(
@@ -126,8 +131,9 @@ def _read_google(
     names: dict[str, str],
     hints: ChangeHints,
     concurrency: int,
-) -> tuple[GoogleSnapshot, list[str], list[str]]:
-    """The slice's Google snapshot, and the user and group addresses Google no longer has."""
+) -> tuple[GoogleSnapshot, list[str], list[str], frozenset[str]]:
+    """The slice's Google snapshot, the user and group addresses Google no longer has, and the
+    nested groups to read again later."""
     found_users, gone_users = _found_and_gone(directory.user, hints.users)
     users = {user.id: user for user in found_users}
     candidates, gone_groups = _found_and_gone(directory.group, hints.groups)
@@ -135,7 +141,8 @@ def _read_google(
         if user.active and user.id not in state.users:
             candidates.extend(directory.groups_of(user.id))
     warnings: list[str] = []
-    groups = _managed_among(directory, candidates, state, warnings)
+    groups = _managed_among(directory, candidates, state)
+    rechecks = frozenset(raw["id"] for raw in candidates if raw["id"] in state.nesting)
     with ThreadPoolExecutor(concurrency, thread_name_prefix="google") as pool:
         listings = list(
             pool.map(lambda raw: list(directory.member_rows(raw["id"])), groups.values())
@@ -148,6 +155,7 @@ def _read_google(
             )
             continue
         member_ids = set()
+        nested_ids = frozenset(row["id"] for row in rows if row.get("type") == "GROUP")
         for row in (row for row in rows if row.get("type") == "USER"):  # nested: flattened
             member_id = row.get("id", "")
             if member_id not in users and member_id not in state.users:
@@ -166,10 +174,11 @@ def _read_google(
                 name=raw.get("name", ""),
                 display_name=names.get(raw["email"].lower(), raw["email"]),
                 member_ids=frozenset(member_ids),
+                nested_ids=nested_ids,
             )
         )
     snapshot = GoogleSnapshot(users, tuple(snapshot_groups), tuple(warnings), known_emails)
-    return snapshot, gone_users, gone_groups
+    return snapshot, gone_users, gone_groups, rechecks
 
 
 def _found_and_gone(
@@ -187,29 +196,21 @@ def _found_and_gone(
 
 
 def _managed_among(
-    directory: GoogleDirectoryReader, candidates: list[dict], state: State, warnings: list[str]
+    directory: GoogleDirectoryReader, candidates: list[dict], state: State
 ) -> dict[str, dict]:
-    """The managed groups among the candidates and the groups they are nested in (whose
-    flattened membership changes with theirs)."""
-    managed: dict[str, dict] = {}
-    seen: set[str] = set()
-    while candidates:
-        raw = candidates.pop()
-        if raw["id"] in seen:
-            continue
-        seen.add(raw["id"])
-        if raw["id"] in state.groups:
-            managed[raw["id"]] = raw
-        try:
-            candidates.extend(directory.groups_of(raw["id"]))
-        except HttpError as error:
-            if error.resp.status not in (400, 404):
-                raise
-            # groups.list(userKey=) is documented for users; should Google refuse a group,
-            # changes in nested groups wait for the full sync instead of wedging delta runs.
-            warnings.append(
-                f"cannot list the groups {raw['email']} is nested in; the full sync covers it"
-            )
+    """The managed groups among the candidates and the managed groups they are nested in
+    (whose flattened membership changes with theirs), by the recorded nesting."""
+    managed = {raw["id"]: raw for raw in candidates if raw["id"] in state.groups}
+    parents = {
+        parent
+        for raw in candidates
+        for parent in state.nesting.get(raw["id"], ())
+        if parent in state.groups and parent not in managed
+    }
+    for parent in sorted(parents):
+        raw = directory.group(parent)
+        if raw is not None:  # gone since: the full sync settles it
+            managed[parent] = raw
     return managed
 
 

@@ -81,12 +81,13 @@ class GoogleDirectoryReader:
                 name=raw.get("name", ""),
                 display_name=display_name,
                 member_ids=frozenset(member_ids),
+                nested_ids=frozenset(nested_ids),
             )
-            for (raw, display_name), (member_ids, _) in zip(
+            for (raw, display_name), (member_ids, nested_ids, _) in zip(
                 selected.values(), listings, strict=True
             )
         )
-        warnings = tuple(warning for _, found in listings for warning in found)
+        warnings = tuple(warning for _, _, found in listings for warning in found)
         return GoogleSnapshot(users=users, groups=groups, warnings=warnings)
 
     # --- single reads, for a delta run (the caller handles errors with google_errors) -----
@@ -188,21 +189,26 @@ class GoogleDirectoryReader:
         for page in pages:
             yield from page.get("groups", [])
 
-    def _member_ids(self, group: dict, users: dict[str, GoogleUser]) -> tuple[set, list[str]]:
-        """Directory users who are members, and a warning for each member who is not one."""
+    def _member_ids(
+        self, group: dict, users: dict[str, GoogleUser]
+    ) -> tuple[set[str], set[str], list[str]]:
+        """Directory users who are members, the groups nested in it, and a warning for each
+        member who is not a directory user."""
         member_ids: set[str] = set()
+        nested_ids: set[str] = set()
         warnings: list[str] = []
         for member in self.member_rows(group["id"]):
             kind = member.get("type")
             if kind == "GROUP":
-                continue  # includeDerivedMembership already lists its members
+                nested_ids.add(member["id"])  # its members are listed too (derived)
+                continue
             if kind == "CUSTOMER":
                 member_ids.update(users)
             elif kind == "USER" and member.get("id") in users:
                 member_ids.add(sys.intern(member["id"]))  # shared with the user's own id
             else:
                 warnings.append(outside_member_warning(group["email"], member))
-        return member_ids, warnings
+        return member_ids, nested_ids, warnings
 
 
 def outside_member_warning(group_email: str, member: dict) -> str:

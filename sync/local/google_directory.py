@@ -87,6 +87,7 @@ class Member:
     id: str
     email: str | None
     role: str = "MEMBER"
+    added_at: float = 0.0
 
     def resource(self) -> dict[str, Any]:
         row = {
@@ -199,8 +200,13 @@ class GoogleDirectoryEmulator:
         """Whether mutations record activities (False: a change the feed never reports)."""
         self.report_delay_seconds = 0.0
         """How long after a change its activity becomes visible."""
-        self.groups_of_groups = True
-        """Whether groups.list(userKey=) accepts a group (documented for users only)."""
+        self.groups_of_groups = False
+        """Whether groups.list(userKey=) lists the groups a group is in. Google documents
+        userKey for users only; here a group's key gets an empty list, no error (True: its
+        parents)."""
+        self.derived_delay_seconds = 0.0
+        """How long a member added to a nested group takes to show in a parent's derived
+        membership (includeDerivedMembership): Google documents up to 10 minutes."""
         self.search_lag_seconds = 0.0
         """How long Google's group search (groups.list query=) takes to show a new or renamed
         group: Google documents up to 36 hours (Directory API, "Search for groups")."""
@@ -320,9 +326,9 @@ class GoogleDirectoryEmulator:
         (`groups_event`: add_member, or accept_invitation, approve_join_request, join)."""
         group = self.group_by_email(group_email)
         if (user := self.user_by_email(member_email)) is not None:
-            member = Member("USER", user.id, user.primary_email, role)
+            member = Member("USER", user.id, user.primary_email, role, time.time())
         elif (nested := self.group_by_email(member_email, missing_ok=True)) is not None:
-            member = Member("GROUP", nested.id, nested.email, role)
+            member = Member("GROUP", nested.id, nested.email, role, time.time())
         else:
             # An address outside the directory: Google lists it as a USER with an id of an
             # account this customer does not have.
@@ -638,7 +644,7 @@ class GoogleDirectoryEmulator:
         """groups.list(userKey=...): the groups a user, or a group, is a direct member of."""
         user = self.users.get(key) or self.user_by_email(key)
         if user is None and self._group(key) is not None and not self.groups_of_groups:
-            return _api_error(400, "invalid", "Invalid Input: userKey")
+            return self._page(request, "groups", [])
         member = user.id if user is not None else getattr(self._group(key), "id", None)
         if member is None:
             return _api_error(404, "notFound", "Resource Not Found: userKey")
@@ -683,14 +689,19 @@ class GoogleDirectoryEmulator:
         members = self._flattened(group, set()) if derived else list(group.members)
         return self._page(request, "members", members)
 
-    def _flattened(self, group: DirectoryGroup, visited: set[str]) -> list[Member]:
+    def _flattened(
+        self, group: DirectoryGroup, visited: set[str], nested_level: bool = False
+    ) -> list[Member]:
         visited.add(group.id)
+        shown_before = time.time() - self.derived_delay_seconds
         rows: dict[str, Member] = {}
         for member in group.members:
+            if nested_level and member.added_at > shown_before:
+                continue  # not in the parent's derived membership yet
             rows.setdefault(member.id, member)
             nested = self.groups.get(member.id) if member.type == "GROUP" else None
             if nested is not None and nested.id not in visited:
-                for row in self._flattened(nested, visited):
+                for row in self._flattened(nested, visited, nested_level=True):
                     rows.setdefault(row.id, row)
         return list(rows.values())
 
