@@ -127,9 +127,13 @@ def print_bootstrap(report: BootstrapReport, console: Console) -> None:
             soft_wrap=True,
         )
     for notice in report.plan.notices:
-        console.print(f"[yellow]! {notice}[/yellow]", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]! {escape(notice)}[/yellow]", highlight=False, soft_wrap=True)
     steps = len(report.plan.operations)
     console.print(f"Bootstrap plan: {steps} steps." if steps else "Bootstrap plan: no changes.")
+    for blocker in report.plan.blockers:
+        console.print(
+            f"[red bold]Refused:[/red bold] {escape(blocker)}", highlight=False, soft_wrap=True
+        )
     if report.result is None:
         return
     failures = report.result.failures

@@ -134,6 +134,13 @@ def test_organizations_refuse_what_aws_refuses(moto_app: object) -> None:
     with pytest.raises(ClientError, match="PolicyTypeNotEnabledException"):
         client.attach_policy(PolicyId=policies[0], TargetId=root)
     client.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    with pytest.raises(ClientError, match="PolicyTypeNotEnabledException"):
+        client.attach_policy(PolicyId=policies[0], TargetId=root)  # still PENDING_ENABLE
+    with pytest.raises(ClientError, match="PolicyChangesInProgressException"):
+        client.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    time.sleep(0.25)
+    statuses = client.list_roots()["Roots"][0]["PolicyTypes"]
+    assert statuses == [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}]
     for policy in policies[:4]:
         client.attach_policy(PolicyId=policy, TargetId=root)  # FullAWSAccess makes five
     with pytest.raises(ClientError, match="ConstraintViolationException"):

@@ -9,9 +9,11 @@ import boto3
 import pytest
 
 from sync.bootstrap.run import add_sandbox, run_bootstrap
+from sync.cli import main
 from sync.errors import ConfigError, ExitCode
 from sync.local.aws import ExtendedMotoApp
 from sync.settings import Settings
+from tests.test_cli import settings_arguments
 
 
 @pytest.fixture
@@ -23,6 +25,7 @@ def definition(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bootstrap_settings(settings: Settings, definition: Path, moto_app: ExtendedMotoApp) -> Settings:
+    moto_app.service_quotas.account_quota = 50  # raised: the shipped definition has 16
     return settings.model_copy(update={"org_definition": definition})
 
 
@@ -283,3 +286,53 @@ def test_only_the_files_scps_are_attached_and_detached(bootstrap_settings: Setti
     assert after["hand-made"] == ["/Workloads"]
     assert after["sandbox-guardrails"] == ["/Sandbox"]
     assert "/" in after["FullAWSAccess"]
+
+
+def test_a_plan_beyond_the_account_quota_is_refused_before_any_account_is_created(
+    bootstrap_settings: Settings, moto_app: ExtendedMotoApp, capsys: pytest.CaptureFixture
+) -> None:
+    moto_app.service_quotas.account_quota = 10  # AWS Organizations' default
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert report.exit_code is ExitCode.REFUSED and report.result is None
+    (blocker,) = report.plan.blockers
+    assert "would hold 16 accounts and its quota is 10" in blocker
+    assert "request-service-quota-increase" in blocker and "--desired-value 16" in blocker
+    assert boto3.client("organizations").list_accounts()["Accounts"] == []
+    assert main(["bootstrap", "plan", *settings_arguments(bootstrap_settings)]) == 3
+    assert "Refused:" in capsys.readouterr().out
+
+
+def test_scps_enabled_asynchronously_are_waited_for_and_not_enabled_twice(
+    bootstrap_settings: Settings, moto_app: ExtendedMotoApp
+) -> None:
+    moto_app.organizations.seconds_policy_type_pending = 0.5
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert report.exit_code is ExitCode.OK, [f.error for f in report.result.failures]
+    assert organization()["policies"]["deny-root-user"] == ["/"]
+    client = boto3.client("organizations")
+    root = client.list_roots()["Roots"][0]["Id"]
+    client.disable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    client.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")  # pending
+    pending = run_bootstrap(bootstrap_settings, apply=False)
+    assert "enable SCPs" not in [op.step.value for op in pending.plan.operations]
+    assert any("PENDING_ENABLE" in notice for notice in pending.plan.notices)
+
+
+def test_a_budget_of_a_million_is_written_as_digits(
+    bootstrap_settings: Settings, definition: Path
+) -> None:
+    text = definition.read_text()
+    definition.write_text(text.replace("monthly_budget: 100", "monthly_budget: 1000000", 1))
+    assert "monthly_budget: 1000000" in definition.read_text()
+
+    first = run_bootstrap(bootstrap_settings, apply=True)
+    second = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert first.exit_code is ExitCode.OK, [f.error for f in first.result.failures]
+    assert not [op for op in second.plan.operations if "budget" in op.step.value]
+    budgets = boto3.client("budgets").describe_budgets(AccountId="123456789012")["Budgets"]
+    assert {b["BudgetLimit"]["Amount"] for b in budgets} == {"1000000"}

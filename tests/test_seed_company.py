@@ -34,6 +34,7 @@ def company(
 ) -> tuple[Settings, dict[str, str]]:
     """The demo company: its directory, and its Organization bootstrapped from deploy/."""
     seed_demo_directory(google)
+    moto_app.service_quotas.account_quota = 50  # raised: the shipped definition has 16
     assert run_bootstrap(settings, apply=True).exit_code == 0
     client = boto3.client("organizations")
     accounts = {a["Name"]: a["Id"] for a in client.list_accounts()["Accounts"]}

@@ -4,6 +4,7 @@ earlier steps created are resolved as the run goes."""
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,6 +39,11 @@ class BootstrapResult:
         return [outcome for outcome in self.outcomes if not outcome.ok]
 
 
+def budget_amount(amount: float) -> str:
+    """A budget limit as Budgets takes it: digits with an optional fraction, never 1e+06."""
+    return format(Decimal(str(amount)).normalize(), "f")
+
+
 class BootstrapExecutor:
     def __init__(
         self,
@@ -60,6 +66,7 @@ class BootstrapExecutor:
         self._units = dict(live.units)
         self._accounts = {account.name.lower(): account.id for account in live.accounts}
         self._policies = {policy.name: policy.id for policy in live.policies}
+        self._scps_enabled = live.scps_enabled
 
     def apply(self, plan: BootstrapPlan) -> BootstrapResult:
         result = BootstrapResult()
@@ -92,6 +99,7 @@ class BootstrapExecutor:
                 self._units["/"] = self._root_id
             case Step.ENABLE_SCPS:
                 self._organizations.enable_policy_type(RootId=self._root_id, PolicyType=SCP)
+                self._wait_for_scps()
             case Step.CREATE_OU:
                 parent, _, name = operation.target.rpartition("/")
                 self._units[operation.target] = self._organizations.create_organizational_unit(
@@ -119,6 +127,7 @@ class BootstrapExecutor:
                     PolicyId=self._policy(operation.target), Content=details["content"]
                 )
             case Step.ATTACH_SCP | Step.DETACH_SCP:
+                self._wait_for_scps()
                 change = (
                     self._organizations.attach_policy
                     if operation.step is Step.ATTACH_SCP
@@ -170,10 +179,23 @@ class BootstrapExecutor:
             ResourceId=account_id, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())]
         )
 
+    def _wait_for_scps(self) -> None:
+        """EnablePolicyType is asynchronous: attach only once the root says ENABLED."""
+        deadline = time.monotonic() + self._wait_seconds
+        while not self._scps_enabled:
+            root = self._organizations.list_roots()["Roots"][0]
+            statuses = {t["Type"]: t["Status"] for t in root.get("PolicyTypes", [])}
+            self._scps_enabled = statuses.get(SCP) == "ENABLED"
+            if self._scps_enabled:
+                return
+            if time.monotonic() > deadline:
+                raise StepFailed(f"SCPs still {statuses.get(SCP, 'not enabled')} on the root")
+            time.sleep(self._poll_seconds)
+
     def _budget(self, step: Step, details: dict[str, Any]) -> None:
         budget = {
             "BudgetName": details["budget"],
-            "BudgetLimit": {"Amount": f"{details['amount']:g}", "Unit": "USD"},
+            "BudgetLimit": {"Amount": budget_amount(details["amount"]), "Unit": "USD"},
             "TimeUnit": "MONTHLY",
             "BudgetType": "COST",
             "CostFilters": {"LinkedAccount": [self._account(details["account"])]},

@@ -13,6 +13,7 @@ from sync.aws.paging import all_pages
 from sync.aws.retry import error_code
 from sync.errors import ReadError
 
+ACCOUNT_QUOTA_NAME = "Default maximum number of accounts"
 SCP = "SERVICE_CONTROL_POLICY"
 IDENTITY_CENTER_PRINCIPAL = "sso.amazonaws.com"
 
@@ -43,6 +44,10 @@ class LiveOrganization:
     management_account_id: str = ""
     root_id: str = ""
     scps_enabled: bool = False
+    scps_pending: bool = False
+    """EnablePolicyType is asynchronous: enabled, but PENDING_ENABLE until AWS is done."""
+    account_quota: int | None = None
+    """Accounts the Organization may hold (Service Quotas); None where it cannot be read."""
     units: dict[str, str] = field(default_factory=dict)
     """OU path -> id, with "/" for the root."""
     accounts: tuple[LiveAccount, ...] = ()
@@ -52,11 +57,39 @@ class LiveOrganization:
     delegated_administrators: frozenset[str] = frozenset()
 
 
+def _policy_type_status(root: dict, policy_type: str) -> str | None:
+    return next(
+        (t["Status"] for t in root.get("PolicyTypes", []) if t["Type"] == policy_type), None
+    )
+
+
 class OrganizationState:
-    def __init__(self, organizations: Any, budgets: Any, retrying: Retrying) -> None:
+    def __init__(
+        self, organizations: Any, budgets: Any, retrying: Retrying, quotas: Any | None = None
+    ) -> None:
         self._organizations = organizations
         self._budgets = budgets
         self._retrying = retrying
+        self._quotas = quotas
+
+    def _account_quota(self) -> int | None:
+        """The Organization's account quota; AWS Organizations documents 10 by default (fewer
+        for some new organizations), found by name as its guide advises."""
+        if self._quotas is None:
+            return None
+        try:
+            quotas = all_pages(
+                self._quotas.list_service_quotas,
+                "Quotas",
+                self._retrying,
+                ServiceCode="organizations",
+            )
+        except (ClientError, BotoCoreError):
+            return None  # not readable here: CreateAccount will say so if it is reached
+        for quota in quotas:
+            if quota.get("QuotaName") == ACCOUNT_QUOTA_NAME:
+                return int(quota["Value"])
+        return None
 
     def read(self) -> LiveOrganization:
         try:
@@ -69,7 +102,7 @@ class OrganizationState:
             organization = self._call("describe_organization")["Organization"]
         except ClientError as error:
             if error_code(error) == "AWSOrganizationsNotInUseException":
-                return LiveOrganization(exists=False)
+                return LiveOrganization(exists=False, account_quota=self._account_quota())
             raise
         (root,) = self._pages("list_roots", "Roots")
         units = {"/": root["Id"]}
@@ -95,9 +128,9 @@ class OrganizationState:
             exists=True,
             management_account_id=management,
             root_id=root["Id"],
-            scps_enabled=any(
-                t["Type"] == SCP and t["Status"] == "ENABLED" for t in root.get("PolicyTypes", [])
-            ),
+            scps_enabled=_policy_type_status(root, SCP) == "ENABLED",
+            scps_pending=_policy_type_status(root, SCP) == "PENDING_ENABLE",
+            account_quota=self._account_quota(),
             units=units,
             accounts=accounts,
             policies=tuple(self._policies(paths)),

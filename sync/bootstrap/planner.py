@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sync.bootstrap.definition import DesiredAccount, OrgDefinition
-from sync.bootstrap.live import LiveAccount, LiveOrganization
+from sync.bootstrap.live import ACCOUNT_QUOTA_NAME, LiveAccount, LiveOrganization
 
 
 class Step(StrEnum):
@@ -47,6 +47,8 @@ class BootstrapOperation:
 class BootstrapPlan:
     operations: tuple[BootstrapOperation, ...]
     notices: tuple[str, ...]
+    blockers: tuple[str, ...] = ()
+    """What AWS would refuse part-way through: the plan is not applied while any stands."""
 
 
 def budget_name(account: DesiredAccount) -> str:
@@ -62,7 +64,9 @@ def plan_bootstrap(
         operations.append(
             BootstrapOperation(Step.CREATE_ORGANIZATION, "with all features", "none exists yet")
         )
-    if documents and not live.scps_enabled:
+    if live.scps_pending:
+        notices.append("SCPs are being enabled on the root (PENDING_ENABLE); attaching waits")
+    elif documents and not live.scps_enabled:
         operations.append(
             BootstrapOperation(
                 Step.ENABLE_SCPS, "on the root", "SCPs must be enabled to attach any"
@@ -74,6 +78,7 @@ def plan_bootstrap(
     accounts = _plan_accounts(definition, live, operations, notices)
     _plan_scps(definition, documents, live, operations)
     _plan_budgets(definition, live, operations)
+    blockers = _account_quota_blockers(live, operations)
     administrator = definition.delegated_administrator
     if administrator is not None:
         current = accounts.get(administrator.lower())
@@ -86,7 +91,25 @@ def plan_bootstrap(
                     {"account": administrator},
                 )
             )
-    return BootstrapPlan(tuple(operations), tuple(notices))
+    return BootstrapPlan(tuple(operations), tuple(notices), blockers)
+
+
+def _account_quota_blockers(
+    live: LiveOrganization, operations: list[BootstrapOperation]
+) -> tuple[str, ...]:
+    """The accounts the plan creates must fit the Organization's account quota (10 by
+    default, fewer for some new organizations), or CreateAccount fails part-way."""
+    creating = sum(1 for operation in operations if operation.step is Step.CREATE_ACCOUNT)
+    total = len(live.accounts) + creating + (0 if live.exists else 1)
+    if live.account_quota is None or not creating or total <= live.account_quota:
+        return ()
+    return (
+        f"the Organization would hold {total} accounts and its quota is {live.account_quota}: "
+        "raise it first, from the management account, in Service Quotas (AWS Organizations, "
+        f"'{ACCOUNT_QUOTA_NAME}', region us-east-1), for example: aws service-quotas "
+        "request-service-quota-increase --region us-east-1 --service-code organizations "
+        f"--quota-code <code from list-service-quotas> --desired-value {total}",
+    )
 
 
 def _plan_accounts(

@@ -12,7 +12,7 @@ import yaml
 from sync.aws.identity_store import boto_config
 from sync.aws.retry import aws_retrying
 from sync.bootstrap.definition import EMAIL_PATTERN, load_definition
-from sync.bootstrap.executor import BootstrapExecutor, BootstrapResult
+from sync.bootstrap.executor import BootstrapExecutor, BootstrapResult, budget_amount
 from sync.bootstrap.live import OrganizationState
 from sync.bootstrap.planner import BootstrapPlan, plan_bootstrap
 from sync.errors import ConfigError, ExitCode
@@ -27,6 +27,8 @@ class BootstrapReport:
 
     @property
     def exit_code(self) -> ExitCode:
+        if self.plan.blockers:
+            return ExitCode.REFUSED
         if self.result is not None and self.result.failures:
             return ExitCode.RUN_FAILED
         return ExitCode.OK
@@ -36,10 +38,12 @@ def run_bootstrap(settings: Settings, apply: bool) -> BootstrapReport:
     definition, documents = load_definition(settings.org_definition)
     organizations = boto3.client("organizations", config=boto_config(1))
     budgets = boto3.client("budgets", config=boto_config(1))
+    # Organizations' quotas live in us-east-1 (AWS Organizations guide, quotas).
+    quotas = boto3.client("service-quotas", region_name="us-east-1", config=boto_config(1))
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
-    live = OrganizationState(organizations, budgets, retrying).read()
+    live = OrganizationState(organizations, budgets, retrying, quotas).read()
     report = BootstrapReport(plan_bootstrap(definition, documents, live))
-    if not apply:
+    if not apply or report.plan.blockers:
         return report
     run_id = uuid.uuid4().hex[:12]
     audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, "bootstrap")
@@ -66,7 +70,7 @@ def add_sandbox(path: Path, owner: str, monthly_budget: float | None = None) -> 
     entry = (
         owner
         if monthly_budget is None
-        else f"{{owner: {owner}, monthly_budget: {monthly_budget:g}}}"
+        else f"{{owner: {owner}, monthly_budget: {budget_amount(monthly_budget)}}}"
     )
     lines = original.splitlines(keepends=True)
     if owners_node.value:

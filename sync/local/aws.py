@@ -27,7 +27,11 @@ from sync.aws.rate_limit import TokenBucket
 from sync.local.aws_errors import AwsError, JsonBody
 from sync.local.iam_fixes import AWS_POLICY_PREFIX, get_policy
 from sync.local.identity_store_fixes import IdentityStoreFixes
-from sync.local.organizations_fixes import BudgetsFixes, OrganizationsFixes
+from sync.local.organizations_fixes import (
+    BudgetsFixes,
+    OrganizationsFixes,
+    ServiceQuotasFixes,
+)
 from sync.local.sso_admin_fixes import SsoAdminFixes
 
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
@@ -73,6 +77,7 @@ class ExtendedMotoApp:
         self.identity_store = IdentityStoreFixes()
         self.sso_admin = SsoAdminFixes()
         self.organizations = OrganizationsFixes()
+        self.service_quotas = ServiceQuotasFixes()
         # Identity Center services: counted, and subject to injected faults.
         self._fixes = {
             "AWSIdentityStore": self.identity_store,
@@ -81,6 +86,7 @@ class ExtendedMotoApp:
         self._other_fixes = {
             "AWSOrganizationsV20161128": self.organizations,
             "AWSBudgetServiceGateway": BudgetsFixes(),
+            "ServiceQuotasV20190624": self.service_quotas,
         }
 
     def reset_counters(self) -> None:
@@ -104,6 +110,8 @@ class ExtendedMotoApp:
             self._fixes["SWBExternalService"] = self.sso_admin
             self.organizations = OrganizationsFixes()
             self._other_fixes["AWSOrganizationsV20161128"] = self.organizations
+            self.service_quotas = ServiceQuotasFixes()
+            self._other_fixes["ServiceQuotasV20190624"] = self.service_quotas
 
     def identity_center(self, region: str) -> tuple[str, str]:
         """The (InstanceArn, IdentityStoreId) that sso-admin ListInstances reports."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
@@ -42,6 +43,12 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     _hand_made_objects(identity_store, store_id)
     console.print(Rule("0. Bootstrap the Organization from deploy/org.yaml"))
     bootstrap = run_bootstrap(settings, apply=True)
+    if bootstrap.plan.blockers:  # a new Organization's account quota: 10
+        for blocker in bootstrap.plan.blockers:
+            console.print(f"[red bold]Refused:[/red bold] {escape(blocker)}", highlight=False)
+        stack.aws.service_quotas.account_quota = 50
+        console.print("The demo raises the account quota to 50, as Service Quotas would.")
+        bootstrap = run_bootstrap(settings, apply=True)
     print_bootstrap(bootstrap, console)
     accounts = boto3.client("organizations").list_accounts()["Accounts"]
 

@@ -1,10 +1,15 @@
-"""Organizations and Budgets behaviour moto 5.2 is too kind about: CreateAccount is
+r"""Organizations and Budgets behaviour moto 5.2 is too kind about: CreateAccount is
 IN_PROGRESS for a while before SUCCEEDED, and FAILED with EMAIL_ALREADY_EXISTS for a used
 address; AttachPolicy is refused until the policy type is enabled and beyond 5 SCPs a target;
 OU names are unique under a parent; SCP documents must be JSON of at most 5,120 characters;
-UpdateBudget exists."""
+EnablePolicyType is asynchronous (PENDING_ENABLE for a while: "This is an asynchronous request
+that AWS performs in the background", Organizations API Reference); ServiceQuotas answers the
+account quota (AWS Organizations quotas: 10 accounts by default, sometimes fewer for a new
+organization); budget amounts must be plain numbers (botocore's model: NumericValue pattern
+([0-9]*\.)?[0-9]+); UpdateBudget exists."""
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +22,7 @@ from moto.organizations.models import organizations_backends
 
 from sync.local.aws_errors import AwsError, JsonBody
 
+NUMERIC_VALUE = re.compile(r"([0-9]*\.)?[0-9]+")
 MAX_SCPS_PER_TARGET = 5
 MAX_SCP_CHARACTERS = 5_120
 IDENTITY_CENTER = "sso.amazonaws.com"
@@ -32,14 +38,18 @@ class _AccountRequest:
 @dataclass
 class OrganizationsFixes:
     seconds_in_progress: float = 0.05
+    seconds_policy_type_pending: float = 0.2
+    """How long an enabled policy type stays PENDING_ENABLE."""
     emails_in_use_elsewhere: set[str] = field(default_factory=set)
     """Addresses of AWS accounts outside this organization: CreateAccount FAILS with them."""
     _requests: dict[str, _AccountRequest] = field(default_factory=dict)
     _identity_center_administrators: list[str] = field(default_factory=list)
+    _pending_policy_types: dict[str, float] = field(default_factory=dict)
     _fixes: dict[str, Fix] = field(init=False)
 
     def __post_init__(self) -> None:
         self._fixes = {
+            "EnablePolicyType": self._enable_policy_type,
             "CreateAccount": self._create_account,
             "DescribeCreateAccountStatus": self._describe_create_account,
             "AttachPolicy": self._attach_policy,
@@ -51,8 +61,33 @@ class OrganizationsFixes:
         }
 
     def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
+        backend = organizations_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        self._settle_policy_types(backend)
         fix = self._fixes.get(operation)
-        return fix(organizations_backends[DEFAULT_ACCOUNT_ID]["aws"], body) if fix else None
+        return fix(backend, body) if fix else None
+
+    def _enable_policy_type(self, backend: Any, body: JsonBody) -> JsonBody:
+        root = next(ou for ou in backend.ou if ou.id == body.get("RootId"))
+        for policy_type in root.policy_types:
+            if policy_type["Type"] == body["PolicyType"]:
+                if policy_type["Status"] == "PENDING_ENABLE":
+                    raise AwsError(
+                        "PolicyChangesInProgressException", "The policy type is being enabled"
+                    )
+                raise AwsError("PolicyTypeAlreadyEnabledException", "Already enabled")
+        root.policy_types.append({"Type": body["PolicyType"], "Status": "PENDING_ENABLE"})
+        self._pending_policy_types[body["PolicyType"]] = (
+            time.monotonic() + self.seconds_policy_type_pending
+        )
+        return {"Root": root.describe()}
+
+    def _settle_policy_types(self, backend: Any) -> None:
+        now = time.monotonic()
+        for root in (ou for ou in backend.ou if ou.id.startswith("r-")):
+            for policy_type in root.policy_types:
+                ready = self._pending_policy_types.get(policy_type["Type"], 0.0)
+                if policy_type["Status"] == "PENDING_ENABLE" and ready <= now:
+                    policy_type["Status"] = "ENABLED"
 
     def _create_account(self, backend: Any, body: JsonBody) -> JsonBody:
         request_id = "car-" + uuid.uuid4().hex
@@ -89,7 +124,9 @@ class OrganizationsFixes:
         if policy.type != "SERVICE_CONTROL_POLICY":
             return None
         root = next(ou for ou in backend.ou if ou.id.startswith("r-"))
-        if not any(t["Type"] == policy.type for t in root.policy_types):
+        if not any(
+            t["Type"] == policy.type and t["Status"] == "ENABLED" for t in root.policy_types
+        ):
             raise AwsError("PolicyTypeNotEnabledException", "SCPs are not enabled on the root")
         target = next(
             (t for t in [*backend.ou, *backend.accounts] if t.id == body["TargetId"]), None
@@ -157,6 +194,10 @@ class BudgetsFixes:
     """UpdateBudget, which moto lacks."""
 
     def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
+        budget = body.get("Budget") or body.get("NewBudget") or {}
+        amount = budget.get("BudgetLimit", {}).get("Amount")
+        if amount is not None and not NUMERIC_VALUE.fullmatch(amount):
+            raise AwsError("InvalidParameterException", f"Invalid amount {amount!r}")
         if operation != "UpdateBudget":
             return None
         budgets = budgets_backends[body["AccountId"]]["aws"].budgets[body["AccountId"]]
@@ -165,3 +206,29 @@ class BudgetsFixes:
             raise AwsError("NotFoundException", f"Unable to update budget: {new['BudgetName']}")
         budgets[new["BudgetName"]].budget.update(new)
         return {}
+
+
+@dataclass
+class ServiceQuotasFixes:
+    """ListServiceQuotas for AWS Organizations, which moto lacks: the account quota."""
+
+    account_quota: int = 10
+    """AWS Organizations: 10 accounts by default (fewer for some new organizations)."""
+
+    def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
+        if operation != "ListServiceQuotas" or body.get("ServiceCode") != "organizations":
+            return None
+        return {
+            "Quotas": [
+                {
+                    "ServiceCode": "organizations",
+                    "ServiceName": "AWS Organizations",
+                    "QuotaCode": "L-E619E033",
+                    "QuotaName": "Default maximum number of accounts",
+                    "Value": float(self.account_quota),
+                    "Unit": "None",
+                    "Adjustable": True,
+                    "GlobalQuota": True,
+                }
+            ]
+        }
