@@ -570,3 +570,38 @@ def test_the_misspelling_is_named_with_its_permission_set(
         "permission_sets.PowerUser: arn:aws:iam::aws:policy/PowerUserAcess is not an AWS "
         "managed policy" in " ".join(capsys.readouterr().err.split())
     )
+
+
+def test_a_principal_made_and_assigned_by_hand_while_the_run_reads_is_left_alone(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, access_rules)
+    view = AccessView(moto_app)
+    made: list[str] = []
+
+    def a_person_at_the_console() -> None:
+        # After the run listed the users, before it lists the assignments.
+        made.append(idc.create_user("contractor@example.com"))
+        view.client.create_account_assignment(
+            InstanceArn=view.instance,
+            TargetId=org["Staging"],
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=view.permission_sets()["PowerUser"],
+            PrincipalType="USER",
+            PrincipalId=made[0],
+        )
+
+    moto_app.before_first["ListAccountAssignments"] = a_person_at_the_console
+
+    report = run_sync(settings, APPLY, access_rules)
+
+    assert report.exit_code is ExitCode.OK
+    assert ("PowerUser", org["Staging"], "USER", made[0]) in view.assignments([org["Staging"]])
+    assert report.summary()["applied"] == {"assignment.delete.skipped": 1}
+    assert moto_app.calls["DeleteAccountAssignment"] == 0

@@ -36,6 +36,8 @@ class Outcome:
     ok: bool
     attempts: int
     error: str | None = None
+    skipped: str | None = None
+    """Why nothing was written though nothing failed."""
 
 
 @dataclass
@@ -50,13 +52,18 @@ class ApplyResult:
 
     def counts(self) -> Counter[str]:
         return Counter(
-            f"{o.operation.resource}.{o.operation.action.value}" + ("" if o.ok else ".failed")
+            f"{o.operation.resource}.{o.operation.action.value}"
+            + ("" if o.ok and not o.skipped else ".skipped" if o.ok else ".failed")
             for o in self.outcomes
         )
 
 
 class UnresolvedReference(Exception):
     """A membership whose user or group does not exist (its creation failed)."""
+
+
+class PrincipalBack(Exception):
+    """An orphaned assignment's principal exists when it comes to removing it."""
 
 
 def spread_across_accounts(operations: list[Operation]) -> list[Operation]:
@@ -141,9 +148,8 @@ class Executor:
             outcome = Outcome(operation, ok=True, attempts=0)
         else:
             outcome = self._perform(operation)
-        self._audit.record(
-            operation, "success" if outcome.ok else "failed", outcome.attempts, outcome.error
-        )
+        result = "skipped" if outcome.skipped else "success" if outcome.ok else "failed"
+        self._audit.record(operation, result, outcome.attempts, outcome.error or outcome.skipped)
         return outcome
 
     def _perform(self, operation: Operation) -> Outcome:
@@ -152,6 +158,9 @@ class Executor:
             created_id = retrying(self._call, operation)
         except UnresolvedReference as error:
             return Outcome(operation, ok=False, attempts=0, error=str(error))
+        except PrincipalBack as error:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            return Outcome(operation, ok=True, attempts=attempts, skipped=f"{error}: left alone")
         except RequestFailed as error:
             attempts = retrying.statistics.get("attempt_number", 1)
             return Outcome(operation, ok=False, attempts=attempts, error=f"FAILED: {error}")
@@ -191,6 +200,10 @@ class Executor:
         assert access is not None, "access operations come only with an access reader"
         if isinstance(operation, AssignmentOperation):
             arn, principal_id = self._resolve_assignment(operation)
+            if operation.orphan and self._store.principal_exists(
+                operation.principal_type, principal_id
+            ):
+                raise PrincipalBack(f"{operation.principal_type.lower()} {principal_id} exists")
             change = (
                 access.create_assignment
                 if operation.action is Action.CREATE

@@ -156,6 +156,11 @@ class IdentityStore:
             IdentityStoreId=self._store_id, AlternateIdentifier=identifier
         )[key]
 
+    def principal_exists(self, principal_type: str, principal_id: str) -> bool:
+        """One attempt at DescribeUser or DescribeGroup: whether it exists now."""
+        describe = self._describe_group if principal_type == "GROUP" else self._describe_user
+        return describe(principal_id) is not None
+
     def _describe_user(self, user_id: str) -> IdcUser | None:
         return self._unless_missing(
             lambda: _user(

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,9 @@ class ExtendedMotoApp:
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
         self.refusals: list[Refusal] = []
+        self.before_first: dict[str, Callable[[], None]] = {}
+        """Operation -> what happens (once) just before its next call is answered: a person
+        changing Identity Center while a run reads it."""
         self.lambda_invocations: list[tuple[str, JsonBody]] = []
         """Asynchronous Lambda invocations received (function, payload): recorded, not run,
         since moto would start a Docker container to run them."""
@@ -102,6 +106,7 @@ class ExtendedMotoApp:
             self.latency_seconds = 0.0
             self.quota = None
             self.refusals.clear()
+            self.before_first.clear()
             self.calls.clear()
             self.throttled.clear()
             self.lambda_invocations.clear()
@@ -143,6 +148,8 @@ class ExtendedMotoApp:
         fixes = self._fixes.get(service)
         if fixes is None:
             return self._moto(environ, start_response)
+        if (happening := self.before_first.pop(operation, None)) is not None:
+            happening()
         with self._lock:
             self.calls[operation] += 1
             throttle = self._random.random() < self.throttle_fraction

@@ -196,6 +196,7 @@ def _orphan_removals(
             "its principal no longer exists in Identity Center",
             permission_set_arn=assignment.permission_set_arn,
             principal_id=assignment.principal_id,
+            orphan=True,
         )
         for assignment in access.assignments
         if assignment.permission_set_arn in managed_sets

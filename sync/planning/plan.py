@@ -103,6 +103,9 @@ class AssignmentOperation:
     """Known unless the permission set is created by this plan."""
     principal_id: str | None = None
     """Known unless the principal is created by this plan."""
+    orphan: bool = False
+    """Its principal was gone when read: removed only if it is still gone when written (a
+    person may create a user and assign it while the run reads)."""
 
     resource: ClassVar[str] = "assignment"
 
