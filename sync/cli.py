@@ -103,10 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_dispatch(arguments, console))
     except SyncError as error:
-        errors.print(f"[red]sso-sync: {error}[/red]")
+        errors.print(f"[red]sso-sync: {escape(str(error))}[/red]")
         return int(error.exit_code)
     except (NoRegionError, NoCredentialsError) as error:
-        errors.print(f"[red]sso-sync: AWS is not configured: {error}[/red]")
+        errors.print(f"[red]sso-sync: AWS is not configured: {escape(str(error))}[/red]")
         return int(ExitCode.BAD_INPUT)
 
 
@@ -118,7 +118,7 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
     if arguments.command == "validate":
         path = arguments.file or load_settings().rules
         rules = load_rules(path)
-        console.print(f"{path}: valid ({len(rules.sync.groups)} group selectors)")
+        console.print(f"{escape(str(path))}: valid ({len(rules.sync.groups)} group selectors)")
         for advice in rules.advisories():
             console.print(f"[yellow]Warning:[/yellow] {escape(advice)}", highlight=False)
         management = [
@@ -165,7 +165,9 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
 def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Console) -> ExitCode:
     if arguments.bootstrap_command == "add-sandbox":
         add_sandbox(settings.org_definition, arguments.email, arguments.monthly_budget)
-        console.print(f"{settings.org_definition}: added a sandbox for {arguments.email}")
+        console.print(
+            escape(f"{settings.org_definition}: added a sandbox for {arguments.email}")
+        )
         return ExitCode.OK
     report = run_bootstrap(settings, apply=arguments.bootstrap_command == "apply")
     print_bootstrap(report, console)

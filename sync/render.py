@@ -103,7 +103,7 @@ def print_result(result: ApplyResult, console: Console) -> None:
     for failure in result.failures:
         console.print(
             f"[red]✗ {failure.operation.resource} {failure.operation.action.value} "
-            f"{failure.operation.label}: {failure.error}[/red]",
+            f"{escape(failure.operation.label)}: {escape(failure.error or '')}[/red]",
             highlight=False,
         )
 
@@ -121,8 +121,8 @@ def print_bootstrap(report: BootstrapReport, console: Console) -> None:
     for operation in report.plan.operations:
         symbol, colour = BOOTSTRAP_SYMBOLS.get(operation.step, ("+", "green"))
         console.print(
-            f"  [{colour}]{symbol} {operation.step.value} {operation.target}[/{colour}]"
-            f"  [dim]# {operation.reason}[/dim]",
+            f"  [{colour}]{symbol} {operation.step.value} {escape(operation.target)}[/{colour}]"
+            f"  [dim]# {escape(operation.reason)}[/dim]",
             highlight=False,
             soft_wrap=True,
         )
@@ -139,8 +139,8 @@ def print_bootstrap(report: BootstrapReport, console: Console) -> None:
     failures = report.result.failures
     for failure in failures:
         console.print(
-            f"[red]✗ {failure.operation.step.value} {failure.operation.target}: "
-            f"{failure.error}[/red]",
+            f"[red]✗ {failure.operation.step.value} {escape(failure.operation.target)}: "
+            f"{escape(failure.error or '')}[/red]",
             highlight=False,
             soft_wrap=True,
         )
@@ -153,7 +153,7 @@ def print_feed(feed: dict[str, Any], console: Console) -> None:
     console.print(
         f"Change feed since {feed['since']}: {feed['events']} events, "
         f"{feed['new_events']} new"
-        + (f"; re-reading {', '.join(named)}" if named else "; nothing to sync")
+        + (f"; re-reading {escape(', '.join(named))}" if named else "; nothing to sync")
     )
 
 
@@ -163,18 +163,18 @@ def show_access(lines: list[AccessLine], console: Console, subject: str, as_json
         print(json.dumps([line.to_json() for line in lines], indent=2))
         return
     if not lines:
-        console.print(f"{subject}: no access to any account.")
+        console.print(f"{escape(subject)}: no access to any account.")
         return
-    console.print(f"[bold]{subject}[/bold]")
+    console.print(f"[bold]{escape(subject)}[/bold]")
     rows = sorted(lines, key=lambda x: (x.account.lower(), x.permission_set, x.principal))
     width = max(len(f"{row.account} ({row.account_id})") for row in rows)
     for row in rows:
         people = f" [{len(row.people)} people]" if row.principal.startswith("group") else ""
-        console.print(
+        line = (
             f"  {row.account + ' (' + row.account_id + ')':<{width}}  {row.permission_set:<20}"
-            f"  {row.principal}{people}  [dim]# {row.why}[/dim]",
-            highlight=False,
+            f"  {row.principal}{people}"
         )
+        console.print(f"{escape(line)}  [dim]# {escape(row.why)}[/dim]", highlight=False)
 
 
 def show_report(report: RunReport, console: Console, as_json: bool = False) -> None:
@@ -186,11 +186,13 @@ def show_report(report: RunReport, console: Console, as_json: bool = False) -> N
     if report.feed is not None:
         print_feed(report.feed, console)
     if report.busy:
-        console.print(f"[yellow]Busy:[/yellow] {report.busy}; the next delta run picks this up.")
+        console.print(
+            f"[yellow]Busy:[/yellow] {escape(report.busy)}; the next delta run picks this up."
+        )
         return
     print_plan(report.plan, console)
     if report.refused:
-        console.print(f"[red bold]Refused:[/red bold] {report.refused}")
+        console.print(f"[red bold]Refused:[/red bold] {escape(report.refused)}")
     if report.applied is not None:
         print_result(report.applied, console)
         calls = sum(report.aws_calls.values())

@@ -196,3 +196,33 @@ def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
     assert len(idc.users()) == 34
     assert len(idc.members("data@example.com")) == 32
     assert run_sync(settings, RunOptions(apply=True), rules).plan.operations == ()
+
+
+def test_names_and_messages_are_printed_as_data_not_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "rules[v2].yaml"
+    bad.write_text('version: 1\nsync:\n  groups:\n    - {email: a@example.com, "[/red]": 1}\n')
+
+    assert main(["validate", str(bad)]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert "rules[v2].yaml:4" in err and "[/red]: unknown key" in err
+
+
+def test_an_account_and_a_group_named_with_brackets_plan_and_apply(
+    settings: Settings, google: GoogleDirectoryEmulator, capsys: pytest.CaptureFixture
+) -> None:
+    google.add_group("legacy@example.com", "Legacy")
+    google.add_user("ann@example.com", "Ann", "[bold]Example")
+    google.add_member("legacy@example.com", "ann@example.com")
+    Path(settings.rules).write_text(
+        'version: 1\nsync:\n  groups:\n    - {email: legacy@example.com, name: "Legacy [/EU]"}\n'
+    )
+
+    assert main(["plan", *settings_arguments(settings)]) == 0
+    assert main(["apply", *settings_arguments(settings)]) == 0
+
+    out = capsys.readouterr().out
+    assert "+ create Legacy [/EU]" in out
+    assert "Legacy [/EU] ∋ ann@example.com" in out

@@ -125,7 +125,7 @@ def _show_audit(path: Path, console: Console) -> None:
             str(entry["attempts"]),
         )
     console.print(table)
-    console.print(json.dumps(last[-1]), soft_wrap=True, highlight=False)
+    console.print(escape(json.dumps(last[-1])), soft_wrap=True, highlight=False)
 
 
 def _hand_made_objects(client: object, store_id: str) -> None:
