@@ -165,9 +165,7 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
 def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Console) -> ExitCode:
     if arguments.bootstrap_command == "add-sandbox":
         add_sandbox(settings.org_definition, arguments.email, arguments.monthly_budget)
-        console.print(
-            escape(f"{settings.org_definition}: added a sandbox for {arguments.email}")
-        )
+        console.print(escape(f"{settings.org_definition}: added a sandbox for {arguments.email}"))
         return ExitCode.OK
     report = run_bootstrap(settings, apply=arguments.bootstrap_command == "apply")
     print_bootstrap(report, console)

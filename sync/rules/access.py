@@ -3,6 +3,7 @@ groups (or to the owner named in an account tag) in the accounts that selectors 
 
 import json
 import re
+import unicodedata
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -29,7 +30,21 @@ MAX_INLINE_POLICY_BYTES = 32_768
 # counts at most 10,240 characters of a role's policies, white space not counted.
 MAX_ROLE_POLICY_CHARACTERS = 10_240
 MAX_TAGS = 75
+# botocore's sso-admin model: PermissionSetDescription, TagKey, TagValue, ManagedPolicyArn.
+DESCRIPTION_CHARACTERS = r"^[\t\n\r\x20-\x7e\xa1-\xff]*$"
+MANAGED_POLICY_ARN = re.compile(
+    r"arn:aws(-[a-z]{1,5}){0,3}:iam::aws:policy((/[A-Za-z0-9\.,\+@=_-]+)*)/([A-Za-z0-9\.,\+=@_-]+)"
+)
+TAG_SYMBOLS = set("_.:/=+-@")
 DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?$")
+
+
+def _tag_text(text: str) -> bool:
+    """botocore's tag pattern: Unicode letters (L), separators (Z), numbers (N), _.:/=+-@."""
+    return all(
+        unicodedata.category(character)[0] in "LZN" or character in TAG_SYMBOLS
+        for character in text
+    )
 
 
 class _Strict(BaseModel):
@@ -92,7 +107,9 @@ def _inline_policy_json(value: Any, info: ValidationInfo) -> Any:
 
 
 class PermissionSetSpec(_Strict):
-    description: Annotated[str, Field(min_length=1, max_length=700)] | None = None
+    description: (
+        Annotated[str, Field(min_length=1, max_length=700, pattern=DESCRIPTION_CHARACTERS)] | None
+    ) = None
     """Once set, AWS's API can change it but not clear it: removed here, the old one stays."""
     session_duration: str = "PT1H"
     """ISO 8601 duration from PT1H to PT12H."""
@@ -127,6 +144,9 @@ class PermissionSetSpec(_Strict):
         ]
         if len(set(arns)) != len(arns):
             raise ValueError("a managed policy is listed twice")
+        for arn in arns:
+            if not MANAGED_POLICY_ARN.fullmatch(arn):
+                raise ValueError(f"{arn!r} is not an AWS managed policy ARN")
         return arns
 
     @field_validator("tags")
@@ -136,6 +156,16 @@ class PermissionSetSpec(_Strict):
             raise ValueError(f"the tag {MANAGED_TAG[0]!r} is reserved for sso-sync")
         if len(tags) >= MAX_TAGS:
             raise ValueError(f"at most {MAX_TAGS - 1} tags (sso-sync adds its own)")
+        for key, value in tags.items():
+            if not 1 <= len(key) <= 128 or not _tag_text(key):
+                raise ValueError(
+                    f"tag key {key!r}: 1 to 128 letters, digits, spaces or _ . : / = + - @"
+                )
+            if len(value) > 256 or not _tag_text(value):
+                raise ValueError(
+                    f"tag {key!r}: the value may hold up to 256 letters, digits, spaces or "
+                    "_ . : / = + - @"
+                )
         return tags
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ def load_rules(location: str | Path, max_deletes: str | None = None) -> Rules:
     else:
         path = Path(location)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = utf8_text(path.read_bytes(), location)
         except OSError as error:
             raise ConfigError(f"{path}: cannot read the rules file: {error.strerror}") from error
         rules = parse_rules(text, location, base_dir=path.parent)
@@ -56,7 +56,19 @@ def _read_s3_text(client: Any, bucket: str, key: str) -> str:
         raise OSError(f"s3://{bucket}/{key}: {error.response['Error'].get('Code')}") from error
     except BotoCoreError as error:
         raise OSError(f"s3://{bucket}/{key}: {error}") from error
-    return body.decode("utf-8")
+    return utf8_text(body, f"s3://{bucket}/{key}")
+
+
+def utf8_text(raw: bytes, source: str) -> str:
+    """The file's text; a ConfigError naming the line of the first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{source}:{line}: not UTF-8 text (byte {raw[error.start]:#04x}); save the file "
+            "as UTF-8"
+        ) from None
 
 
 def _s3_beside(client: Any, bucket: str, prefix: str) -> ReadBeside:

@@ -5,7 +5,7 @@ import fnmatch
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sync.rules.access import AssignmentRule, PermissionSetSpec
 
@@ -31,6 +31,13 @@ PermissionSetName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _not_a_boolean(value: object) -> object:
+    """`true` equals 1 in Python, not in the file: refuse it where a number is meant."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a version number (give 1)")
+    return value
 
 
 class GroupSelector(_Strict):
@@ -110,7 +117,9 @@ class Protect(_Strict):
 
 class Safeguards(_Strict):
     max_deletes: (
-        Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\d{1,3}%$")] | None
+        Annotated[int, Field(ge=0, strict=True)]
+        | Annotated[str, Field(pattern=r"^(100|[1-9]?[0-9])%$")]
+        | None
     ) = None
     """Most deletions of one kind (users, groups, memberships) a run may make: a number or 'N%'
     of the managed ones. Default: 10% or 5, whichever is larger."""
@@ -119,7 +128,7 @@ class Safeguards(_Strict):
 class Rules(_Strict):
     """The sso-sync rules file (mappings/rules.yaml)."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_not_a_boolean)]
     """Format version of this file."""
     sync: SyncScope
     """Which Google groups are synced to Identity Center."""

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ValidationError
 from sync.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
+MAX_DOCUMENT_BYTES = 1_000_000
+MAX_DEPTH = 64
 Problem = tuple[tuple, str]
 """(key path, what is wrong there)."""
 
@@ -23,9 +25,17 @@ def parse_document(
     cross_checks: Callable[[Model], list[Problem]] | None = None,
 ) -> Model:
     """Parse and validate; any problem raises ConfigError listing each with its line."""
+    if len(text.encode()) > MAX_DOCUMENT_BYTES:
+        raise ConfigError(f"{source}: the {kind} is over {MAX_DOCUMENT_BYTES:,} bytes")
     try:
+        _check_structure(text, source)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        raise ConfigError(
+            f"{source}:{line}: not valid YAML: character {error.character!r} is not allowed"
+        ) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -46,6 +56,23 @@ def parse_document(
     if cross_checks is not None and (problems := cross_checks(document)):
         raise ConfigError(_describe_problems(problems, lines, source, kind))
     return document
+
+
+def _check_structure(text: str, source: str) -> None:
+    """Refuse anchors and aliases (a few lines of them expand to billions of values) and
+    nesting deeper than any definition needs (the YAML composer recurses), before either
+    can cost anything: YAML's event stream is read without building the document."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise ConfigError(f"{source}:{line}: YAML anchors and aliases (&, *) are not allowed")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{source}:{line}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _describe_problems(
