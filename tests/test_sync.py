@@ -348,3 +348,35 @@ def test_a_refused_rename_is_reported_once_and_the_other_changes_land(
     assert moto_app.calls["UpdateUser"] == 2, "the rest once, the rename once: not retried"
     carol = idc.user(idc.users()["carol@example.com"])
     assert carol["Name"]["FamilyName"] == "Newname"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "declared_length"),
+    [
+        ('{"kind": "admin#directory#users", "users": [{"id": "1", "prim', "application/json", None),
+        ("<html><body>Service Unavailable</body></html>", "text/html", None),
+        ('{"kind": "admin#directory#users", "users": []}', "application/json", 4000),
+        ("[]", "application/json", None),
+    ],
+    ids=["truncated-json", "html-with-200", "body-cut-short", "not-an-object"],
+)
+def test_a_corrupt_google_answer_is_retried_and_if_it_persists_named(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    body: str,
+    content_type: str,
+    declared_length: int | None,
+) -> None:
+    seed_small_company(google)
+    corrupt = {"body": body, "content_type": content_type, "declared_length": declared_length}
+    google.faults.append(Fault("/users", 200, "corrupt", times=2, **corrupt))
+
+    once = run_sync(settings, APPLY, rules)  # two corrupt answers, then a whole one
+
+    assert once.exit_code is ExitCode.OK and "alice@example.com" in idc.users()
+    google.faults.append(Fault("/users", 200, "corrupt", times=None, **corrupt))
+    with pytest.raises(ReadError, match=r"users\.list: Google"):
+        run_sync(settings, APPLY, rules)

@@ -2,6 +2,7 @@
 client per thread, each call counted and retried on quota and server errors, and errors turned
 into the sync's own (ConfigError for refused access, ReadError for the rest)."""
 
+import http.client
 import json
 import logging
 import threading
@@ -37,7 +38,15 @@ log = logging.getLogger(__name__)
 RETRIED_403_REASONS = {"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"}
 HTTP_TIMEOUT_SECONDS = 60
 SECRET_CACHE_SECONDS = 300
+
+
+class CorruptAnswer(Exception):
+    """An answer that is not the JSON object the API promises: in practice passing (a proxy's
+    HTML page, a connection cut mid-body), so retried like a 5xx."""
+
+
 GOOGLE_ERRORS = (
+    CorruptAnswer,
     HttpError,
     RefreshError,
     OAuthError,
@@ -131,7 +140,13 @@ class GoogleApi:
     def _execute_once(self, name: str, request: Any) -> dict:
         with self._calls_lock:
             self.calls[name] += 1
-        return request.execute()
+        try:
+            answer = request.execute()
+        except (ValueError, http.client.HTTPException) as error:  # bad JSON, a body cut short
+            raise CorruptAnswer(f"{name}: Google's answer was not whole JSON ({error})") from error
+        if not isinstance(answer, dict):
+            raise CorruptAnswer(f"{name}: Google answered {type(answer).__name__}, not an object")
+        return answer
 
 
 @contextmanager
@@ -163,7 +178,8 @@ def describe(error: BaseException) -> str:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, (TransportError, ConnectionError, TimeoutError, httplib2.HttpLib2Error)):
+    transient = (TransportError, ConnectionError, TimeoutError, httplib2.HttpLib2Error)
+    if isinstance(error, (*transient, CorruptAnswer)):
         return True
     if not isinstance(error, HttpError):
         return False

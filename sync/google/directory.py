@@ -241,4 +241,6 @@ def connect_google(settings: Settings) -> GoogleDirectoryReader:
         configured_credentials(settings, DIRECTORY_SCOPES),
         customer_id=settings.google_customer_id,
         api_endpoint=settings.google_api_endpoint,
+        retry_attempts=settings.retry_attempts,
+        retry_max_wait=settings.retry_max_wait,
     )

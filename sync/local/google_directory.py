@@ -160,6 +160,8 @@ class Fault:
     """Answer `status` with `reason` to requests whose path contains `path_contains`.
 
     The first `after` matching requests pass; then `times` of them fail (None: all of them).
+    With `body`, the answer is that text instead (a corrupt answer: truncated JSON, an HTML
+    page with status 200), declared `declared_length` bytes long if given (a body cut short).
     """
 
     path_contains: str
@@ -168,6 +170,9 @@ class Fault:
     after: int = 0
     times: int | None = 1
     seen: int = 0
+    body: str | None = None
+    content_type: str = "application/json"
+    declared_length: int | None = None
 
     def strikes(self, path: str) -> bool:
         if self.path_contains not in path:
@@ -577,6 +582,12 @@ class GoogleDirectoryEmulator:
             fault = next((f for f in self.faults if f.strikes(request.path)), None)
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
+        if fault is not None and fault.body is not None:
+            corrupt = Response(fault.body, status=fault.status, content_type=fault.content_type)
+            if fault.declared_length is not None:
+                corrupt.headers["Content-Length"] = str(fault.declared_length)
+                corrupt.automatically_set_content_length = False
+            return corrupt
         if fault is not None:
             return _api_error(fault.status, fault.reason, f"Injected fault: {fault.reason}")
         over_quota = (
