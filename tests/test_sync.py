@@ -380,3 +380,28 @@ def test_a_corrupt_google_answer_is_retried_and_if_it_persists_named(
     google.faults.append(Fault("/users", 200, "corrupt", times=None, **corrupt))
     with pytest.raises(ReadError, match=r"users\.list: Google"):
         run_sync(settings, APPLY, rules)
+
+
+def test_names_identity_center_refuses_are_made_acceptable_with_a_warning(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    google.user_by_email("alice@example.com").given_name = "Al\u200dice\u202e"  # ZWJ, RLO
+    google.user_by_email("bob@example.com").family_name = "Ex\x07ample\x00"
+    google.user_by_email("carol@example.com").given_name = "C" * 1500
+
+    report = run_sync(settings, APPLY, rules)
+    again = run_sync(settings, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    assert again.plan.operations == ()
+    alice = idc.user(idc.users()["alice@example.com"])
+    assert alice["Name"]["GivenName"] == "Alice"
+    assert idc.user(idc.users()["bob@example.com"])["Name"]["FamilyName"] == "Example"
+    assert len(idc.user(idc.users()["carol@example.com"])["Name"]["GivenName"]) == 1024
+    named = [w for w in report.plan.warnings if "name changed to what Identity Center accepts" in w]
+    assert sorted(w.split(":")[0] for w in named) == [
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    ]

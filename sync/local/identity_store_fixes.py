@@ -7,6 +7,7 @@ listing page: quadratic at 50,000 users. The stores' dicts are swapped for index
 those calls answered from the indexes."""
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -119,6 +120,8 @@ class IdentityStoreFixes:
         ]
         if missing:
             raise AwsError("ValidationException", f"required attributes missing: {missing}")
+        for value in (body.get("DisplayName"), name.get("GivenName"), name.get("FamilyName")):
+            _check_name(value)
         if body["UserName"] in store.users.by_name:
             raise AwsError("ConflictException", "Duplicate UserName", UNIQUE)
         user = User(
@@ -159,8 +162,10 @@ class IdentityStoreFixes:
                     raise AwsError("ConflictException", "Duplicate UserName", UNIQUE)
                 changed["UserName"] = value
             elif path == "displayName":
+                _check_name(value)
                 changed["DisplayName"] = value
             elif path in NAME_PATHS:
+                _check_name(value)
                 name[NAME_PATHS[path]] = value
             else:
                 changed["Emails"] = [{k[0].upper() + k[1:]: v for k, v in e.items()} for e in value]
@@ -263,3 +268,14 @@ def _pair(membership: Any) -> tuple[str, str]:
 def _drop_memberships(store: Any, membership_ids: dict[str, None]) -> None:
     for membership_id in list(membership_ids):
         del store.group_memberships[membership_id]
+
+
+def _check_name(value: str) -> None:
+    """botocore's identitystore model: SensitiveStringType, 1 to 1,024 characters of Unicode
+    letters, marks, symbols, numbers, punctuation, tab, newlines and three spaces."""
+    allowed = all(
+        unicodedata.category(character)[0] in "LMSNP" or character in "\t\n\r \u00a0\u3000"
+        for character in value
+    )
+    if not allowed or not 1 <= len(value) <= 1024:
+        raise AwsError("ValidationException", "1 validation error detected: a name")

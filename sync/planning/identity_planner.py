@@ -7,6 +7,7 @@ A delta run plans a slice (a Scope): only the users and groups it re-read are re
 the Google snapshot holds just those (sync/delta_slice.py says which).
 """
 
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
@@ -29,18 +30,32 @@ from sync.planning.plan import Action, MembershipOperation, Operation, Plan, Pri
 from sync.rules.model import Rules
 
 MANAGED_DESCRIPTION = "Managed by sso-sync from Google group {email}"
+NAME_LENGTH = 1024
+NAME_SPACES = frozenset("\t\n\r \u00a0\u3000")
 
 
 def user_attributes(user: GoogleUser) -> UserAttributes:
-    given = user.given_name or user.primary_email.split("@")[0]
-    family = user.family_name or "-"
+    given = identity_store_text(user.given_name) or user.primary_email.split("@")[0]
+    family = identity_store_text(user.family_name) or "-"
     return UserAttributes(
         user_name=user.primary_email,
-        display_name=user.full_name or f"{given} {family}",
+        display_name=identity_store_text(user.full_name) or f"{given} {family}"[:NAME_LENGTH],
         given_name=given,
         family_name=family,
         email=user.primary_email,
     )
+
+
+def identity_store_text(text: str) -> str:
+    """What the Identity Store takes of a name: botocore's model allows letters, marks,
+    symbols, numbers, punctuation and a few spaces (no control or format characters such as
+    a zero-width joiner or a right-to-left override), at most 1,024 of them."""
+    kept = "".join(
+        character
+        for character in text
+        if unicodedata.category(character)[0] in "LMSNP" or character in NAME_SPACES
+    )
+    return kept.strip()[:NAME_LENGTH].strip()
 
 
 def group_attributes(group: GoogleGroup) -> GroupAttributes:
@@ -226,10 +241,21 @@ class _Planner:
             ),
             key=lambda user: user.primary_email,
         )
-        return [
-            _Desired(user.id, user_attributes(user), "active member of a synced Google group")
-            for user in users
-        ]
+        desired = []
+        for user in users:
+            attributes = user_attributes(user)
+            changed = (
+                (user.given_name and attributes.given_name != user.given_name)
+                or (user.family_name and attributes.family_name != user.family_name)
+                or (user.full_name and attributes.display_name != user.full_name)
+            )
+            if changed:
+                self.warnings.append(
+                    f"{user.primary_email}: name changed to what Identity Center accepts "
+                    f"({attributes.given_name!r} {attributes.family_name!r})"
+                )
+            desired.append(_Desired(user.id, attributes, "active member of a synced Google group"))
+        return desired
 
     def _why_out_of_scope(self, google_id: str) -> str:
         user = self.google.users.get(google_id)
