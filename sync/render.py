@@ -190,7 +190,8 @@ def show_report(report: RunReport, console: Console, as_json: bool = False) -> N
             f"[yellow]Busy:[/yellow] {escape(report.busy)}; the next delta run picks this up."
         )
         return
-    print_plan(report.plan, console)
+    if report.planned:
+        print_plan(report.plan, console)
     if report.refused:
         console.print(f"[red bold]Refused:[/red bold] {escape(report.refused)}")
     if report.applied is not None:

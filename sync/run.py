@@ -4,6 +4,7 @@ Every read completes before the first write; a refused or failed read applies no
 """
 
 import logging
+import threading
 import time
 import uuid
 from collections import Counter
@@ -14,7 +15,7 @@ from typing import Any
 import boto3
 
 from sync.apply.executor import ApplyResult, Executor
-from sync.apply.run_lock import Lease, LockHeld, run_lock_for
+from sync.apply.run_lock import Lease, LeaseKeeper, LockHeld, run_lock_for
 from sync.aws.identity_store import IdentityStore, boto_config, discover_instance
 from sync.aws.managed_policies import ManagedPolicies
 from sync.aws.organizations import OrganizationReader
@@ -72,11 +73,15 @@ class RunReport:
     """Where a run that applied nothing wrote its whole plan (SSO_SYNC_PLANS)."""
     rechecks: frozenset[str] = frozenset()
     """A delta run's nested groups to read again while Google may still be catching up."""
+    planned: bool = True
+    """False when the run stopped before reading (another run held the lock)."""
 
     @property
     def exit_code(self) -> ExitCode:
         if self.refused:
             return ExitCode.REFUSED
+        if self.crashed:
+            return ExitCode.RUN_FAILED
         if self.applied is not None and self.applied.failures:
             return ExitCode.RUN_FAILED
         return ExitCode.OK
@@ -147,6 +152,7 @@ def run_sync(
     try:
         lock.acquire(lease)
     except LockHeld as held:
+        report.planned = False
         if changes is None:
             report.refused = str(held)
             audit.summary(report.summary())
@@ -155,12 +161,18 @@ def run_sync(
         audit.close()
         return report
     try:
-        run = _Run(settings, rules, run_id, options, changes)
-        report = run.read_and_plan()
-        if not report.refused:
-            budget = options.time_budget or settings.time_budget
-            deadline = started + budget if budget else None
-            report.applied = run.apply(report.plan, audit, deadline)
+        with LeaseKeeper(lock, lease, settings.lock_seconds) as keeper:
+            run = _Run(settings, rules, run_id, options, changes)
+            report = run.read_and_plan()
+            if not report.refused:
+                budget = options.time_budget or settings.time_budget
+                deadline = started + budget if budget else None
+                report.applied = run.apply(report.plan, audit, deadline, keeper.lost)
+        if keeper.lost.is_set():
+            report.crashed = (
+                "lost the run lock (its lease could not be renewed): stopped starting "
+                "operations; the next run continues"
+            )
     except BaseException as error:
         report.crashed = f"{type(error).__name__}: {error}"
         raise
@@ -265,7 +277,9 @@ class _Run:
                 )
             )
 
-    def apply(self, plan: Plan, audit: AuditLog, deadline: float | None) -> ApplyResult:
+    def apply(
+        self, plan: Plan, audit: AuditLog, deadline: float | None, stop: threading.Event
+    ) -> ApplyResult:
         executor = Executor(
             self._store,
             self._access,
@@ -275,6 +289,7 @@ class _Run:
             self._retrying.copy,
             self._settings.concurrency,
             deadline,
+            stop,
         )
         return executor.apply(plan)
 

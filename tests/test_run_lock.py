@@ -115,3 +115,105 @@ def test_a_local_lease_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     with pytest.raises(LockHeld, match="run next"):
         LocalFileLock(path).acquire(Lease("other", "cli", time.time() + 60))
     assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
+def test_a_lease_shorter_than_the_run_is_renewed_so_a_second_apply_is_refused(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    lock_table: str,
+) -> None:
+    seed_small_company(google)
+    add_people(google, 30, "data@example.com")
+    short = settings.model_copy(
+        update={"lock": f"dynamodb://{lock_table}", "concurrency": 1, "lock_seconds": 0.6}
+    )
+    moto_app.latency_seconds = 0.05  # about 4 s of writes: several lease lengths
+    first: list[RunReport] = []
+    runner = threading.Thread(
+        target=lambda: first.append(run_sync(short, RunOptions(apply=True), rules))
+    )
+    runner.start()
+    deadline = time.monotonic() + 30
+    while writes(moto_app).get("CreateGroupMembership", 0) < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.0)  # well past the first lease's own length
+
+    second = run_sync(short, RunOptions(apply=True, trigger="manual"), rules)
+    runner.join()
+
+    assert second.exit_code is ExitCode.REFUSED and second.applied is None
+    assert first[0].exit_code is ExitCode.OK, first[0].summary()
+
+
+def test_a_run_that_loses_its_lease_stops_starting_operations(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    lock_table: str,
+) -> None:
+    seed_small_company(google)
+    add_people(google, 30, "data@example.com")
+    short = settings.model_copy(
+        update={"lock": f"dynamodb://{lock_table}", "concurrency": 1, "lock_seconds": 0.6}
+    )
+    moto_app.latency_seconds = 0.05
+    first: list[RunReport] = []
+    runner = threading.Thread(
+        target=lambda: first.append(run_sync(short, RunOptions(apply=True), rules))
+    )
+    runner.start()
+    deadline = time.monotonic() + 30
+    while not writes(moto_app) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    boto3.client("dynamodb").put_item(  # someone takes the lock from under it
+        TableName=lock_table,
+        Item={
+            "lock": {"S": "sso-sync-apply"},
+            "run_id": {"S": "intruder"},
+            "trigger": {"S": "manual"},
+            "expires_at": {"N": str(time.time() + 60)},
+        },
+    )
+    runner.join()
+
+    report = first[0]
+    assert report.exit_code is ExitCode.RUN_FAILED
+    assert "lost the run lock" in (report.crashed or "")
+    assert report.applied is not None and report.applied.postponed > 0
+
+
+RACE = """
+import sys, time
+from pathlib import Path
+from sync.apply.run_lock import Lease, LocalFileLock, LockHeld
+path, start = Path(sys.argv[1]), float(sys.argv[2])
+while time.time() < start:
+    pass
+lock = LocalFileLock(path)  # held as long as the run holds it
+try:
+    lock.acquire(Lease(sys.argv[3], "cli", time.time() + 60))
+except LockHeld:
+    print("refused")
+else:
+    print("held")
+    time.sleep(1.5)
+"""
+
+
+def test_local_runs_started_together_have_one_holder(tmp_path: Path) -> None:
+    path = tmp_path / "lock"
+    start = time.time() + 2.0  # every process waits for the same moment
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(path), str(start), f"run{index}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(8)
+    ]
+    answers = [process.communicate(timeout=60)[0].strip() for process in processes]
+
+    assert sorted(answers) == ["held"] + ["refused"] * 7

@@ -92,6 +92,7 @@ class Executor:
         retrying: Callable[[], Retrying],
         concurrency: int,
         deadline: float | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._store = store
         self._access = access
@@ -102,6 +103,7 @@ class Executor:
         self._retrying = retrying
         self._concurrency = concurrency
         self._deadline = deadline
+        self._stop = stop
         self._lock = threading.Lock()
 
     def apply(self, plan: Plan) -> ApplyResult:
@@ -142,6 +144,8 @@ class Executor:
 
     def _run(self, operation: Operation) -> Outcome | None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
+            return None
+        if self._stop is not None and self._stop.is_set():
             return None
         if operation.action in (Action.ADOPT, Action.FORGET):
             self._record(operation, None)

@@ -1,13 +1,16 @@
 """One apply at a time: a lease taken before apply and released after.
 
 The schedule and a manual invocation can overlap; two applies at once would race on the same
-objects. A lease expires on its own, so a crashed run does not block the next one for longer
-than its lease. In Lambda the lease is a DynamoDB item written with a conditional put; for the
-CLI, a local file created exclusively.
+objects. In Lambda the lease is a DynamoDB item written with a conditional put and renewed
+while the run lives (a heartbeat): it expires only when its run stopped renewing it, a crash,
+and only then can another run take it. A run that cannot renew its lease stops applying. For
+the CLI, an OS file lock (filelock): atomic, and released by the OS when the process dies.
 """
 
 import json
+import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +18,12 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import ClientError
+from filelock import FileLock, Timeout
 
 from sync.aws.retry import error_code
 from sync.errors import SafeguardRefusal
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "sso-sync-apply"
 
@@ -46,56 +52,44 @@ class LockHeld(SafeguardRefusal):
 class RunLock(Protocol):
     def acquire(self, lease: Lease) -> None: ...
 
+    def renew(self, lease: Lease) -> bool:
+        """Extend a held lease to `lease.expires_at`; False if it is no longer this run's."""
+        ...
+
     def release(self, lease: Lease) -> None: ...
 
 
 class LocalFileLock:
-    """A file created exclusively, naming the run and its process: a lease whose process has
-    died (a killed CLI run) is taken over at once, not only when it expires."""
+    """An OS lock on `<path>.flock` (filelock): taken atomically, held while the process
+    lives, released by the OS when it dies; `<path>` names the holder for messages."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._lock = FileLock(f"{path}.flock", timeout=0)
 
     def acquire(self, lease: Lease) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                handle = os.open(self._path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:
-                holder, pid = self._holder()
-                if holder is not None and holder.expires_at > time.time() and _alive(pid):
-                    raise LockHeld(holder) from None
-                self._path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(handle, "w") as file:
-                json.dump({**lease.__dict__, "pid": os.getpid()}, file)
-            return
-        raise LockHeld(self._holder()[0])
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise LockHeld(self._holder()) from None
+        self._path.write_text(json.dumps({**lease.__dict__, "pid": os.getpid()}))
+
+    def renew(self, lease: Lease) -> bool:
+        return self._lock.is_locked  # held until released or the process ends
 
     def release(self, lease: Lease) -> None:
-        holder, _ = self._holder()
-        if holder is not None and holder.run_id == lease.run_id:
+        if self._lock.is_locked:
             self._path.unlink(missing_ok=True)
+            self._lock.release()
 
-    def _holder(self) -> tuple[Lease | None, int | None]:
+    def _holder(self) -> Lease | None:
         try:
             content = json.loads(self._path.read_text())
-            pid = content.pop("pid", None)
-            return Lease(**content), pid
+            content.pop("pid", None)
+            return Lease(**content)
         except (OSError, ValueError, TypeError):
-            return None, None
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            return None
 
 
 class DynamoDbLock:
@@ -124,6 +118,24 @@ class DynamoDbLock:
                 raise
             raise LockHeld(self._holder()) from error
 
+    def renew(self, lease: Lease) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"lock": {"S": LOCK_NAME}},
+                UpdateExpression="SET expires_at = :until",
+                ConditionExpression="run_id = :mine",
+                ExpressionAttributeValues={
+                    ":mine": {"S": lease.run_id},
+                    ":until": {"N": str(lease.expires_at)},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def release(self, lease: Lease) -> None:
         try:
             self._client.delete_item(
@@ -149,3 +161,40 @@ def run_lock_for(location: str) -> RunLock:
     if location.startswith("dynamodb://"):
         return DynamoDbLock(location.removeprefix("dynamodb://"))
     return LocalFileLock(Path(location))
+
+
+class LeaseKeeper:
+    """Renews a held lease every third of its length while the run applies; `lost` is set
+    once it cannot (another run holds it, or renewals failed until it expired), and the run
+    stops starting operations."""
+
+    def __init__(self, lock: RunLock, lease: Lease, seconds: float) -> None:
+        self._lock, self._lease, self._seconds = lock, lease, seconds
+        self._expires_at = lease.expires_at
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="lease", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _keep(self) -> None:
+        while not self._done.wait(self._seconds / 3):
+            renewed = Lease(self._lease.run_id, self._lease.trigger, time.time() + self._seconds)
+            try:
+                held = self._lock.renew(renewed)
+            except Exception as error:  # a failed renewal is retried until the lease ends
+                log.warning("renewing the run lock failed: %s", error)
+                held = time.time() < self._expires_at
+            else:
+                if held:
+                    self._expires_at = renewed.expires_at
+            if not held:
+                log.error("lost the run lock: stopping before the next operation")
+                self.lost.set()
+                return
