@@ -187,3 +187,16 @@ def test_a_new_group_matching_a_query_is_synced_though_googles_search_lags(
     ], "a new group, a renamed one, and one named by its old address (an alias)"
     assert directory.calls["groups.list"] == 3
     assert "groups.get" not in directory.calls
+
+
+def test_a_group_google_does_not_have_is_named_with_its_place_in_the_rules(
+    google_server: tuple[GoogleDirectoryEmulator, str], tmp_path: Path
+) -> None:
+    google, _ = google_server
+    google.add_group("eng@example.com")
+    directory = reader(google_server, tmp_path)
+
+    with pytest.raises(ConfigError, match=r"sync\.groups\.1: .* syncs gone@example\.com"):
+        directory.read(
+            [GroupSelector(email="eng@example.com"), GroupSelector(email="gone@example.com")]
+        )

@@ -163,12 +163,13 @@ class GoogleDirectoryReader:
                 *raw.get("nonEditableAliases", []),
             )
         }
-        for selector in selectors:
+        for index, selector in enumerate(selectors):
             if selector.email is not None:
                 raw = by_address.get(selector.email.lower())
                 if raw is None:
                     raise ConfigError(
-                        f"the rules file syncs {selector.email}, but Google has no such group"
+                        f"sync.groups.{index}: the rules file syncs {selector.email}, but "
+                        "Google has no such group (check the address, or remove the entry)"
                     )
                 yield raw, selector.name or raw["email"]
                 continue
