@@ -4,7 +4,9 @@ Exit codes: 0 success, 1 run failed, 2 bad input or config, 3 refused by a safeg
 """
 
 import argparse
+import importlib.metadata
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,23 +21,44 @@ from sync.errors import ExitCode, SyncError
 from sync.render import print_bootstrap, show_access, show_report
 from sync.rules.loader import load_rules
 from sync.run import RunOptions, explain_access, run_sync
-from sync.settings import Settings, load_settings
+from sync.settings import Settings, load_settings, unknown_variables
 
 
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (each also SSO_SYNC_<NAME> in the environment)")
     for name, field in Settings.model_fields.items():
+        variable = f"SSO_SYNC_{name.upper()}"
+        description = (field.description or "").replace("%", "%%")  # argparse formats help
         group.add_argument(
-            "--" + name.replace("_", "-"), dest=f"setting_{name}", help=field.description
+            "--" + name.replace("_", "-"),
+            dest=f"setting_{name}",
+            metavar="VALUE",
+            help=f"{description} [env {variable}]",
         )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sso-sync", description="Keep AWS IAM Identity Center in step with Google Workspace."
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log API retries and more",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log API retries and more")
+    parser = argparse.ArgumentParser(
+        prog="sso-sync",
+        description="Keep AWS IAM Identity Center in step with Google Workspace.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"sso-sync {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    original_add_parser = commands.add_parser
+
+    def add_parser(name: str, **options: object) -> argparse.ArgumentParser:
+        return original_add_parser(name, parents=[common], **options)  # -v after the command
+
+    commands.add_parser = add_parser  # type: ignore[method-assign]
 
     plan = commands.add_parser("plan", help="show what a sync would change; writes nothing")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
@@ -76,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     steps = bootstrap.add_subparsers(dest="bootstrap_command", required=True)
     for name, text in (("plan", "show what apply would change"), ("apply", "make AWS match")):
-        step = steps.add_parser(name, help=text)
+        step = steps.add_parser(name, help=text, parents=[common])
         _add_settings_flags(step)
-    add_sandbox = steps.add_parser("add-sandbox", help="add an engineer's sandbox to the file")
+    add_sandbox = steps.add_parser(
+        "add-sandbox", help="add an engineer's sandbox to the file", parents=[common]
+    )
     add_sandbox.add_argument("email", help="the owner's Google primary email")
     add_sandbox.add_argument("--monthly-budget", type=float, help="USD; default from the file")
     _add_settings_flags(add_sandbox)
@@ -92,22 +117,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    verbose = getattr(arguments, "verbose", False)
     logging.basicConfig(
-        level=logging.INFO if arguments.verbose else logging.WARNING,
+        level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not arguments.verbose:
+    if not verbose:
         logging.getLogger("sync.records.audit").setLevel(logging.WARNING)
     console = Console(highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    for variable in unknown_variables(os.environ):
+        errors.print(f"[yellow]sso-sync: {escape(variable)} is not a setting; ignored[/yellow]")
     try:
         return int(_dispatch(arguments, console))
+    except KeyboardInterrupt:
+        errors.print(
+            "[yellow]sso-sync: interrupted; operations in flight finished, none started after. "
+            "The audit log's summary says what was applied; the next run continues.[/yellow]"
+        )
+        return INTERRUPTED
     except SyncError as error:
+        if isinstance(error.__cause__, (NoRegionError, NoCredentialsError)):
+            return _aws_not_configured(error.__cause__, errors)
         errors.print(f"[red]sso-sync: {escape(str(error))}[/red]")
         return int(error.exit_code)
     except (NoRegionError, NoCredentialsError) as error:
-        errors.print(f"[red]sso-sync: AWS is not configured: {escape(str(error))}[/red]")
-        return int(ExitCode.BAD_INPUT)
+        return _aws_not_configured(error, errors)
+
+
+INTERRUPTED = 130
+
+
+def _aws_not_configured(error: Exception, errors: Console) -> int:
+    fix = (
+        "set AWS_REGION (for example us-east-1)"
+        if isinstance(error, NoRegionError)
+        else "give AWS credentials (AWS_PROFILE, aws sso login, or the environment's keys)"
+    )
+    errors.print(f"[red]sso-sync: AWS is not configured: {escape(str(error))}; {fix}[/red]")
+    return int(ExitCode.BAD_INPUT)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("sso-sync")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:

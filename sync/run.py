@@ -160,6 +160,7 @@ def run_sync(
             report.busy = str(held)  # the next delta run picks the changes up
         audit.close()
         return report
+    run: _Run | None = None
     try:
         with LeaseKeeper(lock, lease, settings.lock_seconds) as keeper:
             run = _Run(settings, rules, run_id, options, changes)
@@ -174,7 +175,9 @@ def run_sync(
                 "operations; the next run continues"
             )
     except BaseException as error:
-        report.crashed = f"{type(error).__name__}: {error}"
+        report.crashed = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        if run is not None and run.executor is not None:
+            report.applied = run.executor.result  # what was applied before it stopped
         raise
     finally:
         lock.release(lease)
@@ -215,6 +218,7 @@ class _Run:
         )
         self._state_store = state_store_for(settings.state)
         self._state = State()
+        self.executor: Executor | None = None
 
     def read_and_plan(self) -> RunReport:
         """Everything is read before anything is written; then the plan and its safeguards."""
@@ -280,7 +284,7 @@ class _Run:
     def apply(
         self, plan: Plan, audit: AuditLog, deadline: float | None, stop: threading.Event
     ) -> ApplyResult:
-        executor = Executor(
+        self.executor = executor = Executor(
             self._store,
             self._access,
             self._state,

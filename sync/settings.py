@@ -3,6 +3,7 @@
 AWS endpoint and region are deliberately absent: boto3 reads AWS_ENDPOINT_URL and AWS_REGION.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -110,3 +111,11 @@ def load_settings(**overrides: object) -> Settings:
             f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from error
+
+
+def unknown_variables(environment: Mapping[str, str]) -> list[str]:
+    """SSO_SYNC_ variables that name no setting: a misspelling would otherwise do nothing."""
+    known = {f"SSO_SYNC_{name.upper()}" for name in Settings.model_fields}
+    return sorted(
+        name for name in environment if name.startswith("SSO_SYNC_") and name not in known
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.cli import main
+from sync.cli import build_parser, main
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.rules.model import Rules
@@ -226,3 +226,108 @@ def test_an_account_and_a_group_named_with_brackets_plan_and_apply(
     out = capsys.readouterr().out
     assert "+ create Legacy [/EU]" in out
     assert "Legacy [/EU] ∋ ann@example.com" in out
+
+
+def every_command() -> list[list[str]]:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    found = [[]]
+    for name, sub in commands.items():
+        found.append([name])
+        for action in sub._actions:
+            if getattr(action, "choices", None) and action.dest == "bootstrap_command":
+                found += [[name, step] for step in action.choices]
+    return found
+
+
+@pytest.mark.parametrize("command", every_command(), ids=lambda c: " ".join(c) or "sso-sync")
+def test_every_command_has_working_help(command: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: sso-sync")
+    if command and command[-1] in ("plan", "apply", "delta"):
+        assert "--rules VALUE" in out and "[env SSO_SYNC_MAX_DELETES]" in out
+
+
+def test_version_verbose_after_the_command_and_misspelt_variables(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("sso-sync ")
+    monkeypatch.setenv("SSO_SYNC_MAX_DELETE", "3")  # MAX_DELETES misspelt
+
+    assert main(["validate", "-v", "mappings/rules.yaml"]) == 0
+
+    assert "SSO_SYNC_MAX_DELETE is not a setting; ignored" in capsys.readouterr().err
+
+
+def test_missing_aws_credentials_is_a_configuration_error_that_says_what_to_do(
+    settings: Settings, google: GoogleDirectoryEmulator, aws: tuple[ExtendedMotoApp, str]
+) -> None:
+    seed_small_company(google)
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_ACCESS", "AWS_SECRET"))
+    }
+    environment |= {
+        "AWS_SESSION_TOKEN": "",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_EC2_METADATA_DISABLED": "true",  # never ask an instance metadata endpoint
+        "AWS_ENDPOINT_URL": aws[1],
+    }
+    environment.pop("AWS_SESSION_TOKEN")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "sync.cli", "plan", *settings_arguments(settings)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "AWS is not configured" in result.stderr and "give AWS credentials" in result.stderr
+
+
+def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    aws: tuple[ExtendedMotoApp, str],
+) -> None:
+    seed_small_company(google)
+    add_people(google, 30, "data@example.com")
+    moto_app.latency_seconds = 0.05
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sync.cli",
+            "apply",
+            "--concurrency=2",
+            *settings_arguments(settings),
+        ],
+        env={**os.environ, "AWS_ENDPOINT_URL": aws[1]},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(idc.users()) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    moto_app.latency_seconds = 0.0
+
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    summary = json.loads(Path(settings.audit).read_text().splitlines()[-1])
+    created = len(idc.users())
+    assert summary["operation"] == "run.summary" and summary["outcome"] == "crashed"
+    assert summary["applied"].get("user.create", 0) == created
+    assert 10 <= created < 34, "interrupted mid-way"

@@ -6,7 +6,7 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 
@@ -104,39 +104,55 @@ class Executor:
         self._concurrency = concurrency
         self._deadline = deadline
         self._stop = stop
+        self._interrupted = threading.Event()
         self._lock = threading.Lock()
+        self.result = ApplyResult()
+        """What was applied so far: complete when apply returns, truthful when it raises
+        (Ctrl-C: operations in flight finish, none start after)."""
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Run every phase; the state is saved after each one, and on the way out of a crash.
 
         When the deadline passes, operations not yet started are postponed: the run stops
         cleanly between operations, and the next run re-plans and continues."""
-        result = ApplyResult()
         try:
             for index, (_phase, operations) in enumerate(plan.phases()):
                 if index:
                     self._save_state()
-                for outcome in self._run_all(spread_across_accounts(operations)):
-                    if outcome is None:
-                        result.postponed += 1
-                    else:
-                        result.outcomes.append(outcome)
+                self._run_all(spread_across_accounts(operations))
+        except BaseException:
+            self._interrupted.set()  # queued operations return at once, unstarted
+            raise
         finally:
             self._save_state()  # with no operation too: the read's nesting and counts
-        return result
+        return self.result
 
-    def _run_all(self, operations: Iterable[Operation]) -> Iterator[Outcome | None]:
-        """Outcomes of the operations, run in parallel with a bounded number in flight (a
-        future per operation of a 250,000-operation plan would cost hundreds of MB)."""
+    def _run_all(self, operations: Iterable[Operation]) -> None:
+        """Run the operations in parallel with a bounded number in flight (a future per
+        operation of a 250,000-operation plan would cost hundreds of MB)."""
         window = self._concurrency * 4
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="apply") as pool:
-            running: set[Future[Outcome | None]] = set()
-            for operation in operations:
-                if len(running) >= window:
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
-                    yield from (future.result() for future in done)
-                running.add(pool.submit(self._run, operation))
-            yield from (future.result() for future in as_completed(running))
+            running: set[Future[None]] = set()
+            try:
+                for operation in operations:
+                    if len(running) >= window:
+                        done, running = wait(running, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            future.result()
+                    running.add(pool.submit(self._run_and_count, operation))
+                for future in as_completed(running):
+                    future.result()
+            except BaseException:
+                self._interrupted.set()  # before the pool waits for what it holds
+                raise
+
+    def _run_and_count(self, operation: Operation) -> None:
+        outcome = self._run(operation)
+        with self._lock:
+            if outcome is None:
+                self.result.postponed += 1
+            else:
+                self.result.outcomes.append(outcome)
 
     def _save_state(self) -> None:
         with self._lock:
@@ -146,6 +162,8 @@ class Executor:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             return None
         if self._stop is not None and self._stop.is_set():
+            return None
+        if self._interrupted.is_set():
             return None
         if operation.action in (Action.ADOPT, Action.FORGET):
             self._record(operation, None)
