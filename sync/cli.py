@@ -5,10 +5,12 @@ Exit codes: 0 success, 1 run failed, 2 bad input or config, 3 refused by a safeg
 
 import argparse
 import importlib.metadata
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from botocore.exceptions import NoCredentialsError, NoRegionError
@@ -17,8 +19,9 @@ from rich.markup import escape
 
 from sync.bootstrap.run import add_sandbox, run_bootstrap
 from sync.delta.run import run_delta
-from sync.errors import ExitCode, SyncError
-from sync.render import print_bootstrap, show_access, show_report
+from sync.errors import ConfigError, ExitCode, SyncError
+from sync.planning.plan import Plan
+from sync.render import print_bootstrap, print_plan, show_access, show_report
 from sync.rules.loader import load_rules
 from sync.run import RunOptions, explain_access, run_sync
 from sync.settings import Settings, load_settings, unknown_variables
@@ -63,9 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show what a sync would change; writes nothing")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument("--no-delete", action="store_true", help="plan creates and updates only")
+    plan.add_argument(
+        "--out", type=Path, metavar="FILE", help="save the plan, for `sso-sync apply FILE`"
+    )
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 with no changes, 2 with changes, 1 on error",
+    )
     _add_settings_flags(plan)
 
-    apply = commands.add_parser("apply", help="compute the plan and apply it")
+    apply = commands.add_parser(
+        "apply",
+        help="compute the plan and apply it once approved (or apply a saved plan)",
+    )
+    apply.add_argument(
+        "plan_file",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="a plan saved by `plan --out`: applied only if it is still exactly the plan",
+    )
+    apply.add_argument(
+        "--auto-approve", action="store_true", help="apply without asking (scripts, CI)"
+    )
     apply.add_argument("--json", action="store_true", help="print the run summary as JSON")
     apply.add_argument("--no-delete", action="store_true", help="creates and updates only")
     apply.add_argument(
@@ -100,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     steps = bootstrap.add_subparsers(dest="bootstrap_command", required=True)
     for name, text in (("plan", "show what apply would change"), ("apply", "make AWS match")):
         step = steps.add_parser(name, help=text, parents=[common])
+        if name == "apply":
+            step.add_argument(
+                "--auto-approve", action="store_true", help="apply without asking (scripts, CI)"
+            )
         _add_settings_flags(step)
     add_sandbox = steps.add_parser(
         "add-sandbox", help="add an engineer's sandbox to the file", parents=[common]
@@ -212,9 +240,47 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
             no_delete=arguments.no_delete,
             allow_mass_delete=getattr(arguments, "allow_mass_delete", False),
         )
+        if arguments.command == "apply":
+            options = replace(options, **_approval(arguments, console))
         report = run_sync(settings, options)
-    show_report(report, console, as_json=arguments.json)
+        if arguments.command == "plan" and arguments.out is not None:
+            saved = report.plan.to_json() | {"format": PLAN_FORMAT}
+            arguments.out.write_text(json.dumps(saved, indent=1, default=str))
+    asked = options.approve is not None and report.plan.operations
+    show_report(report, console, as_json=arguments.json, show_plan=not asked)
+    if getattr(arguments, "detailed_exitcode", False) and report.exit_code is ExitCode.OK:
+        return ExitCode.BAD_INPUT if report.plan.operations else ExitCode.OK  # Terraform's 2
     return report.exit_code
+
+
+PLAN_FORMAT = "sso-sync plan 1"
+
+
+def _approval(arguments: argparse.Namespace, console: Console) -> dict:
+    """How this apply is approved: a saved plan, --auto-approve, or a person at a terminal."""
+    if arguments.plan_file is not None:
+        try:
+            saved = json.loads(arguments.plan_file.read_text(encoding="utf-8"))
+            if saved.get("format") != PLAN_FORMAT:
+                raise ValueError("not a plan saved by sso-sync plan --out")
+            return {"expected": tuple(saved["operations"])}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"{arguments.plan_file}: cannot apply it: {error}") from error
+    if arguments.auto_approve:
+        return {}
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "apply needs approval: run it on a terminal to confirm the plan, pass "
+            "--auto-approve, or apply a saved plan (sso-sync plan --out plan.json, then "
+            "sso-sync apply plan.json)"
+        )
+    return {"approve": lambda plan: _ask(plan, console)}
+
+
+def _ask(plan: Plan, console: Console) -> bool:
+    print_plan(plan, console)
+    answer = console.input("Apply these changes? Only 'yes' is accepted: ")
+    return answer.strip() == "yes"
 
 
 def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Console) -> ExitCode:
@@ -222,7 +288,22 @@ def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Conso
         add_sandbox(settings.org_definition, arguments.email, arguments.monthly_budget)
         console.print(escape(f"{settings.org_definition}: added a sandbox for {arguments.email}"))
         return ExitCode.OK
-    report = run_bootstrap(settings, apply=arguments.bootstrap_command == "apply")
+    applying = arguments.bootstrap_command == "apply"
+    if applying and not arguments.auto_approve and not sys.stdin.isatty():
+        raise ConfigError(
+            "bootstrap apply creates AWS accounts: run it on a terminal to confirm the plan, "
+            "or pass --auto-approve"
+        )
+    report = run_bootstrap(settings, apply=False)
+    print_bootstrap(report, console)
+    if not applying or not report.plan.operations or report.plan.blockers:
+        return report.exit_code
+    if not arguments.auto_approve:
+        answer = console.input("Apply these steps? Only 'yes' is accepted: ")
+        if answer.strip() != "yes":
+            console.print("Apply cancelled: nothing applied.")
+            return ExitCode.REFUSED
+    report = run_bootstrap(settings, apply=True)
     print_bootstrap(report, console)
     return report.exit_code
 

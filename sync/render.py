@@ -177,7 +177,9 @@ def show_access(lines: list[AccessLine], console: Console, subject: str, as_json
         console.print(f"{escape(line)}  [dim]# {escape(row.why)}[/dim]", highlight=False)
 
 
-def show_report(report: RunReport, console: Console, as_json: bool = False) -> None:
+def show_report(
+    report: RunReport, console: Console, as_json: bool = False, show_plan: bool = True
+) -> None:
     if as_json:
         body = report.plan.to_json() if report.applied is None else {}
         body["run"] = report.summary()
@@ -190,7 +192,7 @@ def show_report(report: RunReport, console: Console, as_json: bool = False) -> N
             f"[yellow]Busy:[/yellow] {escape(report.busy)}; the next delta run picks this up."
         )
         return
-    if report.planned:
+    if report.planned and show_plan:
         print_plan(report.plan, console)
     if report.refused:
         console.print(f"[red bold]Refused:[/red bold] {escape(report.refused)}")

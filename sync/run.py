@@ -29,7 +29,7 @@ from sync.google.directory import connect_google
 from sync.model import GoogleSnapshot, IdcGroup, State
 from sync.planning.access_report import AccessLine, access_of_person, access_to_account
 from sync.planning.identity_planner import build_plan
-from sync.planning.plan import Plan
+from sync.planning.plan import Plan, operation_json
 from sync.planning.safeguards import check_deletions, check_google_answer
 from sync.records.audit import AuditLog, audit_sink_for
 from sync.records.plans import save_plan
@@ -51,6 +51,10 @@ class RunOptions:
     """Given by the caller (the Lambda handler logs with it); otherwise made up."""
     time_budget: float | None = None
     """Seconds this run may spend; when they run out it stops between operations."""
+    approve: Callable[[Plan], bool] | None = None
+    """Asked with the plan before anything is applied (a person at a terminal)."""
+    expected: tuple[dict[str, Any], ...] | None = None
+    """A saved plan's operations: applied only if the fresh plan is exactly this one."""
 
 
 @dataclass
@@ -165,6 +169,7 @@ def run_sync(
         with LeaseKeeper(lock, lease, settings.lock_seconds) as keeper:
             run = _Run(settings, rules, run_id, options, changes)
             report = run.read_and_plan()
+            report.refused = report.refused or _disapproved(report.plan, options)
             if not report.refused:
                 budget = options.time_budget or settings.time_budget
                 deadline = started + budget if budget else None
@@ -296,6 +301,20 @@ class _Run:
             stop,
         )
         return executor.apply(plan)
+
+
+def _disapproved(plan: Plan, options: RunOptions) -> str | None:
+    """Why a plan is not applied though no safeguard refused it, if it is not."""
+    if options.expected is not None:
+        if tuple(operation_json(op) for op in plan.operations) != options.expected:
+            return (
+                "the saved plan is stale: Google Workspace, Identity Center or the rules "
+                "changed since it was made; nothing applied (run plan again)"
+            )
+        return None
+    if options.approve is not None and plan.operations and not options.approve(plan):
+        return "apply cancelled: nothing applied"
+    return None
 
 
 def explain_access(settings: Settings, email: str | None, account: str | None) -> list[AccessLine]:

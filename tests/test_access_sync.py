@@ -547,7 +547,7 @@ def test_a_misspelt_aws_managed_policy_is_found_at_plan_time_before_any_write(
     seed_small_company(google)
     Path(settings.rules).write_text(RULES.replace("[PowerUserAccess]", "[PowerUserAcess]"))
 
-    assert main(["apply", *settings_arguments(settings)]) == 2
+    assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 2
 
     assert writes(moto_app) == {}
     assert moto_app.calls["CreatePermissionSet"] == 0

@@ -336,3 +336,13 @@ def test_a_budget_of_a_million_is_written_as_digits(
     assert not [op for op in second.plan.operations if "budget" in op.step.value]
     budgets = boto3.client("budgets").describe_budgets(AccountId="123456789012")["Budgets"]
     assert {b["BudgetLimit"]["Amount"] for b in budgets} == {"1000000"}
+
+
+def test_bootstrap_apply_asks_first_or_takes_auto_approve(bootstrap_settings: Settings) -> None:
+    arguments = settings_arguments(bootstrap_settings)
+
+    assert main(["bootstrap", "apply", *arguments]) == 2
+    with pytest.raises(Exception, match="AWSOrganizationsNotInUse"):  # nothing created
+        boto3.client("organizations").describe_organization()
+    assert main(["bootstrap", "apply", "--auto-approve", *arguments]) == 0
+    assert "Production" in organization()["accounts"]

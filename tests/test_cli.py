@@ -54,7 +54,7 @@ def test_malformed_rules_file_exits_2_before_any_api_call(
         "version: 1\nsync:\n  groups: [{email: a@example.com, bad: 1}]\n"
     )
 
-    assert main(["apply", *settings_arguments(settings)]) == 2
+    assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 2
     assert "sync.groups.0.bad: unknown key" in capsys.readouterr().err
     assert sum(moto_app.calls.values()) == 0
     assert google.requests == []
@@ -153,7 +153,7 @@ def test_apply_exits_3_when_a_safeguard_refuses(
     for email in people:
         google.remove_member("data@example.com", email)
 
-    assert main(["apply", *settings_arguments(settings)]) == 3
+    assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 3
     assert "Refused" in capsys.readouterr().out
 
 
@@ -174,6 +174,7 @@ def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
             "-m",
             "sync.cli",
             "apply",
+            "--auto-approve",
             "--concurrency=1",
             *settings_arguments(settings),
         ],
@@ -221,7 +222,7 @@ def test_an_account_and_a_group_named_with_brackets_plan_and_apply(
     )
 
     assert main(["plan", *settings_arguments(settings)]) == 0
-    assert main(["apply", *settings_arguments(settings)]) == 0
+    assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 0
 
     out = capsys.readouterr().out
     assert "+ create Legacy [/EU]" in out
@@ -309,6 +310,7 @@ def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
             "-m",
             "sync.cli",
             "apply",
+            "--auto-approve",
             "--concurrency=2",
             *settings_arguments(settings),
         ],
@@ -331,3 +333,89 @@ def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
     assert summary["operation"] == "run.summary" and summary["outcome"] == "crashed"
     assert summary["applied"].get("user.create", 0) == created
     assert 10 <= created < 34, "interrupted mid-way"
+
+
+def test_apply_without_a_terminal_needs_approval(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+
+    assert main(["apply", *settings_arguments(settings)]) == 2
+
+    assert "--auto-approve" in " ".join(capsys.readouterr().err.split())
+    assert writes(moto_app) == {}
+
+
+def test_a_saved_plan_is_applied_exactly_or_refused_when_stale(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    tmp_path: Path,
+) -> None:
+    seed_small_company(google)
+    saved = tmp_path / "plan.json"
+    assert main(["plan", "--out", str(saved), *settings_arguments(settings)]) == 0
+    google.add_user("zed@example.com", "Zed", "Example")
+    google.add_member("data@example.com", "zed@example.com")
+
+    stale = main(["apply", str(saved), *settings_arguments(settings)])
+
+    assert stale == 3 and writes(moto_app) == {}
+    assert main(["plan", "--out", str(saved), *settings_arguments(settings)]) == 0
+    assert main(["apply", str(saved), *settings_arguments(settings)]) == 0
+    assert "zed@example.com" in idc.users()
+    assert main(["plan", "--detailed-exitcode", *settings_arguments(settings)]) == 0
+    google.add_user("yan@example.com", "Yan", "Example")
+    google.add_member("data@example.com", "yan@example.com")
+    assert main(["plan", "--detailed-exitcode", *settings_arguments(settings)]) == 2
+
+
+def terminal_apply(arguments: list[str], answer: str, aws_url: str) -> tuple[int, str]:
+    """`sso-sync apply` with a pseudo-terminal for its standard input and output."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sync.cli", "apply", *arguments],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "AWS_ENDPOINT_URL": aws_url, "COLUMNS": "200"},
+    )
+    os.close(terminal)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while child.poll() is None and time.monotonic() < deadline:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        output += chunk
+        if not answered and b"Only 'yes' is accepted" in output:
+            os.write(controller, answer.encode() + b"\n")
+            answered = True
+    child.wait(timeout=30)
+    os.close(controller)
+    return child.returncode, output.decode(errors="replace")
+
+
+def test_apply_on_a_terminal_shows_the_plan_and_applies_only_after_yes(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    aws: tuple[ExtendedMotoApp, str],
+) -> None:
+    seed_small_company(google)
+
+    declined, shown = terminal_apply(settings_arguments(settings), "no", aws[1])
+
+    assert declined == 3 and "+ create alice@example.com" in shown
+    assert "apply cancelled" in shown and writes(moto_app) == {}
+    accepted, _ = terminal_apply(settings_arguments(settings), "yes", aws[1])
+    assert accepted == 0 and "alice@example.com" in idc.users()

@@ -36,7 +36,13 @@ RULES = 'version: 1\nsync:\n  groups:\n    - query: "email:aws-*"\n'
 
 def run_child(environment: dict[str, str]) -> tuple[dict, int]:
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("run_child.py")), "apply", "--json"],
+        [
+            sys.executable,
+            str(Path(__file__).with_name("run_child.py")),
+            "apply",
+            "--auto-approve",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         env=environment,
