@@ -21,7 +21,13 @@ from sync.bootstrap.run import add_sandbox, run_bootstrap
 from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode, SyncError
 from sync.planning.plan import Plan
-from sync.render import print_bootstrap, print_plan, show_access, show_report
+from sync.render import (
+    ApplyProgress,
+    print_bootstrap,
+    print_plan,
+    show_access,
+    show_report,
+)
 from sync.rules.loader import load_rules
 from sync.run import RunOptions, explain_access, run_sync
 from sync.settings import Settings, load_settings, unknown_variables
@@ -242,7 +248,8 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
         )
         if arguments.command == "apply":
             options = replace(options, **_approval(arguments, console))
-        report = run_sync(settings, options)
+        with ApplyProgress(Console(stderr=True, highlight=False)) as progress:
+            report = run_sync(settings, replace(options, progress=progress))
         if arguments.command == "plan" and arguments.out is not None:
             saved = report.plan.to_json() | {"format": PLAN_FORMAT}
             arguments.out.write_text(json.dumps(saved, indent=1, default=str))

@@ -8,6 +8,8 @@ any API call.
 """
 
 import json
+import threading
+import time
 import uuid
 from dataclasses import replace
 from typing import Any, Literal
@@ -81,7 +83,12 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
     settings = load_settings()
     requested, delta = run_options(event, scheduled_apply=settings.scheduled_runs == "apply")
-    options = replace(requested, run_id=uuid.uuid4().hex[:12], time_budget=max(budget, 1.0))
+    options = replace(
+        requested,
+        run_id=uuid.uuid4().hex[:12],
+        time_budget=max(budget, 1.0),
+        progress=ProgressLog(),
+    )
     logger.append_keys(run_id=options.run_id, trigger=options.trigger)
     try:
         report = run_delta(settings, options) if delta else run_sync(settings, options)
@@ -94,6 +101,23 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if _should_continue(report):
         continue_later(context.invoked_function_arn)
     return {**report.summary(), "exit_code": int(report.exit_code)}
+
+
+class ProgressLog:
+    """A structured log line about the apply every `every` seconds, and when it ends."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self._every = every
+        self._said = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._said < self._every and done < total:
+                return
+            self._said = now
+        logger.info("apply progress", extra={"done": done, "total": total, "failed": failed})
 
 
 def _should_continue(report: RunReport) -> bool:

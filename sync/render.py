@@ -3,10 +3,20 @@
 
 import difflib
 import json
+import threading
+import time
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from sync.apply.executor import ApplyResult
@@ -209,3 +219,57 @@ def show_report(
                 f"[yellow]Incomplete, continuing: the time budget ran out with "
                 f"{report.applied.postponed} operations to go; the next run does them.[/yellow]"
             )
+
+
+class ApplyProgress:
+    """Apply progress: on a terminal, rich's bar with done/total, rate and time left; elsewhere
+    (a pipe, CI, Lambda's log) one plain line every `every` seconds."""
+
+    def __init__(self, console: Console, every: float = 10.0) -> None:
+        self._console = console
+        self._every = every
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._said = self._started
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> "ApplyProgress":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        with self._lock:
+            if self._console.is_terminal:
+                self._show_bar(done, total, failed)
+                return
+            now = time.monotonic()
+            if now - self._said < self._every and done < total:
+                return
+            self._said = now
+            self._console.print(progress_line(done, total, failed, now - self._started))
+
+    def _show_bar(self, done: int, total: int, failed: int) -> None:
+        if self._bar is None:
+            self._bar = Progress(
+                TextColumn("Applying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeRemainingColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("apply", total=total, failed=0)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, failed=failed)
+
+
+def progress_line(done: int, total: int, failed: int, seconds: float) -> str:
+    rate = done / seconds if seconds > 0 else 0.0
+    left = f", about {int((total - done) / rate)} s left" if rate and done < total else ""
+    return f"Applied {done}/{total} operations, {failed} failed, {rate:.1f}/s{left}"

@@ -55,6 +55,8 @@ class RunOptions:
     """Asked with the plan before anything is applied (a person at a terminal)."""
     expected: tuple[dict[str, Any], ...] | None = None
     """A saved plan's operations: applied only if the fresh plan is exactly this one."""
+    progress: Callable[[int, int, int], None] | None = None
+    """Told (done, total, failed) as operations end: a progress display, a log line."""
 
 
 @dataclass
@@ -299,6 +301,7 @@ class _Run:
             self._settings.concurrency,
             deadline,
             stop,
+            self._options.progress,
         )
         return executor.apply(plan)
 

@@ -417,5 +417,16 @@ def test_apply_on_a_terminal_shows_the_plan_and_applies_only_after_yes(
 
     assert declined == 3 and "+ create alice@example.com" in shown
     assert "apply cancelled" in shown and writes(moto_app) == {}
-    accepted, _ = terminal_apply(settings_arguments(settings), "yes", aws[1])
+    accepted, applying = terminal_apply(settings_arguments(settings), "yes", aws[1])
     assert accepted == 0 and "alice@example.com" in idc.users()
+    assert "Applying" in applying and "11/11" in applying, "a progress bar on a terminal"
+
+
+def test_without_a_terminal_apply_progress_is_a_plain_line(
+    settings: Settings, google: GoogleDirectoryEmulator, capsys: pytest.CaptureFixture
+) -> None:
+    seed_small_company(google)
+
+    assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 0
+
+    assert "Applied 11/11 operations, 0 failed" in capsys.readouterr().err

@@ -93,6 +93,7 @@ class Executor:
         concurrency: int,
         deadline: float | None = None,
         stop: threading.Event | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self._store = store
         self._access = access
@@ -104,6 +105,10 @@ class Executor:
         self._concurrency = concurrency
         self._deadline = deadline
         self._stop = stop
+        self._progress = progress
+        """Told (done, total, failed) after each operation."""
+        self._total = 0
+        self._failed = 0
         self._interrupted = threading.Event()
         self._lock = threading.Lock()
         self.result = ApplyResult()
@@ -115,6 +120,7 @@ class Executor:
 
         When the deadline passes, operations not yet started are postponed: the run stops
         cleanly between operations, and the next run re-plans and continues."""
+        self._total = len(plan.operations)
         try:
             for index, (_phase, operations) in enumerate(plan.phases()):
                 if index:
@@ -153,6 +159,11 @@ class Executor:
                 self.result.postponed += 1
             else:
                 self.result.outcomes.append(outcome)
+                self._failed += not outcome.ok
+            done = len(self.result.outcomes) + self.result.postponed
+            failed = self._failed
+        if self._progress is not None:
+            self._progress(done, self._total, failed)
 
     def _save_state(self) -> None:
         with self._lock:
