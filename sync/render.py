@@ -89,6 +89,9 @@ def _json_lines(value: Any) -> list[str]:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
+    held = f" {plan.held_back} deletion(s) held back by --no-delete." if plan.held_back else ""
+    if not plan.operations and plan.held_back:
+        return f"Plan: no changes but deletions.{held}"
     if not plan.operations:
         return "Plan: no changes. Identity Center matches Google Workspace."
     parts = []
@@ -96,7 +99,7 @@ def summary_line(plan: Plan) -> str:
         total = sum(n for (_, a), n in counts.items() if a == action.value)
         if total:
             parts.append(f"{total} to {action.value}")
-    return f"Plan: {', '.join(parts)} ({plan.writes()} API writes)."
+    return f"Plan: {', '.join(parts)} ({plan.writes()} API writes).{held}"
 
 
 def print_result(result: ApplyResult, console: Console) -> None:

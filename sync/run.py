@@ -237,6 +237,8 @@ class _Run:
             plan = build_plan(part.google, part.idc, self._state, self._rules, scope=part.scope)
         else:
             plan = self._plan_everything()
+        if plan.problems:
+            raise ConfigError("the rules would " + "; ".join(plan.problems))
         if self._options.no_delete:
             plan = plan.without_deletions()
         report = RunReport(

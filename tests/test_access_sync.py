@@ -605,3 +605,50 @@ def test_a_principal_made_and_assigned_by_hand_while_the_run_reads_is_left_alone
     assert ("PowerUser", org["Staging"], "USER", made[0]) in view.assignments([org["Staging"]])
     assert report.summary()["applied"] == {"assignment.delete.skipped": 1}
     assert moto_app.calls["DeleteAccountAssignment"] == 0
+
+
+def test_a_selector_typo_that_would_remove_a_rules_assignments_is_refused(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    run_sync(settings, APPLY, access_rules)
+    typo = RULES.replace('["ou:/Workloads/Production"]', '["ou:/Workloads/Prod"]')
+    Path(settings.rules).write_text(typo)
+    moto_app.reset_counters()
+
+    assert main(["plan", *settings_arguments(settings)]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert "assignments rule 2: its accounts (ou:/Workloads/Prod) match no account" in err
+    assert "allow_empty: true" in err
+    intended = typo.replace(
+        '    accounts: ["ou:/Workloads/Prod"]',
+        '    accounts: ["ou:/Workloads/Prod"]\n    allow_empty: true',
+    )
+    Path(settings.rules).write_text(intended)
+    assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 0
+    assert moto_app.calls["DeleteAccountAssignment"] == 2
+
+
+def test_plan_no_delete_says_what_it_holds_back(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    org: dict[str, str],
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(RULES)
+    run_sync(settings, APPLY, access_rules)
+    google.suspend_user("dan@example.com")
+    capsys.readouterr()
+
+    assert main(["plan", "--no-delete", *settings_arguments(settings)]) == 0
+
+    out = capsys.readouterr().out
+    assert "Plan: no changes but deletions." in out and "held back by --no-delete" in out

@@ -15,7 +15,7 @@ from sync.model import (
     OrganizationSnapshot,
     PermissionSetAttributes,
 )
-from sync.planning.grants import Grant, evaluate_grants
+from sync.planning.grants import Grant, evaluate_grants, rule_label
 from sync.planning.plan import Action, AssignmentOperation, Operation, PermissionSetOperation
 from sync.rules.access import PermissionSetSpec
 from sync.rules.model import Rules
@@ -79,6 +79,8 @@ class AccessPlan:
     operations: list[Operation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     managed: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    """Rules that would do what their author cannot have meant: the run is refused."""
 
 
 def plan_access(
@@ -95,6 +97,9 @@ def plan_access(
     result.warnings.extend(evaluation.warnings)
     wanted = _wanted_assignments(evaluation.grants, usable, principals, result)
     current = _current_assignments(access, principals)
+    result.problems.extend(
+        _empty_rules_that_remove(rules, google, evaluation.empty_rules, wanted, current)
+    )
     if out_of_reach:
         _leave_to_the_management_account(out_of_reach, wanted, current, result)
     accounts = {account.id: account.name for account in org.accounts}
@@ -140,6 +145,40 @@ def plan_access(
     )
     _plan_permission_set_deletions(rules, access, principals, result, out_of_reach)
     return result
+
+
+def _empty_rules_that_remove(
+    rules: Rules,
+    google: GoogleSnapshot,
+    empty_rules: tuple[int, ...],
+    wanted: Mapping[AssignmentKey, Grant],
+    current: Mapping[AssignmentKey, tuple[str, str]],
+) -> list[str]:
+    """A rule whose selectors match nothing (ou:/Workloads/Prod for /Workloads/Production)
+    while assignments it made exist would remove them all: refuse, unless it says
+    allow_empty."""
+    problems = []
+    for index in empty_rules:
+        rule = rules.assignments[index]
+        references = {reference.lower() for reference in rule.groups}
+        group_ids = {
+            group.id
+            for group in google.groups
+            if references & {group.email.lower(), group.display_name.lower()}
+        }
+        removed = [
+            key
+            for key in current.keys() - wanted.keys()
+            if key[1] in rule.permission_sets and key[2] == "GROUP" and key[3] in group_ids
+        ]
+        if removed:
+            selectors = ", ".join(selector.text for selector in rule.accounts)
+            problems.append(
+                f"{rule_label(rules, index)}: its accounts ({selectors}) match no account, so "
+                f"the {len(removed)} assignment(s) it made would be removed; fix the selector, "
+                "or set allow_empty: true on the rule if that is intended"
+            )
+    return problems
 
 
 def _management_only(org: OrganizationSnapshot) -> frozenset[str]:

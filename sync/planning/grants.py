@@ -24,6 +24,14 @@ class Grant:
 class GrantEvaluation:
     grants: tuple[Grant, ...]
     warnings: tuple[str, ...]
+    empty_rules: tuple[int, ...] = ()
+    """Indexes of rules whose selectors matched no account, not marked allow_empty."""
+
+
+def rule_label(rules: Rules, index: int) -> str:
+    """How the plan names an assignment rule: 1-based, with its name if it has one."""
+    name = rules.assignments[index].name
+    return f"assignments rule {index + 1}" + (f" ({name})" if name else "")
 
 
 def evaluate_grants(
@@ -31,6 +39,7 @@ def evaluate_grants(
 ) -> GrantEvaluation:
     grants: list[Grant] = []
     warnings: list[str] = []
+    empty_rules: list[int] = []
     active = [user for user in google.users.values() if user.active]
     users_by_email = {alias: user for user in active for alias in user.aliases}
     users_by_email |= {user.primary_email.lower(): user for user in active}
@@ -43,7 +52,9 @@ def evaluate_grants(
             rule.include_management_account,
         )
         if not accounts:
-            warnings.append(f"assignments[{index}]: the selectors match no active account")
+            warnings.append(f"{rule_label(rules, index)}: the selectors match no active account")
+            if not rule.allow_empty:
+                empty_rules.append(index)
         for reference in rule.groups:
             for group in _groups_named(google.groups, reference):
                 grants.extend(
@@ -53,7 +64,7 @@ def evaluate_grants(
                         "GROUP",
                         group.id,
                         group.display_name,
-                        f"assignments rule {index + 1}",
+                        rule_label(rules, index),
                     )
                     for account in accounts
                     for permission_set in rule.permission_sets
@@ -65,7 +76,7 @@ def evaluate_grants(
             user = users_by_email.get(owner)
             if user is None:
                 warnings.append(
-                    f"assignments[{index}]: account {account.name} ({account.id}) has "
+                    f"{rule_label(rules, index)}: account {account.name} ({account.id}) has "
                     f"{rule.user_from_tag}={owner or '(none)'}, not an active Google user"
                 )
                 continue
@@ -76,11 +87,11 @@ def evaluate_grants(
                     "USER",
                     user.id,
                     user.primary_email,
-                    f"assignments rule {index + 1}, {rule.user_from_tag} tag of the account",
+                    f"{rule_label(rules, index)}, {rule.user_from_tag} tag of the account",
                 )
                 for permission_set in rule.permission_sets
             )
-    return GrantEvaluation(tuple(grants), tuple(warnings))
+    return GrantEvaluation(tuple(grants), tuple(warnings), tuple(empty_rules))
 
 
 def _groups_named(groups: tuple[GoogleGroup, ...], reference: str) -> list[GoogleGroup]:

@@ -184,6 +184,7 @@ class _Planner:
         managed = Counter(
             user=len(self.state.users), group=len(self.state.groups), membership=memberships
         )
+        problems: tuple[str, ...] = ()
         if self.access is not None:
             org, access = self.access
             principals = Principals(
@@ -199,7 +200,8 @@ class _Planner:
             self.operations.extend(access_plan.operations)
             self.warnings.extend(access_plan.warnings)
             managed.update(access_plan.managed)
-        return Plan(tuple(self.operations), tuple(self.warnings), managed)
+            problems = tuple(access_plan.problems)
+        return Plan(tuple(self.operations), tuple(self.warnings), managed, problems)
 
     def _principal_names(self) -> dict[str, str]:
         """Names in Identity Center of recorded principals, and Google's for the rest."""

@@ -141,6 +141,10 @@ class Plan:
     warnings: tuple[str, ...] = ()
     managed: Counter[str] = field(default_factory=Counter)
     """How many users, groups and memberships the sync manages before this plan applies."""
+    problems: tuple[str, ...] = ()
+    """What the rules would do that their author cannot have meant: the run is refused."""
+    held_back: int = 0
+    """Deletions left out of this plan (--no-delete)."""
 
     def phases(self) -> list[tuple[Phase, list[Operation]]]:
         by_phase: dict[Phase, list[Operation]] = {}
@@ -164,7 +168,7 @@ class Plan:
 
     def without_deletions(self) -> "Plan":
         kept = tuple(op for op in self.operations if op.action not in DESTRUCTIVE)
-        return replace(self, operations=kept)
+        return replace(self, operations=kept, held_back=len(self.operations) - len(kept))
 
     def summary(self) -> dict[str, int]:
         """Operations counted by "resource.action"."""

@@ -220,6 +220,12 @@ class AssignmentRule(_Strict):
     """Selectors of accounts left out, whatever `accounts` says."""
     include_management_account: bool = False
     """Let `accounts` match the management account (the `management` selector always does)."""
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """What the plan and messages call this rule, besides its number."""
+    allow_empty: bool = False
+    """The selectors may match no account on purpose: the rule's assignments are then
+    removed. Otherwise a rule that matches nothing while its assignments exist (a selector
+    typo) refuses the run."""
 
     @property
     def may_assign_in_the_management_account(self) -> bool:
