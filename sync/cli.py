@@ -116,12 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(delta)
 
     access = commands.add_parser(
-        "access", help="who can reach what, and why: for a person, or for an account"
+        "access",
+        help="who can reach what, and why: for a person, accounts, or a person in accounts",
     )
-    target = access.add_mutually_exclusive_group(required=True)
-    target.add_argument("email", nargs="?", help="a person's Google primary email")
-    target.add_argument("--account", help="an account name or id")
-    access.add_argument("--json", action="store_true", help="print the answer as JSON")
+    access.add_argument("email", nargs="?", help="a person's Google primary email")
+    access.add_argument(
+        "--account",
+        help="an account name or id, or a selector such as 'ou:/Workloads/**' or 'tag:env=prod'",
+    )
+    answer_format = access.add_mutually_exclusive_group()
+    answer_format.add_argument("--json", action="store_true", help="print the answer as JSON")
+    answer_format.add_argument("--csv", action="store_true", help="print the answer as CSV")
     _add_settings_flags(access)
 
     bootstrap = commands.add_parser(
@@ -234,8 +239,11 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
     if arguments.command == "bootstrap":
         return _bootstrap(arguments, settings, console)
     if arguments.command == "access":
-        lines = explain_access(settings, arguments.email, arguments.account)
-        show_access(lines, console, arguments.email or arguments.account, arguments.json)
+        if arguments.email is None and arguments.account is None:
+            raise ConfigError("access needs a person's email, --account, or both")
+        answer = explain_access(settings, arguments.email, arguments.account)
+        subject = " in ".join(s for s in (arguments.email, arguments.account) if s)
+        show_access(answer, console, subject, "csv" if arguments.csv else arguments.json)
         return ExitCode.OK
     if arguments.command == "delta":
         options = RunOptions(apply=not arguments.dry_run, no_delete=arguments.no_delete)

@@ -1,8 +1,10 @@
 """What the commands print: the plan as a diff, the result as a table, access as greppable lines
 (or JSON)."""
 
+import csv
 import difflib
 import json
+import sys
 import threading
 import time
 from typing import Any
@@ -22,7 +24,7 @@ from rich.table import Table
 from sync.apply.executor import ApplyResult
 from sync.bootstrap.planner import Step
 from sync.bootstrap.run import BootstrapReport
-from sync.planning.access_report import AccessLine
+from sync.planning.access_report import AccessAnswer
 from sync.planning.plan import Action, Plan, ValueChange, value_changes
 from sync.run import RunReport
 
@@ -170,13 +172,36 @@ def print_feed(feed: dict[str, Any], console: Console) -> None:
     )
 
 
-def show_access(lines: list[AccessLine], console: Console, subject: str, as_json: bool) -> None:
-    """One greppable line per account and permission set, with the reason."""
+def show_access(
+    answer: AccessAnswer, console: Console, subject: str, as_json: bool | str = False
+) -> None:
+    """One greppable line per account and permission set, with the reason (or JSON, or CSV
+    with `as_json="csv"`); for a person the rules give nothing, why."""
+    lines = answer.lines
+    if as_json == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["account", "account_id", "permission_set", "principal", "people", "why"])
+        for line in lines:
+            writer.writerow(
+                [
+                    line.account,
+                    line.account_id,
+                    line.permission_set,
+                    line.principal,
+                    len(line.people),
+                    line.why,
+                ]
+            )
+        return
     if as_json:
-        print(json.dumps([line.to_json() for line in lines], indent=2))
+        body: Any = [line.to_json() for line in lines]
+        if answer.why_not:
+            body = {"access": body, "why_not": answer.why_not}
+        print(json.dumps(body, indent=2))
         return
     if not lines:
-        console.print(f"{escape(subject)}: no access to any account.")
+        reason = f" ({answer.why_not})" if answer.why_not else ""
+        console.print(f"{escape(subject)}: no access to any account{escape(reason)}.")
         return
     console.print(f"[bold]{escape(subject)}[/bold]")
     rows = sorted(lines, key=lambda x: (x.account.lower(), x.permission_set, x.principal))

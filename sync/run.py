@@ -27,7 +27,7 @@ from sync.delta.slice_reader import read_slice
 from sync.errors import ConfigError, ExitCode, SafeguardRefusal
 from sync.google.directory import connect_google
 from sync.model import GoogleSnapshot, IdcGroup, State
-from sync.planning.access_report import AccessLine, access_of_person, access_to_account
+from sync.planning.access_report import AccessAnswer, explain
 from sync.planning.identity_planner import build_plan
 from sync.planning.plan import Plan, operation_json
 from sync.planning.safeguards import check_deletions, check_google_answer
@@ -322,15 +322,13 @@ def _disapproved(plan: Plan, options: RunOptions) -> str | None:
     return None
 
 
-def explain_access(settings: Settings, email: str | None, account: str | None) -> list[AccessLine]:
+def explain_access(settings: Settings, email: str | None, account: str | None) -> AccessAnswer:
     """`sso-sync access`: from the rules, Google and the Organization; nothing is written."""
     rules = load_rules(settings.rules)
     google = connect_google(settings).read(rules.sync.groups)
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
     org = OrganizationReader.connect(CallMeter(None), retrying).read()
-    if email is not None:
-        return access_of_person(email, rules, google, org)
-    return access_to_account(account or "", rules, google, org)
+    return explain(rules, google, org, email, account)
 
 
 def _mode(changes: ChangeHints | None) -> str:

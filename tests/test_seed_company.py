@@ -98,9 +98,9 @@ def access_of(
         f"--{k.replace('_', '-')}={v}" for k, v in settings.model_dump().items() if v is not None
     ]
     assert main(["access", *target, "--json", *arguments]) == 0
-    return {
-        (line["account"], line["permission_set"]) for line in json.loads(capsys.readouterr().out)
-    }
+    body = json.loads(capsys.readouterr().out)
+    lines = body["access"] if isinstance(body, dict) else body
+    return {(line["account"], line["permission_set"]) for line in lines}
 
 
 def test_access_answers_for_people_and_accounts(
@@ -141,3 +141,31 @@ def test_access_of_an_unknown_person_is_a_clear_error(
 
     assert main(["access", "nobody@example.com", *arguments]) == 2
     assert "nobody@example.com is not a user" in capsys.readouterr().err
+
+
+def test_access_with_selectors_a_person_in_accounts_csv_and_why_not(
+    company: tuple[Settings, dict[str, str]], capsys: pytest.CaptureFixture
+) -> None:
+    settings, _ = company
+    arguments = [
+        f"--{k.replace('_', '-')}={v}" for k, v in settings.model_dump().items() if v is not None
+    ]
+    lena = f"lena.novak@{DOMAIN}"
+
+    assert access_of(settings, lena, "--account", "ou:/Workloads/**", capsys=capsys) == {
+        ("Development", "PowerUser"),
+        ("Staging", "PowerUser"),
+        ("Production", "ReadOnly"),
+    }
+    assert main(["access", "--account", "ou:/Workloads/**", "--csv", *arguments]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "account,account_id,permission_set,principal,people,why"
+    assert any(
+        row.startswith("Production,") and ",ReadOnly,group Engineering," in row for row in rows
+    )
+    assert main(["access", f"eric.larsen@{DOMAIN}", *arguments]) == 0
+    assert "no access to any account (suspended in Google Workspace)" in capsys.readouterr().out
+    assert main(["access", f"paul.jensen@{DOMAIN}", *arguments]) == 0
+    assert "(not a member of any group the rules sync)" in capsys.readouterr().out
+    assert main(["access", "--account", "ou:/Nowhere", *arguments]) == 2
+    assert main(["access", *arguments]) == 2

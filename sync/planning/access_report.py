@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.errors import ConfigError
-from sync.model import GoogleSnapshot, OrganizationSnapshot
+from sync.model import Account, GoogleSnapshot, OrganizationSnapshot
 from sync.planning.grants import Grant, evaluate_grants
 from sync.rules.model import Rules
+from sync.rules.selectors import parse_selector, select_accounts
 
 
 @dataclass(frozen=True)
@@ -31,35 +32,64 @@ class AccessLine:
         }
 
 
-def access_of_person(
-    email: str, rules: Rules, google: GoogleSnapshot, org: OrganizationSnapshot
-) -> list[AccessLine]:
-    user = next(
-        (u for u in google.users.values() if u.primary_email.lower() == email.lower()), None
-    )
-    if user is None:
-        raise ConfigError(f"{email} is not a user of this Google Workspace")
-    if not user.active:
-        return []
-    groups = {group.id for group in google.groups if user.id in group.member_ids}
-    return [
-        _line(grant, google)
-        for grant in evaluate_grants(rules, google, org).grants
-        if grant.principal_google_id == user.id or grant.principal_google_id in groups
-    ]
+@dataclass(frozen=True)
+class AccessAnswer:
+    lines: list[AccessLine]
+    why_not: str | None = None
+    """For a person the rules give nothing: why (suspended, in no synced group, ...)."""
 
 
-def access_to_account(
-    account: str, rules: Rules, google: GoogleSnapshot, org: OrganizationSnapshot
-) -> list[AccessLine]:
-    known = {a.name.lower() for a in org.accounts} | {a.id for a in org.accounts}
-    if account.lower() not in known:
-        raise ConfigError(f"no account named {account!r} in the organization")
-    return [
-        _line(grant, google)
-        for grant in evaluate_grants(rules, google, org).grants
-        if account.lower() in (grant.account.name.lower(), grant.account.id)
-    ]
+def explain(
+    rules: Rules,
+    google: GoogleSnapshot,
+    org: OrganizationSnapshot,
+    person: str | None = None,
+    account: str | None = None,
+) -> AccessAnswer:
+    """Who reaches what, and why: for a person, for accounts (a name, an id or a selector
+    such as ou:/Workloads/**), or for a person in those accounts."""
+    grants = list(evaluate_grants(rules, google, org).grants)
+    why_not = None
+    if person is not None:
+        user = next(
+            (u for u in google.users.values() if u.primary_email.lower() == person.lower()),
+            None,
+        )
+        if user is None:
+            raise ConfigError(f"{person} is not a user of this Google Workspace")
+        groups = {group.id for group in google.groups if user.id in group.member_ids}
+        grants = [g for g in grants if g.principal_google_id in groups | {user.id}]
+        if not user.active:
+            grants = []
+            why_not = "suspended in Google Workspace" if user.suspended else "archived"
+        elif not grants:
+            why_not = (
+                "in synced groups that no rule gives access"
+                if groups
+                else "not a member of any group the rules sync"
+            )
+    if account is not None:
+        chosen = {a.id for a in _accounts(account, org)}
+        grants = [g for g in grants if g.account.id in chosen]
+    return AccessAnswer([_line(grant, google) for grant in grants], why_not)
+
+
+def _accounts(account: str, org: OrganizationSnapshot) -> list[Account]:
+    """Accounts by name, id or selector (ou:, name:, id:, tag:, all, management)."""
+    named = [a for a in org.accounts if account.lower() in (a.name.lower(), a.id)]
+    if named:
+        return named
+    try:
+        selector = parse_selector(account)
+    except ValueError:
+        raise ConfigError(
+            f"no account named {account!r} in the organization (or give a selector such as "
+            "ou:/Workloads/**)"
+        ) from None
+    matched = select_accounts(org.accounts, (selector,), (), org.management_account_id, True)
+    if not matched:
+        raise ConfigError(f"the selector {account!r} matches no account in the organization")
+    return matched
 
 
 def _line(grant: Grant, google: GoogleSnapshot) -> AccessLine:
