@@ -25,7 +25,7 @@ from sync.apply.executor import ApplyResult
 from sync.bootstrap.planner import Step
 from sync.bootstrap.run import BootstrapReport
 from sync.planning.access_report import AccessAnswer
-from sync.planning.plan import Action, Plan, ValueChange, value_changes
+from sync.planning.plan import Action, Plan, ValueChange, operation_json, value_changes
 from sync.run import RunReport
 
 SYMBOLS = {
@@ -219,7 +219,21 @@ def show_report(
     report: RunReport, console: Console, as_json: bool = False, show_plan: bool = True
 ) -> None:
     if as_json:
-        body = report.plan.to_json() if report.applied is None else {}
+        body = report.plan.to_json()
+        if report.applied is not None:
+            body["results"] = [
+                operation_json(outcome.operation)
+                | {
+                    "result": "skipped"
+                    if outcome.skipped
+                    else "success"
+                    if outcome.ok
+                    else "failed",
+                    "attempts": outcome.attempts,
+                    "error": outcome.error or outcome.skipped,
+                }
+                for outcome in report.applied.outcomes
+            ]
         body["run"] = report.summary()
         print(json.dumps(body, indent=2, default=str))
         return

@@ -430,3 +430,17 @@ def test_without_a_terminal_apply_progress_is_a_plain_line(
     assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 0
 
     assert "Applied 11/11 operations, 0 failed" in capsys.readouterr().err
+
+
+def test_apply_json_has_a_result_per_operation_with_names(
+    settings: Settings, google: GoogleDirectoryEmulator, capsys: pytest.CaptureFixture
+) -> None:
+    seed_small_company(google)
+
+    assert main(["apply", "--auto-approve", "--json", *settings_arguments(settings)]) == 0
+
+    body = json.loads(capsys.readouterr().out)
+    assert len(body["results"]) == 11 and {r["result"] for r in body["results"]} == {"success"}
+    membership = next(r for r in body["results"] if r["resource"] == "membership")
+    assert membership["group"] and membership["user"].endswith("@example.com")
+    assert body["run"]["applied"]["user.create"] == 4

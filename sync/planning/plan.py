@@ -235,6 +235,8 @@ def operation_json(operation: Operation) -> dict[str, Any]:
             body["changes"] = dict(operation.changes)
     elif isinstance(operation, MembershipOperation):
         body |= {
+            "group": operation.group_name,
+            "user": operation.user_name,
             "group_google_id": operation.group_google_id,
             "user_google_id": operation.user_google_id,
             "membership_id": operation.membership_id,
@@ -245,7 +247,10 @@ def operation_json(operation: Operation) -> dict[str, Any]:
             body["changes"] = list(operation.changes)
     else:
         body |= {
+            "account": operation.account_name,
             "account_id": operation.account_id,
+            "permission_set": operation.permission_set,
+            "principal": operation.principal_name,
             "permission_set_arn": operation.permission_set_arn,
             "principal_type": operation.principal_type,
             "principal_google_id": operation.principal_google_id,
