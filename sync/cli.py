@@ -17,9 +17,10 @@ from botocore.exceptions import NoCredentialsError, NoRegionError
 from rich.console import Console
 from rich.markup import escape
 
-from sync.bootstrap.run import add_sandbox, run_bootstrap
+from sync.bootstrap.run import add_sandbox, remove_sandbox, run_bootstrap
 from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode, SyncError
+from sync.google.directory import connect_google
 from sync.planning.plan import Plan
 from sync.render import (
     ApplyProgress,
@@ -146,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_sandbox.add_argument("email", help="the owner's Google primary email")
     add_sandbox.add_argument("--monthly-budget", type=float, help="USD; default from the file")
     _add_settings_flags(add_sandbox)
+    remove = steps.add_parser(
+        "remove-sandbox",
+        help="take a sandbox out of the file (the account is never closed)",
+        parents=[common],
+    )
+    remove.add_argument("email", help="the owner whose sandbox leaves the definition")
+    _add_settings_flags(remove)
 
     validate = commands.add_parser("validate", help="check a rules file offline")
     validate.add_argument("file", nargs="?", type=Path, help="default: SSO_SYNC_RULES")
@@ -299,7 +307,18 @@ def _ask(plan: Plan, console: Console) -> bool:
 
 
 def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Console) -> ExitCode:
+    if arguments.bootstrap_command == "remove-sandbox":
+        remove_sandbox(settings.org_definition, arguments.email)
+        console.print(
+            escape(
+                f"{settings.org_definition}: {arguments.email}'s sandbox removed from the "
+                "definition; the account stays (close it in AWS if it should go)"
+            )
+        )
+        return ExitCode.OK
     if arguments.bootstrap_command == "add-sandbox":
+        if arguments.email.lower() not in _active_people(settings, required=True):
+            raise ConfigError(f"{arguments.email} is not an active user of this Google Workspace")
         add_sandbox(settings.org_definition, arguments.email, arguments.monthly_budget)
         console.print(escape(f"{settings.org_definition}: added a sandbox for {arguments.email}"))
         return ExitCode.OK
@@ -309,7 +328,8 @@ def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Conso
             "bootstrap apply creates AWS accounts: run it on a terminal to confirm the plan, "
             "or pass --auto-approve"
         )
-    report = run_bootstrap(settings, apply=False)
+    people = _active_people(settings)
+    report = run_bootstrap(settings, apply=False, active_people=people)
     print_bootstrap(report, console)
     if not applying or not report.plan.operations or report.plan.blockers:
         return report.exit_code
@@ -318,9 +338,17 @@ def _bootstrap(arguments: argparse.Namespace, settings: Settings, console: Conso
         if answer.strip() != "yes":
             console.print("Apply cancelled: nothing applied.")
             return ExitCode.REFUSED
-    report = run_bootstrap(settings, apply=True)
+    report = run_bootstrap(settings, apply=True, active_people=people)
     print_bootstrap(report, console)
     return report.exit_code
+
+
+def _active_people(settings: Settings, required: bool = False) -> frozenset[str] | None:
+    """Google's active users' addresses, when Google is configured (or `required`)."""
+    configured = settings.google_credentials_file or settings.google_credentials_secret
+    if not configured and not required:
+        return None
+    return connect_google(settings).active_addresses()
 
 
 if __name__ == "__main__":

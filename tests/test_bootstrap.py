@@ -12,6 +12,8 @@ from sync.bootstrap.run import add_sandbox, run_bootstrap
 from sync.cli import main
 from sync.errors import ConfigError, ExitCode
 from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.local.seed import seed_demo_directory
 from sync.settings import Settings
 from tests.test_cli import settings_arguments
 
@@ -346,3 +348,58 @@ def test_bootstrap_apply_asks_first_or_takes_auto_approve(bootstrap_settings: Se
         boto3.client("organizations").describe_organization()
     assert main(["bootstrap", "apply", "--auto-approve", *arguments]) == 0
     assert "Production" in organization()["accounts"]
+
+
+def subscribers(budget: str) -> set[str]:
+    client = boto3.client("budgets")
+    ids = {"AccountId": "123456789012", "BudgetName": budget}
+    return {
+        subscriber["Address"]
+        for notification in client.describe_notifications_for_budget(**ids)["Notifications"]
+        for subscriber in client.describe_subscribers_for_notification(
+            **ids, Notification=notification
+        )["Subscribers"]
+    }
+
+
+def test_a_sandbox_whose_owner_left_mails_only_the_platform_and_can_be_removed(
+    bootstrap_settings: Settings,
+    google: GoogleDirectoryEmulator,
+    definition: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_demo_directory(google)
+    arguments = settings_arguments(bootstrap_settings)
+    assert main(["bootstrap", "apply", "--auto-approve", *arguments]) == 0
+    assert "lena.novak@example.com" in subscribers("sandbox-lena.novak-monthly")
+    google.suspend_user("lena.novak@example.com")
+    capsys.readouterr()
+
+    assert main(["bootstrap", "apply", "--auto-approve", *arguments]) == 0
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert "stop budget mail to lena.novak@example.com" in out
+    assert "sandbox-lena.novak: its owner lena.novak@example.com is not an active" in out
+    assert "lena.novak@example.com" not in subscribers("sandbox-lena.novak-monthly")
+    assert subscribers("sandbox-lena.novak-monthly") == {"platform@example.com"}
+
+    assert main(["bootstrap", "remove-sandbox", "lena.novak@example.com", *arguments]) == 0
+    assert "lena.novak" not in definition.read_text()
+    assert main(["bootstrap", "plan", *arguments]) == 0
+    assert "sandbox-lena.novak" in organization()["accounts"], "the account is never closed"
+
+
+def test_add_sandbox_checks_the_owner_in_google(
+    bootstrap_settings: Settings,
+    google: GoogleDirectoryEmulator,
+    definition: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_demo_directory(google)
+    arguments = settings_arguments(bootstrap_settings)
+
+    assert main(["bootstrap", "add-sandbox", "nobody@example.com", *arguments]) == 2
+    assert "nobody@example.com is not an active user" in capsys.readouterr().err
+    assert "nobody" not in definition.read_text()
+    assert main(["bootstrap", "add-sandbox", "priya.nair@example.com", *arguments]) == 0
+    assert "priya.nair@example.com" in definition.read_text()

@@ -138,6 +138,8 @@ class BootstrapExecutor:
                 )
             case Step.CREATE_BUDGET | Step.UPDATE_BUDGET:
                 self._budget(operation.step, details)
+            case Step.UNSUBSCRIBE_OWNER:
+                self._unsubscribe(details["budget"], details["email"])
             case Step.REGISTER_ADMINISTRATOR:
                 self._organizations.enable_aws_service_access(
                     ServicePrincipal=IDENTITY_CENTER_PRINCIPAL
@@ -222,6 +224,16 @@ class BootstrapExecutor:
                 for kind, threshold in NOTIFICATION_THRESHOLDS
             ],
         )
+
+    def _unsubscribe(self, budget: str, email: str) -> None:
+        ids = {"AccountId": self._management_id, "BudgetName": budget}
+        notifications = self._budgets.describe_notifications_for_budget(**ids)["Notifications"]
+        for notification in notifications:
+            self._budgets.delete_subscriber(
+                **ids,
+                Notification=notification,
+                Subscriber={"SubscriptionType": "EMAIL", "Address": email},
+            )
 
     def _unit(self, path: str) -> str:
         if path not in self._units:

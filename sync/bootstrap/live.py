@@ -54,6 +54,8 @@ class LiveOrganization:
     policies: tuple[LivePolicy, ...] = ()
     budgets: dict[str, float] = field(default_factory=dict)
     """Budget name -> monthly USD limit, in the management account."""
+    budget_subscribers: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Budget name -> the addresses its notifications mail (lower case)."""
     delegated_administrators: frozenset[str] = frozenset()
 
 
@@ -135,6 +137,7 @@ class OrganizationState:
             accounts=accounts,
             policies=tuple(self._policies(paths)),
             budgets=self._budget_limits(management),
+            budget_subscribers=self._budget_subscribers(management),
             delegated_administrators=frozenset(
                 admin["Id"]
                 for admin in self._pages(
@@ -176,6 +179,30 @@ class OrganizationState:
             for b in budgets
             if "BudgetLimit" in b
         }
+
+    def _budget_subscribers(self, account_id: str) -> dict[str, frozenset[str]]:
+        subscribers: dict[str, frozenset[str]] = {}
+        for name in self._budget_limits(account_id):
+            notifications = all_pages(
+                self._budgets.describe_notifications_for_budget,
+                "Notifications",
+                self._retrying,
+                AccountId=account_id,
+                BudgetName=name,
+            )
+            subscribers[name] = frozenset(
+                subscriber["Address"].lower()
+                for notification in notifications
+                for subscriber in all_pages(
+                    self._budgets.describe_subscribers_for_notification,
+                    "Subscribers",
+                    self._retrying,
+                    AccountId=account_id,
+                    BudgetName=name,
+                    Notification=notification,
+                )
+            )
+        return subscribers
 
     def _pages(self, operation: str, key: str, **params: Any) -> list:
         return all_pages(getattr(self._organizations, operation), key, self._retrying, **params)

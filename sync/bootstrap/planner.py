@@ -28,6 +28,7 @@ class Step(StrEnum):
     ATTACH_SCP = "attach SCP"
     CREATE_BUDGET = "create budget"
     UPDATE_BUDGET = "update budget"
+    UNSUBSCRIBE_OWNER = "stop budget mail to"
     REGISTER_ADMINISTRATOR = "register delegated administrator"
 
 
@@ -56,8 +57,13 @@ def budget_name(account: DesiredAccount) -> str:
 
 
 def plan_bootstrap(
-    definition: OrgDefinition, documents: dict[str, str], live: LiveOrganization
+    definition: OrgDefinition,
+    documents: dict[str, str],
+    live: LiveOrganization,
+    active_people: frozenset[str] | None = None,
 ) -> BootstrapPlan:
+    """`active_people`: addresses of Google's active users, when Google can be read; a
+    sandbox whose owner is not among them is shown as such, and mails only the platform."""
     operations: list[BootstrapOperation] = []
     notices: list[str] = []
     if not live.exists:
@@ -77,7 +83,7 @@ def plan_bootstrap(
             operations.append(BootstrapOperation(Step.CREATE_OU, path, "in the definition"))
     accounts = _plan_accounts(definition, live, operations, notices)
     _plan_scps(definition, documents, live, operations)
-    _plan_budgets(definition, live, operations)
+    _plan_budgets(definition, live, operations, notices, active_people)
     blockers = _account_quota_blockers(live, operations)
     administrator = definition.delegated_administrator
     if administrator is not None:
@@ -226,19 +232,40 @@ def _plan_scps(
 
 
 def _plan_budgets(
-    definition: OrgDefinition, live: LiveOrganization, operations: list[BootstrapOperation]
+    definition: OrgDefinition,
+    live: LiveOrganization,
+    operations: list[BootstrapOperation],
+    notices: list[str],
+    active_people: frozenset[str] | None,
 ) -> None:
     for account in definition.all_accounts():
         if account.monthly_budget is None:
             continue
         name = budget_name(account)
         current = live.budgets.get(name)
+        owner = account.tags["owner"]
+        gone = active_people is not None and owner.lower() not in active_people
         details = {
             "budget": name,
             "account": account.name,
             "amount": account.monthly_budget,
-            "emails": [account.tags["owner"], definition.platform_email],
+            "emails": [definition.platform_email] if gone else [owner, definition.platform_email],
         }
+        if gone:
+            notices.append(
+                f"{account.name}: its owner {owner} is not an active Google user; its budget "
+                f"mails only {definition.platform_email} (sso-sync bootstrap remove-sandbox "
+                f"{owner} takes it out of the definition; the account is never closed)"
+            )
+            if owner.lower() in live.budget_subscribers.get(name, frozenset()):
+                operations.append(
+                    BootstrapOperation(
+                        Step.UNSUBSCRIBE_OWNER,
+                        f"{owner} ({name})",
+                        "the owner left Google Workspace",
+                        {"budget": name, "email": owner},
+                    )
+                )
         if current is None:
             operations.append(
                 BootstrapOperation(Step.CREATE_BUDGET, name, "sandbox budget", details)

@@ -34,7 +34,11 @@ class BootstrapReport:
         return ExitCode.OK
 
 
-def run_bootstrap(settings: Settings, apply: bool) -> BootstrapReport:
+def run_bootstrap(
+    settings: Settings, apply: bool, active_people: frozenset[str] | None = None
+) -> BootstrapReport:
+    """`active_people`: Google's active users' addresses, to show sandboxes whose owner
+    left (None: not checked)."""
     definition, documents = load_definition(settings.org_definition)
     organizations = boto3.client("organizations", config=boto_config(1))
     budgets = boto3.client("budgets", config=boto_config(1))
@@ -42,7 +46,7 @@ def run_bootstrap(settings: Settings, apply: bool) -> BootstrapReport:
     quotas = boto3.client("service-quotas", region_name="us-east-1", config=boto_config(1))
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
     live = OrganizationState(organizations, budgets, retrying, quotas).read()
-    report = BootstrapReport(plan_bootstrap(definition, documents, live))
+    report = BootstrapReport(plan_bootstrap(definition, documents, live, active_people))
     if not apply or report.plan.blockers:
         return report
     run_id = uuid.uuid4().hex[:12]
@@ -95,3 +99,31 @@ def _owners_node(text: str) -> yaml.SequenceNode:
     if not isinstance(owners, yaml.SequenceNode) or owners.flow_style:
         raise ConfigError("sandboxes.owners must be a block list (one '- email' a line)")
     return owners
+
+
+def remove_sandbox(path: Path, owner: str) -> None:
+    """Take a sandbox owner's line out of the definition, keeping its comments; the account
+    itself is never closed (it leaves the definition, so bootstrap no longer manages it)."""
+    definition, _ = load_definition(path)
+    if definition.sandboxes is None or not any(
+        spec.owner.lower() == owner.lower() for spec in definition.sandboxes.specs()
+    ):
+        raise ConfigError(f"{owner} has no sandbox in {path}")
+    original = path.read_text(encoding="utf-8")
+    lines = original.splitlines(keepends=True)
+    for item in _owners_node(original).value:
+        named = (
+            item.value
+            if isinstance(item, yaml.ScalarNode)
+            else dict((key.value, value.value) for key, value in item.value).get("owner", "")
+        )
+        if str(named).lower() == owner.lower():
+            last = item.end_mark.line + (1 if item.end_mark.column else 0)
+            del lines[item.start_mark.line : max(last, item.start_mark.line + 1)]
+            break
+    path.write_text("".join(lines), encoding="utf-8")
+    try:
+        load_definition(path)
+    except ConfigError:
+        path.write_text(original, encoding="utf-8")
+        raise

@@ -136,6 +136,16 @@ class GoogleDirectoryReader:
         for page in pages:
             yield from page.get("members", [])
 
+    def active_addresses(self) -> frozenset[str]:
+        """Every address (primary and aliases, lower case) of the active users."""
+        with google_errors("reading Google Workspace users", SCOPES_HINT):
+            return frozenset(
+                address
+                for user in self._users()
+                if user.active
+                for address in (user.primary_email.lower(), *user.aliases)
+            )
+
     # --- the full read ---------------------------------------------------------------------
 
     def _users(self) -> Iterator[GoogleUser]:

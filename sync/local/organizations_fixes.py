@@ -191,9 +191,12 @@ class OrganizationsFixes:
 
 
 class BudgetsFixes:
-    """UpdateBudget, which moto lacks."""
+    """UpdateBudget, DescribeSubscribersForNotification and DeleteSubscriber, which moto
+    lacks."""
 
     def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
+        if operation in ("DescribeSubscribersForNotification", "DeleteSubscriber"):
+            return self._subscribers(operation, body)
         budget = body.get("Budget") or body.get("NewBudget") or {}
         amount = budget.get("BudgetLimit", {}).get("Amount")
         if amount is not None and not NUMERIC_VALUE.fullmatch(amount):
@@ -205,6 +208,25 @@ class BudgetsFixes:
         if new["BudgetName"] not in budgets:
             raise AwsError("NotFoundException", f"Unable to update budget: {new['BudgetName']}")
         budgets[new["BudgetName"]].budget.update(new)
+        return {}
+
+    def _subscribers(self, operation: str, body: JsonBody) -> JsonBody:
+        budgets = budgets_backends[body["AccountId"]]["aws"].budgets[body["AccountId"]]
+        if body["BudgetName"] not in budgets:
+            raise AwsError("NotFoundException", f"No budget {body['BudgetName']}")
+        notification = next(
+            (
+                n
+                for n in budgets[body["BudgetName"]].notifications
+                if n.details == body["Notification"]
+            ),
+            None,
+        )
+        if notification is None:
+            raise AwsError("NotFoundException", "No such notification")
+        if operation == "DescribeSubscribersForNotification":
+            return {"Subscribers": list(notification.subscribers)}
+        notification.subscribers = [s for s in notification.subscribers if s != body["Subscriber"]]
         return {}
 
 
