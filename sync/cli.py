@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from botocore.exceptions import NoCredentialsError, NoRegionError
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 from rich.console import Console
 from rich.markup import escape
 
@@ -186,6 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncError as error:
         if isinstance(error.__cause__, (NoRegionError, NoCredentialsError)):
             return _aws_not_configured(error.__cause__, errors)
+        if isinstance(error.__cause__, EndpointConnectionError):
+            errors.print(
+                f"[red]sso-sync: cannot reach AWS ({escape(str(error.__cause__))}); check "
+                "AWS_ENDPOINT_URL, AWS_REGION and the network[/red]"
+            )
+            return int(ExitCode.BAD_INPUT)
         errors.print(f"[red]sso-sync: {escape(str(error))}[/red]")
         return int(error.exit_code)
     except (NoRegionError, NoCredentialsError) as error:

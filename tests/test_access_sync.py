@@ -1,6 +1,9 @@
 """Permission sets and assignments end to end: rules, Google, the Organization and SSO Admin
 (moto with asynchronous assignments) over HTTP."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -652,3 +655,44 @@ def test_plan_no_delete_says_what_it_holds_back(
 
     out = capsys.readouterr().out
     assert "Plan: no changes but deletions." in out and "held back by --no-delete" in out
+
+
+def test_outside_an_organization_the_error_says_so_and_what_to_do(
+    settings: Settings,
+    access_rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(RULES)
+
+    assert main(["plan", *settings_arguments(settings)]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert "not in an AWS Organization" in err and "sso-sync bootstrap" in err
+    assert "reached max retries" not in err
+
+
+def test_an_unreachable_aws_endpoint_is_a_configuration_error(
+    settings: Settings, google: GoogleDirectoryEmulator
+) -> None:
+    seed_small_company(google)
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sync.cli",
+            "plan",
+            "--retry-attempts=1",
+            *settings_arguments(settings),
+        ],
+        env={**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},  # nothing listens
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "cannot reach AWS" in result.stderr and "AWS_ENDPOINT_URL" in result.stderr

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
 from sync.aws.identity_store import IdentityStore
-from sync.aws.retry import RequestFailed, error_code
+from sync.aws.retry import RequestFailed, aws_error_text, error_code
 from sync.aws.sso_admin import AccessAdmin
 from sync.model import State
 from sync.planning.plan import (
@@ -200,7 +200,9 @@ class Executor:
         except (ClientError, BotoCoreError) as error:
             attempts = retrying.statistics.get("attempt_number", 1)
             code = error_code(error) or type(error).__name__
-            return Outcome(operation, ok=False, attempts=attempts, error=f"{code}: {error}")
+            return Outcome(
+                operation, ok=False, attempts=attempts, error=f"{code}: {aws_error_text(error)}"
+            )
         self._record(operation, created_id)
         return Outcome(operation, ok=True, attempts=retrying.statistics.get("attempt_number", 1))
 

@@ -17,7 +17,7 @@ from tenacity import Retrying
 
 from sync.aws.paging import all_pages
 from sync.aws.rate_limit import CallMeter
-from sync.aws.retry import RequestFailed, error_code, is_transient
+from sync.aws.retry import RequestFailed, aws_error_text, error_code, is_transient
 from sync.errors import ConfigError, ReadError
 from sync.model import (
     GroupAttributes,
@@ -47,7 +47,8 @@ def discover_instance(sso_admin: Any, instance_arn: str | None = None) -> tuple[
     try:
         instances = sso_admin.list_instances()["Instances"]
     except (ClientError, BotoCoreError) as error:
-        raise ReadError(f"sso-admin ListInstances failed: {error}") from error
+        detail = aws_error_text(error)
+        raise ReadError(f"sso-admin ListInstances failed: {detail}") from error
     if instance_arn is not None:
         instances = [i for i in instances if i["InstanceArn"] == instance_arn]
         if not instances:
@@ -135,7 +136,9 @@ class IdentityStore:
             with ThreadPoolExecutor(self._concurrency, thread_name_prefix="read") as pool:
                 yield pool
         except (ClientError, BotoCoreError) as error:
-            raise ReadError(f"reading the identity store failed: {error}") from error
+            raise ReadError(
+                f"reading the identity store failed: {aws_error_text(error)}"
+            ) from error
 
     def user_id_named(self, user_name: str) -> str | None:
         return self._unless_missing(lambda: self._user_id(user_name))

@@ -14,7 +14,7 @@ from tenacity import Retrying
 
 from sync.aws.identity_store import boto_config
 from sync.aws.rate_limit import CallMeter
-from sync.aws.retry import error_code
+from sync.aws.retry import aws_error_text, error_code
 from sync.errors import ReadError
 
 
@@ -37,8 +37,12 @@ class ManagedPolicies:
                 self._retrying(self._client.get_policy, PolicyArn=arn)
             except ClientError as error:
                 if error_code(error) != "NoSuchEntity":
-                    raise ReadError(f"checking the AWS managed policy {arn}: {error}") from error
+                    raise ReadError(
+                        f"checking the AWS managed policy {arn}: {aws_error_text(error)}"
+                    ) from error
                 unknown.append(arn)
             except BotoCoreError as error:
-                raise ReadError(f"checking the AWS managed policy {arn}: {error}") from error
+                raise ReadError(
+                    f"checking the AWS managed policy {arn}: {aws_error_text(error)}"
+                ) from error
         return unknown

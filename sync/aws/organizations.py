@@ -14,7 +14,8 @@ from tenacity import Retrying
 from sync.aws.identity_store import boto_config
 from sync.aws.paging import all_pages
 from sync.aws.rate_limit import CallMeter
-from sync.errors import ReadError
+from sync.aws.retry import aws_error_text, error_code
+from sync.errors import ConfigError, ReadError
 from sync.model import Account, OrganizationSnapshot
 
 
@@ -43,7 +44,15 @@ class OrganizationReader:
             if self._sts is not None:
                 caller = self._retrying(self._sts.get_caller_identity)["Account"]
         except (ClientError, BotoCoreError) as error:
-            raise ReadError(f"reading the AWS Organization failed: {error}") from error
+            if error_code(error) == "AWSOrganizationsNotInUseException":
+                raise ConfigError(
+                    "this AWS account is not in an AWS Organization: the rules assign in the "
+                    "Organization's accounts (run sso-sync bootstrap, or run from the "
+                    "Organization's management or delegated administrator account)"
+                ) from error
+            raise ReadError(
+                f"reading the AWS Organization failed: {aws_error_text(error)}"
+            ) from error
         return OrganizationSnapshot(organization["MasterAccountId"], accounts, caller)
 
     def _accounts_under(self, parent_id: str, path: str) -> Iterator[Account]:

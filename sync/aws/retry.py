@@ -31,7 +31,14 @@ class RequestFailed(Exception):
     reason) or never ended: not retried, reported with the operation."""
 
 
+BOTOCORE_RETRIES_NOTE = re.compile(r" \(reached max retries: \d+\)")
 UNIQUENESS = re.compile(r"duplicate|already|unique", re.IGNORECASE)
+
+
+def aws_error_text(error: BaseException) -> str:
+    """The error as people read it: without botocore's "(reached max retries: 0)", which
+    speaks of botocore's own retries (off: sso-sync retries every call itself)."""
+    return BOTOCORE_RETRIES_NOTE.sub("", str(error))
 
 
 def error_code(error: BaseException) -> str:

@@ -20,7 +20,7 @@ from tenacity import Retrying
 from sync.aws.identity_store import boto_config
 from sync.aws.paging import all_pages
 from sync.aws.rate_limit import CallMeter
-from sync.aws.retry import RequestFailed, error_code, is_transient
+from sync.aws.retry import RequestFailed, aws_error_text, error_code, is_transient
 from sync.errors import ReadError
 from sync.model import AccessSnapshot, IdcAssignment, IdcPermissionSet, PermissionSetAttributes
 from sync.rules.access import MANAGED_TAG
@@ -92,7 +92,9 @@ class AccessAdmin:
                 )
             ]
         except (ClientError, BotoCoreError) as error:
-            raise ReadError(f"reading permission sets and assignments failed: {error}") from error
+            raise ReadError(
+                f"reading permission sets and assignments failed: {aws_error_text(error)}"
+            ) from error
         provisioned = {a.permission_set_arn for a in assignments}
         return AccessSnapshot(
             tuple(

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
-from sync.aws.retry import error_code
+from sync.aws.retry import aws_error_text, error_code
 from sync.bootstrap.live import IDENTITY_CENTER_PRINCIPAL, SCP, LiveOrganization
 from sync.bootstrap.planner import BootstrapOperation, BootstrapPlan, Step
 from sync.records.audit import AuditLog
@@ -78,7 +78,9 @@ class BootstrapExecutor:
             except (ClientError, BotoCoreError, StepFailed) as error:
                 code = error_code(error) or type(error).__name__
                 attempts = retrying.statistics.get("attempt_number", 1)
-                outcome = StepOutcome(operation, False, attempts, f"{code}: {error}")
+                outcome = StepOutcome(
+                    operation, False, attempts, f"{code}: {aws_error_text(error)}"
+                )
             self._audit.record_entry(
                 f"bootstrap.{operation.step.name.lower()}",
                 {"target": operation.target, "reason": operation.reason},

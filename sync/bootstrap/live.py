@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
 from sync.aws.paging import all_pages
-from sync.aws.retry import error_code
+from sync.aws.retry import aws_error_text, error_code
 from sync.errors import ReadError
 
 ACCOUNT_QUOTA_NAME = "Default maximum number of accounts"
@@ -97,7 +97,9 @@ class OrganizationState:
         try:
             return self._read()
         except (ClientError, BotoCoreError) as error:
-            raise ReadError(f"reading the AWS Organization failed: {error}") from error
+            raise ReadError(
+                f"reading the AWS Organization failed: {aws_error_text(error)}"
+            ) from error
 
     def _read(self) -> LiveOrganization:
         try:
