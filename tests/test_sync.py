@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.errors import ExitCode, ReadError, SafeguardRefusal
+from sync.errors import ConfigError, ExitCode, ReadError, SafeguardRefusal
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.records.state import state_store_for
@@ -405,3 +405,16 @@ def test_names_identity_center_refuses_are_made_acceptable_with_a_warning(
         "bob@example.com",
         "carol@example.com",
     ]
+
+
+def test_a_group_google_lacks_is_named_with_the_rules_file_and_line(
+    settings: Settings, google: GoogleDirectoryEmulator
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(
+        "version: 1\nsync:\n  groups:\n    - email: data@example.com\n"
+        "    - email: gone@example.com\n"
+    )
+
+    with pytest.raises(ConfigError, match=r"rules\.yaml:5: sync\.groups\.1: .*gone@example"):
+        run_sync(settings, RunOptions())

@@ -178,8 +178,9 @@ class GoogleDirectoryReader:
                 raw = by_address.get(selector.email.lower())
                 if raw is None:
                     raise ConfigError(
-                        f"sync.groups.{index}: the rules file syncs {selector.email}, but "
-                        "Google has no such group (check the address, or remove the entry)"
+                        f"{selector.place or 'rules'}: sync.groups.{index}: the rules file "
+                        f"syncs {selector.email}, but Google has no such group (check the "
+                        "address, or remove the entry)"
                     )
                 yield raw, selector.name or raw["email"]
                 continue

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sync.errors import ConfigError
 from sync.rules.model import Rules, Safeguards
-from sync.rules.yaml_documents import parse_document
+from sync.rules.yaml_documents import line_numbers, parse_document
 
 ReadBeside = Callable[[str], str]
 """Reads a file named relative to the rules file; OSError when it cannot."""
@@ -93,10 +93,14 @@ def parse_rules(
 ) -> Rules:
     """Validate rules text; relative files are read with `read_beside` (default: from
     `base_dir` on disk)."""
-    return parse_document(
+    rules = parse_document(
         text,
         Rules,
         source,
         context={"read_beside": read_beside or _disk_beside(base_dir)},
         cross_checks=Rules.reference_problems,
     )
+    lines = line_numbers(text)
+    for index, selector in enumerate(rules.sync.groups):
+        selector.locate(f"{source}:{lines.get(('sync', 'groups', index), 1)}")
+    return rules

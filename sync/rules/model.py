@@ -5,7 +5,14 @@ import fnmatch
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from sync.rules.access import AssignmentRule, PermissionSetSpec
 
@@ -51,6 +58,16 @@ class GroupSelector(_Strict):
     the groups and matches them itself: Google's group search can lag 36 hours behind."""
     name: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     """Identity Center DisplayName for this group (only with `email`); default: the email."""
+    _place: str | None = PrivateAttr(default=None)
+
+    @property
+    def place(self) -> str | None:
+        """`file:line` of this entry, when it was read from a file."""
+        return self._place
+
+    def locate(self, place: str) -> None:
+        """Record where in the rules file this entry stands, for messages about it."""
+        self._place = place
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:

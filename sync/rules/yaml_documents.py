@@ -75,6 +75,11 @@ def _check_structure(text: str, source: str) -> None:
             depth -= 1
 
 
+def line_numbers(text: str) -> dict[tuple, int]:
+    """Key path -> 1-based line, of a document parse_document accepted."""
+    return _line_numbers(yaml.compose(text, Loader=yaml.SafeLoader))
+
+
 def _describe_problems(
     problems: list[Problem], lines: dict[tuple, int], source: str, kind: str
 ) -> str:
