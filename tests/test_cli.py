@@ -157,14 +157,15 @@ def test_apply_exits_3_when_a_safeguard_refuses(
     assert "Refused" in capsys.readouterr().out
 
 
-def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
+def apply_in_a_child(
     settings: Settings,
-    rules: Rules,
     google: GoogleDirectoryEmulator,
     moto_app: ExtendedMotoApp,
     idc: IdentityCenterView,
-    aws: tuple[ExtendedMotoApp, str],
-) -> None:
+    aws_url: str,
+    concurrency: int,
+) -> subprocess.Popen:
+    """`sso-sync apply` of 34 people in another process, slowed down, once it has created 10."""
     seed_small_company(google)
     add_people(google, 30, "data@example.com")
     moto_app.latency_seconds = 0.05
@@ -175,16 +176,28 @@ def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
             "sync.cli",
             "apply",
             "--auto-approve",
-            "--concurrency=1",
+            f"--concurrency={concurrency}",
             *settings_arguments(settings),
         ],
-        env={**os.environ, "AWS_ENDPOINT_URL": aws[1]},
+        env={**os.environ, "AWS_ENDPOINT_URL": aws_url},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while len(idc.users()) < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
+    return child
+
+
+def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    aws: tuple[ExtendedMotoApp, str],
+) -> None:
+    child = apply_in_a_child(settings, google, moto_app, idc, aws[1], concurrency=1)
     child.send_signal(signal.SIGKILL)
     child.wait()
     moto_app.latency_seconds = 0.0
@@ -301,29 +314,9 @@ def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
     idc: IdentityCenterView,
     aws: tuple[ExtendedMotoApp, str],
 ) -> None:
-    seed_small_company(google)
-    add_people(google, 30, "data@example.com")
-    moto_app.latency_seconds = 0.05
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sync.cli",
-            "apply",
-            "--auto-approve",
-            "--concurrency=2",
-            *settings_arguments(settings),
-        ],
-        env={**os.environ, "AWS_ENDPOINT_URL": aws[1]},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(idc.users()) < 10 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    child = apply_in_a_child(settings, google, moto_app, idc, aws[1], concurrency=2)
     child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
+    err = child.communicate(timeout=60)[1].decode()
     moto_app.latency_seconds = 0.0
 
     assert child.returncode == 130, err

@@ -117,6 +117,26 @@ def test_a_local_lease_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
+def applying_in_background(
+    settings: Settings, rules: Rules, moto_app: ExtendedMotoApp, lock_table: str
+) -> tuple[Settings, threading.Thread, list[RunReport]]:
+    """A slow apply (30 people, 0.05 s a call) with a 0.6 s lease, started in a thread once
+    it has begun writing: (its settings, its thread, where its report lands)."""
+    short = settings.model_copy(
+        update={"lock": f"dynamodb://{lock_table}", "concurrency": 1, "lock_seconds": 0.6}
+    )
+    moto_app.latency_seconds = 0.05
+    reports: list[RunReport] = []
+    runner = threading.Thread(
+        target=lambda: reports.append(run_sync(short, RunOptions(apply=True), rules))
+    )
+    runner.start()
+    deadline = time.monotonic() + 30
+    while not writes(moto_app) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return short, runner, reports
+
+
 def test_a_lease_shorter_than_the_run_is_renewed_so_a_second_apply_is_refused(
     settings: Settings,
     rules: Rules,
@@ -125,20 +145,9 @@ def test_a_lease_shorter_than_the_run_is_renewed_so_a_second_apply_is_refused(
     lock_table: str,
 ) -> None:
     seed_small_company(google)
-    add_people(google, 30, "data@example.com")
-    short = settings.model_copy(
-        update={"lock": f"dynamodb://{lock_table}", "concurrency": 1, "lock_seconds": 0.6}
-    )
-    moto_app.latency_seconds = 0.05  # about 4 s of writes: several lease lengths
-    first: list[RunReport] = []
-    runner = threading.Thread(
-        target=lambda: first.append(run_sync(short, RunOptions(apply=True), rules))
-    )
-    runner.start()
-    deadline = time.monotonic() + 30
-    while writes(moto_app).get("CreateGroupMembership", 0) < 10 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(1.0)  # well past the first lease's own length
+    add_people(google, 30, "data@example.com")  # about 4 s of writes: several lease lengths
+    short, runner, first = applying_in_background(settings, rules, moto_app, lock_table)
+    time.sleep(1.5)  # well past the first lease's own length
 
     second = run_sync(short, RunOptions(apply=True, trigger="manual"), rules)
     runner.join()
@@ -156,18 +165,7 @@ def test_a_run_that_loses_its_lease_stops_starting_operations(
 ) -> None:
     seed_small_company(google)
     add_people(google, 30, "data@example.com")
-    short = settings.model_copy(
-        update={"lock": f"dynamodb://{lock_table}", "concurrency": 1, "lock_seconds": 0.6}
-    )
-    moto_app.latency_seconds = 0.05
-    first: list[RunReport] = []
-    runner = threading.Thread(
-        target=lambda: first.append(run_sync(short, RunOptions(apply=True), rules))
-    )
-    runner.start()
-    deadline = time.monotonic() + 30
-    while not writes(moto_app) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _, runner, first = applying_in_background(settings, rules, moto_app, lock_table)
     boto3.client("dynamodb").put_item(  # someone takes the lock from under it
         TableName=lock_table,
         Item={

@@ -84,7 +84,12 @@ def add_sandbox(path: Path, owner: str, monthly_budget: float | None = None) -> 
         lines.insert(insert_at, f"{indent}- {entry}\n")
     else:
         raise ConfigError(f"{path}: write the first sandbox owner by hand (owners is empty)")
-    path.write_text("".join(lines), encoding="utf-8")
+    _write_valid(path, "".join(lines), original)
+
+
+def _write_valid(path: Path, text: str, original: str) -> None:
+    """Write an edited definition; if it no longer validates, put the original back."""
+    path.write_text(text, encoding="utf-8")
     try:
         load_definition(path)
     except ConfigError:
@@ -121,9 +126,4 @@ def remove_sandbox(path: Path, owner: str) -> None:
             last = item.end_mark.line + (1 if item.end_mark.column else 0)
             del lines[item.start_mark.line : max(last, item.start_mark.line + 1)]
             break
-    path.write_text("".join(lines), encoding="utf-8")
-    try:
-        load_definition(path)
-    except ConfigError:
-        path.write_text(original, encoding="utf-8")
-        raise
+    _write_valid(path, "".join(lines), original)
