@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+from argparse import SUPPRESS
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -33,8 +34,28 @@ from sync.rules.loader import load_rules
 from sync.run import RunOptions, explain_access, run_sync
 from sync.settings import Settings, load_settings, unknown_variables
 
+GOOGLE = frozenset(
+    {
+        "google_credentials_file",
+        "google_credentials_secret",
+        "google_admin_email",
+        "google_customer_id",
+        "google_api_endpoint",
+        "google_token_uri",
+    }
+)
+RETRIES = frozenset({"retry_attempts", "retry_max_wait"})
+SETTINGS_OF = {
+    "sync": frozenset(Settings.model_fields) - {"org_definition", "scheduled_runs"},
+    "access": GOOGLE | RETRIES | {"rules"},
+    "bootstrap": GOOGLE | RETRIES | {"org_definition", "audit"},
+    "definition": frozenset({"org_definition"}),
+}
+"""The settings each kind of command uses: the others are accepted (scripts may pass one set
+to every command) but left out of its --help."""
 
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+
+def _add_settings_flags(parser: argparse.ArgumentParser, kind: str = "sync") -> None:
     group = parser.add_argument_group("settings (each also SSO_SYNC_<NAME> in the environment)")
     for name, field in Settings.model_fields.items():
         variable = f"SSO_SYNC_{name.upper()}"
@@ -43,7 +64,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
             "--" + name.replace("_", "-"),
             dest=f"setting_{name}",
             metavar="VALUE",
-            help=f"{description} [env {variable}]",
+            help=f"{description} [env {variable}]" if name in SETTINGS_OF[kind] else SUPPRESS,
         )
 
 
@@ -128,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     answer_format = access.add_mutually_exclusive_group()
     answer_format.add_argument("--json", action="store_true", help="print the answer as JSON")
     answer_format.add_argument("--csv", action="store_true", help="print the answer as CSV")
-    _add_settings_flags(access)
+    _add_settings_flags(access, "access")
 
     bootstrap = commands.add_parser(
         "bootstrap", help="the AWS Organization as code (deploy/org.yaml)"
@@ -140,20 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
             step.add_argument(
                 "--auto-approve", action="store_true", help="apply without asking (scripts, CI)"
             )
-        _add_settings_flags(step)
+        _add_settings_flags(step, "bootstrap")
     add_sandbox = steps.add_parser(
         "add-sandbox", help="add an engineer's sandbox to the file", parents=[common]
     )
     add_sandbox.add_argument("email", help="the owner's Google primary email")
     add_sandbox.add_argument("--monthly-budget", type=float, help="USD; default from the file")
-    _add_settings_flags(add_sandbox)
+    _add_settings_flags(add_sandbox, "bootstrap")
     remove = steps.add_parser(
         "remove-sandbox",
         help="take a sandbox out of the file (the account is never closed)",
         parents=[common],
     )
     remove.add_argument("email", help="the owner whose sandbox leaves the definition")
-    _add_settings_flags(remove)
+    _add_settings_flags(remove, "definition")
 
     validate = commands.add_parser("validate", help="check a rules file offline")
     validate.add_argument("file", nargs="?", type=Path, help="default: SSO_SYNC_RULES")
@@ -268,9 +289,9 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
             no_delete=arguments.no_delete,
             allow_mass_delete=getattr(arguments, "allow_mass_delete", False),
         )
-        if arguments.command == "apply":
-            options = replace(options, **_approval(arguments, console))
         with ApplyProgress(Console(stderr=True, highlight=False)) as progress:
+            if arguments.command == "apply":
+                options = replace(options, **_approval(arguments, console, progress))
             report = run_sync(settings, replace(options, progress=progress))
         if arguments.command == "plan" and arguments.out is not None:
             saved = report.plan.to_json() | {"format": PLAN_FORMAT}
@@ -285,7 +306,7 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
 PLAN_FORMAT = "sso-sync plan 1"
 
 
-def _approval(arguments: argparse.Namespace, console: Console) -> dict:
+def _approval(arguments: argparse.Namespace, console: Console, progress: ApplyProgress) -> dict:
     """How this apply is approved: a saved plan, --auto-approve, or a person at a terminal."""
     if arguments.plan_file is not None:
         try:
@@ -303,7 +324,12 @@ def _approval(arguments: argparse.Namespace, console: Console) -> dict:
             "--auto-approve, or apply a saved plan (sso-sync plan --out plan.json, then "
             "sso-sync apply plan.json)"
         )
-    return {"approve": lambda plan: _ask(plan, console)}
+
+    def approve(plan: Plan) -> bool:
+        progress.read_done()
+        return _ask(plan, console)
+
+    return {"approve": approve}
 
 
 def _ask(plan: Plan, console: Console) -> bool:

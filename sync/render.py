@@ -19,6 +19,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.status import Status
 from rich.table import Table
 
 from sync.apply.executor import ApplyResult
@@ -275,15 +276,29 @@ class ApplyProgress:
         self._said = self._started
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._reading: Status | None = None
 
     def __enter__(self) -> "ApplyProgress":
+        if self._console.is_terminal:
+            self._reading = self._console.status(
+                "Reading Google Workspace, Identity Center and the Organization, then planning"
+            )
+            self._reading.start()
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.read_done()
         if self._bar is not None:
             self._bar.stop()
 
+    def read_done(self) -> None:
+        """The reads are over (a plan to show, or the apply begins)."""
+        if self._reading is not None:
+            self._reading.stop()
+            self._reading = None
+
     def __call__(self, done: int, total: int, failed: int) -> None:
+        self.read_done()
         with self._lock:
             if self._console.is_terminal:
                 self._show_bar(done, total, failed)

@@ -262,7 +262,7 @@ def test_every_command_has_working_help(command: list[str], capsys: pytest.Captu
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: sso-sync")
-    if command and command[-1] in ("plan", "apply", "delta"):
+    if command in (["plan"], ["apply"], ["delta"]):
         assert "--rules VALUE" in out and "[env SSO_SYNC_MAX_DELETES]" in out
 
 
@@ -409,6 +409,7 @@ def test_apply_on_a_terminal_shows_the_plan_and_applies_only_after_yes(
     declined, shown = terminal_apply(settings_arguments(settings), "no", aws[1])
 
     assert declined == 3 and "+ create alice@example.com" in shown
+    assert "Reading Google Workspace, Identity Center" in shown, "a status while reading"
     assert "apply cancelled" in shown and writes(moto_app) == {}
     accepted, applying = terminal_apply(settings_arguments(settings), "yes", aws[1])
     assert accepted == 0 and "alice@example.com" in idc.users()
@@ -437,3 +438,18 @@ def test_apply_json_has_a_result_per_operation_with_names(
     membership = next(r for r in body["results"] if r["resource"] == "membership")
     assert membership["group"] and membership["user"].endswith("@example.com")
     assert body["run"]["applied"]["user.create"] == 4
+
+
+def test_each_command_shows_the_settings_it_uses(capsys: pytest.CaptureFixture) -> None:
+    helps = {}
+    for command in (["plan"], ["access"], ["bootstrap", "plan"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        helps[" ".join(command)] = capsys.readouterr().out
+
+    assert "--state" in helps["plan"] and "--org-definition" not in helps["plan"]
+    assert "--rules" in helps["access"] and "--lock" not in helps["access"]
+    assert (
+        "--org-definition" in helps["bootstrap plan"]
+        and "--delta-overlap" not in (helps["bootstrap plan"])
+    )

@@ -140,17 +140,17 @@ sync:
         (
             "permission_sets: {P: {}}\nassignments:\n"
             "  - {groups: [Engineering], permission_sets: [Q], accounts: [all]}\n",
-            ":8: assignments.0.permission_sets.0: permission set 'Q' is not defined",
+            ":8: assignments rule 1.permission_sets.0: permission set 'Q' is not defined",
         ),
         (
             "permission_sets: {P: {}}\nassignments:\n"
             "  - {groups: [Marketing], permission_sets: [P], accounts: [all]}\n",
-            ":8: assignments.0.groups.0: group 'Marketing' is not synced",
+            ":8: assignments rule 1.groups.0: group 'Marketing' is not synced",
         ),
         (
             "permission_sets: {P: {}}\nassignments:\n"
             "  - {groups: [Engineering], permission_sets: [P], accounts: ['ou:Workloads']}\n",
-            ":8: assignments.0.accounts.0: 'ou:Workloads': an OU path looks like",
+            ":8: assignments rule 1.accounts.0: 'ou:Workloads': an OU path looks like",
         ),
         (
             "permission_sets: {P: {}}\nassignments:\n"

@@ -4,8 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+from google.auth.exceptions import TransportError
 
 from sync.errors import ConfigError, ExitCode, ReadError, SafeguardRefusal
+from sync.google.api import describe
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.records.state import state_store_for
@@ -418,3 +420,9 @@ def test_a_group_google_lacks_is_named_with_the_rules_file_and_line(
 
     with pytest.raises(ConfigError, match=r"rules\.yaml:5: sync\.groups\.1: .*gone@example"):
         run_sync(settings, RunOptions())
+
+
+def test_a_google_transport_error_reads_as_words_not_a_tuple() -> None:
+    error = TransportError("Connection aborted.", ConnectionResetError("reset by peer"))
+
+    assert describe(error) == "TransportError: Connection aborted.; reset by peer"

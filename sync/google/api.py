@@ -173,8 +173,17 @@ def describe(error: BaseException) -> str:
         reason = _reason(error) or error.resp.reason
         return f"HTTP {error.resp.status} {reason}: {error._get_reason()}"
     if isinstance(error, (RefreshError, OAuthError)):
-        return f"Google refused the credentials: {error}"
-    return f"{type(error).__name__}: {error}"
+        return f"Google refused the credentials: {_text(error)}"
+    return f"{type(error).__name__}: {_text(error)}"
+
+
+def _text(error: BaseException) -> str:
+    """The error's words, not the tuple of its arguments that str() shows for several (google-
+    auth's TransportError: "('Connection aborted.', RemoteDisconnected(...))")."""
+    text = str(error)
+    if len(error.args) > 1 and text == str(error.args):
+        return "; ".join(str(argument) for argument in error.args)
+    return text
 
 
 def _is_transient(error: BaseException) -> bool:

@@ -84,11 +84,19 @@ def _describe_problems(
     problems: list[Problem], lines: dict[tuple, int], source: str, kind: str
 ) -> str:
     described = [
-        f"{source}:{_nearest_line(lines, path)}: "
-        f"{'.'.join(str(part) for part in path) or '(top level)'}: {message}"
+        f"{source}:{_nearest_line(lines, path)}: {_key_path(path)}: {message}"
         for path, message in problems
     ]
     return f"invalid {kind}:\n  " + "\n  ".join(described)
+
+
+def _key_path(path: tuple) -> str:
+    """`sync.groups.0.email`; an assignment rule by the number plans and messages give it,
+    `assignments rule 2.groups.0`."""
+    if len(path) >= 2 and path[0] == "assignments" and isinstance(path[1], int):
+        rest = ".".join(str(part) for part in path[2:])
+        return f"assignments rule {path[1] + 1}" + (f".{rest}" if rest else "")
+    return ".".join(str(part) for part in path) or "(top level)"
 
 
 def _message(item: dict) -> str:
