@@ -8,7 +8,13 @@ import boto3
 
 from sync.aws.identity_store import boto_config
 from sync.aws.rate_limit import CallMeter, TokenBucket
-from tests.helpers import IdentityCenterView
+from sync.errors import ExitCode
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.rules.model import Rules
+from sync.run import RunOptions, run_sync
+from sync.settings import Settings
+from tests.helpers import IdentityCenterView, add_people, seed_small_company
 
 
 def test_calls_from_many_threads_share_one_rate() -> None:
@@ -37,3 +43,36 @@ def test_meter_counts_every_attempt_by_operation(idc: IdentityCenterView) -> Non
     client.list_groups(IdentityStoreId=idc.store_id)
 
     assert meter.calls == {"identitystore.ListUsers": 2, "identitystore.ListGroups": 1}
+
+
+def test_a_throttled_call_cuts_the_rate_and_calls_that_pass_raise_it_slowly() -> None:
+    bucket = TokenBucket(rate_per_second=20)
+
+    bucket.throttled()
+    cut = bucket.rate
+    bucket.throttled()  # the same moment of congestion: counted once
+    time.sleep(1.0)
+    bucket.acquire()
+
+    assert cut == 20 * 0.7 and 14.3 <= bucket.rate <= 15.0
+
+
+def test_sharing_the_instance_limit_the_sync_backs_off(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+) -> None:
+    seed_small_company(google)
+    add_people(google, 100, "data@example.com")
+    moto_app.quota = TokenBucket(20)  # what the instance leaves this run, others calling too
+    greedy = settings.model_copy(update={"rate_limit": 80, "retry_max_wait": 0.5})
+
+    report = run_sync(greedy, RunOptions(apply=True), rules)
+
+    throttled = sum(moto_app.throttled.values())
+    calls = sum(moto_app.calls.values())
+    assert report.exit_code is ExitCode.OK
+    # Sending at 80 calls/s into 20 would see about three calls in four throttled.
+    print(f"throttled {throttled} of {calls} calls ({throttled / calls:.1%})")
+    assert throttled / calls < 0.3, (throttled, calls)

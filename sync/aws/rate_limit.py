@@ -1,7 +1,10 @@
 """A thread-safe token bucket shared by every Identity Center call of a run.
 
 AWS allows 20 calls per second for the whole Identity Center instance (Identity Store and SSO
-Admin together, the console included); the sync keeps well under it by default.
+Admin together, the console included); the sync keeps well under it by default. The bucket
+adapts: a throttled call cuts its rate, calls that go through raise it again slowly
+(additive increase, multiplicative decrease, as the AWS SDKs' adaptive retry mode does), so a
+run shares the instance's limit with whoever else is calling.
 """
 
 import threading
@@ -9,14 +12,42 @@ import time
 from collections import Counter
 from typing import Any
 
+THROTTLED_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
+CUT_TO = 0.7
+"""What a throttled call leaves of the rate."""
+RECOVERY_PER_SECOND = 0.5
+"""Calls per second the rate regains each second without throttling."""
+
 
 class TokenBucket:
     def __init__(self, rate_per_second: float, burst: float | None = None) -> None:
+        self._ceiling = rate_per_second
         self._rate = rate_per_second
         self._capacity = burst if burst is not None else max(1.0, rate_per_second)
         self._tokens = self._capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()
+        self._last_cut = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def throttled(self) -> None:
+        """A call was throttled: cut the rate (once per moment: calls in flight together
+        report the same congestion)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_cut < 1 / self._rate:
+                return
+            self._last_cut = now
+            self._rate = max(1.0, self._rate * CUT_TO)
+            self._capacity = max(1.0, min(self._capacity, self._rate))
+            self._tokens = min(self._tokens, self._capacity)
+
+    def _recover(self, now: float) -> None:
+        elapsed = now - self._updated
+        self._rate = min(self._ceiling, self._rate + elapsed * RECOVERY_PER_SECOND)
 
     def acquire(self) -> None:
         """Block until a call may be made."""
@@ -32,6 +63,7 @@ class TokenBucket:
         with self._lock:
             now = time.monotonic()
             self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+            self._recover(now)
             self._updated = now
             if self._tokens >= 1:
                 self._tokens -= 1
@@ -50,11 +82,21 @@ class CallMeter:
     def attach(self, client: Any, rate_limited: bool = True) -> None:
         handler = self._count_and_wait if rate_limited else self._count
         client.meta.events.register("before-send", handler)
+        if rate_limited:
+            client.meta.events.register("needs-retry", self._adapt)
 
     def _count(self, event_name: str, **_: Any) -> None:
         # event_name is "before-send.<service>.<Operation>"
         with self._lock:
             self.calls[event_name.split(".", 1)[1]] += 1
+
+    def _adapt(self, response: Any = None, **_: Any) -> None:
+        """botocore's needs-retry event sees every answer: a throttled one slows the bucket."""
+        if self._limiter is None or not response:
+            return
+        parsed = response[1] if isinstance(response, tuple) else {}
+        if (parsed or {}).get("Error", {}).get("Code") in THROTTLED_CODES:
+            self._limiter.throttled()
 
     def _count_and_wait(self, event_name: str, **_: Any) -> None:
         self._count(event_name)
