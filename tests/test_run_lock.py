@@ -215,3 +215,17 @@ def test_local_runs_started_together_have_one_holder(tmp_path: Path) -> None:
     answers = [process.communicate(timeout=60)[0].strip() for process in processes]
 
     assert sorted(answers) == ["held"] + ["refused"] * 7
+
+
+def test_a_local_run_longer_than_its_lease_keeps_its_lock(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    seed_small_company(google)
+    add_people(google, 30, "data@example.com")
+    moto_app.latency_seconds = 0.05  # about 4 s of writes: several renewals
+    short = settings.model_copy(update={"concurrency": 1, "lock_seconds": 0.6})
+
+    report = run_sync(short, RunOptions(apply=True), rules)
+
+    assert report.exit_code is ExitCode.OK, report.crashed
+    assert report.applied is not None and report.applied.postponed == 0

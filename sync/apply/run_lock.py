@@ -65,7 +65,8 @@ class LocalFileLock:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._lock = FileLock(f"{path}.flock", timeout=0)
+        # Not per thread: the lease keeper's thread asks whether the run still holds it.
+        self._lock = FileLock(f"{path}.flock", timeout=0, thread_local=False)
 
     def acquire(self, lease: Lease) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
