@@ -103,6 +103,13 @@ class AccessView:
             for arn in arns
         }
 
+    def described(self, name: str) -> dict:
+        """DescribePermissionSet of the permission set with this name."""
+        arn = self.permission_sets()[name]
+        return self.client.describe_permission_set(InstanceArn=self.instance, PermissionSetArn=arn)[
+            "PermissionSet"
+        ]
+
     def assignments(self, account_ids: list[str]) -> set[tuple[str, str, str, str]]:
         names = {arn: name for name, arn in self.permission_sets().items()}
         return {
@@ -282,10 +289,7 @@ def test_an_edited_permission_set_is_updated_and_reprovisioned(
     assert moto_app.calls["UpdatePermissionSet"] == 1
     assert moto_app.calls["ProvisionPermissionSet"] == 1
     assert moto_app.calls["TagResource"] == 1
-    view = AccessView(moto_app)
-    described = view.client.describe_permission_set(
-        InstanceArn=view.instance, PermissionSetArn=view.permission_sets()["PowerUser"]
-    )["PermissionSet"]
+    described = AccessView(moto_app).described("PowerUser")
     assert described["SessionDuration"] == "PT2H"
 
 
@@ -464,10 +468,7 @@ def test_a_description_dropped_from_the_rules_is_kept_not_updated_forever(
         "PowerUser: its description cannot be cleared" in w and "Build and run workloads" in w
         for w in first.plan.warnings
     )
-    view = AccessView(moto_app)
-    described = view.client.describe_permission_set(
-        InstanceArn=view.instance, PermissionSetArn=view.permission_sets()["PowerUser"]
-    )["PermissionSet"]
+    described = AccessView(moto_app).described("PowerUser")
     assert described["Description"] == "Build and run workloads"
 
 
