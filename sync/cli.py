@@ -17,6 +17,7 @@ from pathlib import Path
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 from sync.bootstrap.run import add_sandbox, remove_sandbox, run_bootstrap
 from sync.delta.run import run_delta
@@ -28,10 +29,12 @@ from sync.render import (
     print_bootstrap,
     print_plan,
     show_access,
+    show_matrix,
     show_report,
 )
+from sync.reporting.html_page import report_html
 from sync.rules.loader import load_rules
-from sync.run import RunOptions, explain_access, run_sync
+from sync.run import RunOptions, access_report, explain_access, run_sync
 from sync.settings import Settings, load_settings, unknown_variables
 
 GOOGLE = frozenset(
@@ -48,6 +51,9 @@ RETRIES = frozenset({"retry_attempts", "retry_max_wait"})
 SETTINGS_OF = {
     "sync": frozenset(Settings.model_fields) - {"org_definition", "scheduled_runs"},
     "access": GOOGLE | RETRIES | {"rules"},
+    "report": GOOGLE
+    | RETRIES
+    | {"rules", "identity_store_id", "instance_arn", "rate_limit", "concurrency"},
     "bootstrap": GOOGLE | RETRIES | {"org_definition", "audit"},
     "definition": frozenset({"org_definition"}),
 }
@@ -149,7 +155,40 @@ def build_parser() -> argparse.ArgumentParser:
     answer_format = access.add_mutually_exclusive_group()
     answer_format.add_argument("--json", action="store_true", help="print the answer as JSON")
     answer_format.add_argument("--csv", action="store_true", help="print the answer as CSV")
+    answer_format.add_argument(
+        "--matrix",
+        action="store_true",
+        help="people x accounts, each cell the permission sets (narrowed by EMAIL and --account)",
+    )
     _add_settings_flags(access, "access")
+
+    report = commands.add_parser(
+        "report",
+        help="the access report: everyone x every account, why, the Organization, the risks "
+        "and what changed, as one HTML file a browser opens offline",
+    )
+    report.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="write the page here (default: access-report.html unless --json is given)",
+    )
+    report.add_argument(
+        "--json", metavar="FILE", help="write the report's data as JSON here ('-': standard output)"
+    )
+    report.add_argument(
+        "--live",
+        action="store_true",
+        help="what Identity Center holds now (every assignment, explained by the rules or "
+        "marked as outside them) instead of what the rules make true",
+    )
+    report.add_argument(
+        "--since",
+        type=Path,
+        metavar="PREVIOUS",
+        help="an earlier report's JSON: show what access was granted or removed since",
+    )
+    _add_settings_flags(report, "report")
 
     bootstrap = commands.add_parser(
         "bootstrap", help="the AWS Organization as code (deploy/org.yaml)"
@@ -276,10 +315,15 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
     if arguments.command == "access":
         if arguments.email is None and arguments.account is None:
             raise ConfigError("access needs a person's email, --account, or both")
+        if arguments.matrix:
+            show_matrix(access_report(settings), console, arguments.email, arguments.account)
+            return ExitCode.OK
         answer = explain_access(settings, arguments.email, arguments.account)
         subject = " in ".join(s for s in (arguments.email, arguments.account) if s)
         show_access(answer, console, subject, "csv" if arguments.csv else arguments.json)
         return ExitCode.OK
+    if arguments.command == "report":
+        return _report(arguments, settings, console)
     if arguments.command == "delta":
         options = RunOptions(apply=not arguments.dry_run, no_delete=arguments.no_delete)
         report = run_delta(settings, options)
@@ -304,6 +348,52 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
 
 
 PLAN_FORMAT = "sso-sync plan 1"
+
+
+def _report(arguments: argparse.Namespace, settings: Settings, console: Console) -> ExitCode:
+    previous = None
+    if arguments.since is not None:
+        try:
+            previous = json.loads(arguments.since.read_text(encoding="utf-8"))
+            if not isinstance(previous, dict) or not isinstance(previous.get("people"), list):
+                raise ValueError("not the JSON of an sso-sync access report")
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                f"--since {arguments.since}: not JSON ({error.msg} at line {error.lineno}, "
+                f"column {error.colno}): give the JSON a report wrote (sso-sync report --json "
+                "FILE, or reports/latest.json)"
+            ) from error
+        except (OSError, ValueError) as error:
+            raise ConfigError(
+                f"--since {arguments.since}: {error} (give the JSON a report wrote: "
+                "sso-sync report --json FILE, or reports/latest.json)"
+            ) from error
+    html_file = arguments.html
+    if html_file is None and arguments.json is None:
+        html_file = Path("access-report.html")
+    with Status("Reading Google Workspace and AWS…", console=Console(stderr=True)):
+        report = access_report(settings, arguments.live, previous)
+    if arguments.json == "-":
+        print(json.dumps(report, indent=1))
+    elif arguments.json is not None:
+        write_file(Path(arguments.json), json.dumps(report, indent=1))
+        console.print(f"Report data written to {escape(arguments.json)}")
+    if html_file is not None:
+        write_file(html_file, report_html(report))
+        console.print(
+            f"Access report ({report['view']} view: {len(report['people'])} people, "
+            f"{len(report['accounts'])} accounts) written to {escape(str(html_file))}: "
+            "open it in a browser."
+        )
+    return ExitCode.OK
+
+
+def write_file(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
 
 
 def _approval(arguments: argparse.Namespace, console: Console, progress: ApplyProgress) -> dict:

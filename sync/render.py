@@ -25,7 +25,9 @@ from rich.table import Table
 from sync.apply.executor import ApplyResult
 from sync.bootstrap.planner import Step
 from sync.bootstrap.run import BootstrapReport
-from sync.planning.access_report import AccessAnswer
+from sync.errors import ConfigError
+from sync.model import Account, OrganizationSnapshot
+from sync.planning.access_report import AccessAnswer, accounts_named
 from sync.planning.plan import Action, Plan, ValueChange, operation_json, value_changes
 from sync.run import RunReport
 
@@ -214,6 +216,64 @@ def show_access(
             f"  {row.principal}{people}"
         )
         console.print(f"{escape(line)}  [dim]# {escape(row.why)}[/dim]", highlight=False)
+
+
+def show_matrix(
+    report: dict[str, Any], console: Console, person: str | None, account: str | None
+) -> None:
+    """The access report's matrix for a quick look: people with access (or the one asked
+    about) x the accounts they reach, each cell the permission sets as short codes."""
+    accounts, sets = report["accounts"], report["permission_sets"]
+    columns = set(range(len(accounts)))
+    if account is not None:
+        org = OrganizationSnapshot(
+            report["management_account_id"],
+            tuple(Account(a["id"], a["name"], "ACTIVE", a["ou"], a["tags"]) for a in accounts),
+        )
+        chosen = {a.id for a in accounts_named(account, org)}
+        columns = {i for i, a in enumerate(accounts) if a["id"] in chosen}
+    people = [
+        p
+        for p in report["people"]
+        if (person is None or p["email"].lower() == person.lower())
+        and (person is not None or any(a in columns for a, _ in p["access"]))
+    ]
+    if person is not None and not people:
+        raise ConfigError(f"{person} is not among the people the rules sync")
+    used = sorted({a for p in people for a, _ in p["access"] if a in columns})
+    codes = short_codes([ps["name"] for ps in sets])
+    table = Table(title=escape(report["view_label"]), title_justify="left", show_lines=False)
+    table.add_column("person", no_wrap=True)
+    for index in used:
+        table.add_column(escape(accounts[index]["name"]), justify="center")
+    for row in people:
+        cells = dict(row["access"])
+        table.add_row(
+            escape(row["email"]),
+            *(
+                " ".join(sorted({codes[ps] for ps, _ in cells.get(index, [])})) or "·"
+                for index in used
+            ),
+        )
+    console.print(table)
+    legend = [f"{codes[i]} {ps['name']}" for i, ps in enumerate(sets)]
+    console.print("[dim]" + escape(", ".join(legend)) + "[/dim]")
+    console.print(
+        f"{len(people)} people x {len(used)} accounts. Why: sso-sync access EMAIL; the whole "
+        "picture: sso-sync report --html FILE."
+    )
+
+
+def short_codes(names: list[str]) -> list[str]:
+    """Distinct short codes from names: the capitals of PowerUser -> PU."""
+    codes: list[str] = []
+    for name in names:
+        code = "".join(c for c in name if c.isupper() or c.isdigit()) or name[:2].upper()
+        candidate, n = code, 2
+        while candidate in codes:
+            candidate, n = f"{code}{n}", n + 1
+        codes.append(candidate)
+    return codes
 
 
 def show_report(

@@ -10,9 +10,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sync.apply.executor import ApplyResult, Executor
 from sync.apply.run_lock import Lease, LeaseKeeper, LockHeld, run_lock_for
@@ -24,16 +26,18 @@ from sync.aws.retry import aws_retrying
 from sync.aws.sso_admin import AccessAdmin
 from sync.delta.change_hints import ChangeHints
 from sync.delta.slice_reader import read_slice
-from sync.errors import ConfigError, ExitCode, SafeguardRefusal
+from sync.errors import ConfigError, ExitCode, SafeguardRefusal, SyncError
 from sync.google.directory import connect_google
-from sync.model import GoogleSnapshot, IdcGroup, State
+from sync.model import GoogleSnapshot, IdcGroup, OrganizationSnapshot, State
 from sync.planning.access_report import AccessAnswer, explain
 from sync.planning.identity_planner import build_plan
 from sync.planning.plan import Plan, operation_json
 from sync.planning.safeguards import check_deletions, check_google_answer
 from sync.records.audit import AuditLog, audit_sink_for
 from sync.records.plans import save_plan
+from sync.records.reports import previous_report, save_report
 from sync.records.state import state_store_for
+from sync.reporting.access_matrix import LiveIdentityCenter, build_report
 from sync.rules.loader import load_rules
 from sync.rules.model import Rules
 from sync.settings import Settings
@@ -77,6 +81,10 @@ class RunReport:
     """A delta run found another run holding the lock, and left its changes for later."""
     plan_location: str | None = None
     """Where a run that applied nothing wrote its whole plan (SSO_SYNC_PLANS)."""
+    report_location: str | None = None
+    """Where a full sync wrote its access report (SSO_SYNC_REPORTS)."""
+    report_error: str | None = None
+    """Why the access report could not be written (the sync itself is unaffected)."""
     rechecks: frozenset[str] = frozenset()
     """A delta run's nested groups to read again while Google may still be catching up."""
     planned: bool = True
@@ -127,7 +135,12 @@ class RunReport:
             "seconds": round(self.seconds, 3),
         } | {
             key: value
-            for key, value in (("feed", self.feed), ("plan_location", self.plan_location))
+            for key, value in (
+                ("feed", self.feed),
+                ("plan_location", self.plan_location),
+                ("report_location", self.report_location),
+                ("report_error", self.report_error),
+            )
             if value is not None
         }
 
@@ -144,7 +157,9 @@ def run_sync(
     rules = rules or load_rules(settings.rules, settings.max_deletes)
     run_id = options.run_id or uuid.uuid4().hex[:12]
     if not options.apply:
-        report = _Run(settings, rules, run_id, options, changes).read_and_plan()
+        run = _Run(settings, rules, run_id, options, changes)
+        report = run.read_and_plan()
+        run.write_report(report)
         report.seconds = time.monotonic() - started
         if settings.plans:
             report.plan_location = save_plan(
@@ -176,6 +191,7 @@ def run_sync(
                 budget = options.time_budget or settings.time_budget
                 deadline = started + budget if budget else None
                 report.applied = run.apply(report.plan, audit, deadline, keeper.lost)
+            run.write_report(report)
         if keeper.lost.is_set():
             report.crashed = (
                 "lost the run lock (its lease could not be renewed): stopped starting "
@@ -226,6 +242,7 @@ class _Run:
         self._state_store = state_store_for(settings.state)
         self._state = State()
         self.executor: Executor | None = None
+        self._report_reads: tuple[GoogleSnapshot, OrganizationSnapshot] | None = None
 
     def read_and_plan(self) -> RunReport:
         """Everything is read before anything is written; then the plan and its safeguards."""
@@ -272,9 +289,32 @@ class _Run:
             self._check_managed_policies()
             org = OrganizationReader.connect(self._meter, self._retrying).read()
             access = (org, self._access.read())
+            self._report_reads = (google, org)
         plan = build_plan(google, idc, self._state, self._rules, access)
         self._state.memberships = plan.managed_after("membership")
         return plan
+
+    def write_report(self, report: RunReport) -> None:
+        """The access report of what this full sync read (the planned view), with what changed
+        since the last one, where SSO_SYNC_REPORTS says."""
+        prefix = self._settings.reports
+        if not prefix or self._report_reads is None or report.refused:
+            return
+        google, org = self._report_reads
+        try:
+            reader = OrganizationReader.connect(self._meter, self._retrying)
+            body = build_report(
+                self._rules,
+                google,
+                org,
+                datetime.now(UTC),
+                policies=reader.service_control_policies(),
+                previous=previous_report(prefix),
+            )
+            report.report_location = save_report(prefix, self._run_id, body)
+        except (SyncError, ClientError, BotoCoreError, OSError) as error:
+            report.report_error = f"the access report was not written: {error}"
+            log.error(report.report_error)
 
     def _check_managed_policies(self) -> None:
         """A misspelt AWS managed policy is a rules error found before any write."""
@@ -329,6 +369,36 @@ def explain_access(settings: Settings, email: str | None, account: str | None) -
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
     org = OrganizationReader.connect(CallMeter(None), retrying).read()
     return explain(rules, google, org, email, account)
+
+
+def access_report(
+    settings: Settings, live: bool = False, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`sso-sync report`: who reaches what and why, for everyone, with the Organization's
+    tree and the risks; with `live`, from what Identity Center holds now. Writes nothing."""
+    rules = load_rules(settings.rules)
+    google = connect_google(settings).read(rules.sync.groups)
+    meter = CallMeter(TokenBucket(settings.rate_limit))
+    retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
+    organization = OrganizationReader.connect(meter, retrying)
+    org = organization.read()
+    live_view = None
+    if live:
+        store_id, instance_arn = _identity_center(settings, meter, need_instance=True)
+        store = IdentityStore.connect(store_id, meter, retrying, settings.concurrency)
+        admin = AccessAdmin.connect(instance_arn or "", meter, retrying, settings.concurrency)
+        live_view = LiveIdentityCenter(
+            store.read(memberships_of=lambda _: True), admin.read(every_assignment=True)
+        )
+    return build_report(
+        rules,
+        google,
+        org,
+        datetime.now(UTC),
+        live_view,
+        organization.service_control_policies(),
+        previous,
+    )
 
 
 def _mode(changes: ChangeHints | None) -> str:

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="Where runs that only plan write the whole plan as JSON: a local folder or "
         "s3://bucket/prefix (latest.json and one document a run).",
     )
+    reports: str | None = Field(
+        None,
+        description="Where full syncs write the access report (who reaches what, and why): a "
+        "local folder or s3://bucket/prefix (latest.html, latest.json and one pair a run).",
+    )
     state: str = Field(
         ".sso-sync/state.json", description="State store: a local path or s3://bucket/key."
     )

@@ -7,9 +7,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from sync.bootstrap.run import run_bootstrap
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.http_server import LocalServer
+from sync.local.seed import seed_demo_directory
 from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT, environment
 from sync.rules.loader import parse_rules
 from sync.rules.model import Rules
@@ -92,3 +94,17 @@ def settings(
         rate_limit=500,
         retry_max_wait=0.5,
     )
+
+
+@pytest.fixture
+def company(
+    settings: Settings, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> tuple[Settings, dict[str, str]]:
+    """The demo company: its directory, and its Organization bootstrapped from deploy/."""
+    seed_demo_directory(google)
+    moto_app.service_quotas.account_quota = 50  # raised: the shipped definition has 16
+    assert run_bootstrap(settings, apply=True).exit_code == 0
+    client = boto3.client("organizations")
+    accounts = {a["Name"]: a["Id"] for a in client.list_accounts()["Accounts"]}
+    accounts["Management"] = accounts.pop("master")
+    return settings.model_copy(update={"rules": "mappings/rules.yaml"}), accounts

@@ -6,11 +6,9 @@ import json
 import boto3
 import pytest
 
-from sync.bootstrap.run import run_bootstrap
 from sync.cli import main
 from sync.local.aws import ExtendedMotoApp
-from sync.local.google_directory import GoogleDirectoryEmulator
-from sync.local.seed import DOMAIN, seed_demo_directory
+from sync.local.seed import DOMAIN
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView
@@ -26,20 +24,6 @@ SANDBOX_OWNERS = [
     "sofia.rossi",
     "yara.saleh",
 ]
-
-
-@pytest.fixture
-def company(
-    settings: Settings, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
-) -> tuple[Settings, dict[str, str]]:
-    """The demo company: its directory, and its Organization bootstrapped from deploy/."""
-    seed_demo_directory(google)
-    moto_app.service_quotas.account_quota = 50  # raised: the shipped definition has 16
-    assert run_bootstrap(settings, apply=True).exit_code == 0
-    client = boto3.client("organizations")
-    accounts = {a["Name"]: a["Id"] for a in client.list_accounts()["Accounts"]}
-    accounts["Management"] = accounts.pop("master")
-    return settings.model_copy(update={"rules": "mappings/rules.yaml"}), accounts
 
 
 def expected_assignments(

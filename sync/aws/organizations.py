@@ -55,6 +55,35 @@ class OrganizationReader:
             ) from error
         return OrganizationSnapshot(organization["MasterAccountId"], accounts, caller)
 
+    def service_control_policies(self) -> dict[str, tuple[str, ...]] | None:
+        """SCP names by target: an OU path ("/" the root) or an account id; None when this
+        account may not read them (a delegated administrator of Identity Center only)."""
+        try:
+            (root,) = self._pages("list_roots", "Roots")
+            paths = {root["Id"]: "/"}
+            self._unit_paths(root["Id"], "", paths)
+            names: dict[str, list[str]] = {}
+            for policy in self._pages("list_policies", "Policies", Filter="SERVICE_CONTROL_POLICY"):
+                for target in self._pages(
+                    "list_targets_for_policy", "Targets", PolicyId=policy["Id"]
+                ):
+                    key = paths.get(target["TargetId"], target["TargetId"])
+                    names.setdefault(key, []).append(policy["Name"])
+        except (ClientError, BotoCoreError) as error:
+            if error_code(error) in ("AccessDeniedException", "AWSOrganizationsNotInUseException"):
+                return None
+            raise ReadError(
+                f"reading the Organization's SCPs failed: {aws_error_text(error)}"
+            ) from error
+        return {target: tuple(sorted(found)) for target, found in names.items()}
+
+    def _unit_paths(self, parent_id: str, path: str, paths: dict[str, str]) -> None:
+        for unit in self._pages(
+            "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id
+        ):
+            paths[unit["Id"]] = f"{path}/{unit['Name']}"
+            self._unit_paths(unit["Id"], f"{path}/{unit['Name']}", paths)
+
     def _accounts_under(self, parent_id: str, path: str) -> Iterator[Account]:
         for raw in self._pages("list_accounts_for_parent", "Accounts", ParentId=parent_id):
             tags = self._pages("list_tags_for_resource", "Tags", ResourceId=raw["Id"])

@@ -59,7 +59,9 @@ class AccessAdmin:
 
     # --- reading ------------------------------------------------------------------------
 
-    def read(self) -> AccessSnapshot:
+    def read(self, every_assignment: bool = False) -> AccessSnapshot:
+        """Every permission set; the assignments of the managed ones (of all of them with
+        `every_assignment`, for the access report's live view)."""
         try:
             permission_sets = [
                 self._permission_set(arn)
@@ -72,7 +74,7 @@ class AccessAdmin:
                     PermissionSetArn=ps.arn,
                 )
                 for ps in permission_sets
-                if ps.managed
+                if ps.managed or every_assignment
             }
             assignments = [
                 IdcAssignment(
@@ -82,7 +84,7 @@ class AccessAdmin:
                     raw["PrincipalId"],
                 )
                 for ps in permission_sets
-                if ps.managed
+                if ps.arn in provisioned_to
                 for account_id in provisioned_to[ps.arn]
                 for raw in self._pages(
                     "list_account_assignments",

@@ -69,12 +69,12 @@ def explain(
                 else "not a member of any group the rules sync"
             )
     if account is not None:
-        chosen = {a.id for a in _accounts(account, org)}
+        chosen = {a.id for a in accounts_named(account, org)}
         grants = [g for g in grants if g.account.id in chosen]
     return AccessAnswer([_line(grant, google) for grant in grants], why_not)
 
 
-def _accounts(account: str, org: OrganizationSnapshot) -> list[Account]:
+def accounts_named(account: str, org: OrganizationSnapshot) -> list[Account]:
     """Accounts by name, id or selector (ou:, name:, id:, tag:, all, management)."""
     named = [a for a in org.accounts if account.lower() in (a.name.lower(), a.id)]
     if named:

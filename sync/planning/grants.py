@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sync.model import Account, GoogleGroup, GoogleSnapshot, OrganizationSnapshot
 from sync.rules.model import Rules
-from sync.rules.selectors import select_accounts
+from sync.rules.selectors import matched_accounts
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,9 @@ class Grant:
     principal_name: str
     """The group's Identity Center name, or the user's email."""
     why: str
+    selector: str = ""
+    """The rule's account selector that chose the account."""
+    rule_index: int = -1
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,14 @@ def evaluate_grants(
     users_by_email = {alias: user for user in active for alias in user.aliases}
     users_by_email |= {user.primary_email.lower(): user for user in active}
     for index, rule in enumerate(rules.assignments):
-        accounts = select_accounts(
+        matched = matched_accounts(
             org.accounts,
             tuple(rule.accounts),
             tuple(rule.exclude),
             org.management_account_id,
             rule.include_management_account,
         )
-        if not accounts:
+        if not matched:
             warnings.append(f"{rule_label(rules, index)}: the selectors match no active account")
             if not rule.allow_empty:
                 empty_rules.append(index)
@@ -65,13 +68,15 @@ def evaluate_grants(
                         group.id,
                         group.display_name,
                         rule_label(rules, index),
+                        selector.text,
+                        index,
                     )
-                    for account in accounts
+                    for account, selector in matched
                     for permission_set in rule.permission_sets
                 )
         if rule.user_from_tag is None:
             continue
-        for account in accounts:
+        for account, selector in matched:
             owner = account.tags.get(rule.user_from_tag, "").strip().lower()
             user = users_by_email.get(owner)
             if user is None:
@@ -88,6 +93,8 @@ def evaluate_grants(
                     user.id,
                     user.primary_email,
                     f"{rule_label(rules, index)}, {rule.user_from_tag} tag of the account",
+                    selector.text,
+                    index,
                 )
                 for permission_set in rule.permission_sets
             )

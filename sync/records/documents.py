@@ -41,6 +41,9 @@ class LocalDocument:
         os.replace(temporary, self._path)
 
 
+CONTENT_TYPES = {"html": "text/html; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
 class S3Document:
     def __init__(self, bucket: str, key: str, client: Any | None = None) -> None:
         self._bucket, self._key = bucket, key
@@ -60,7 +63,10 @@ class S3Document:
 
     def write(self, text: str) -> None:
         self._client.put_object(
-            Bucket=self._bucket, Key=self._key, Body=text.encode(), ContentType="application/json"
+            Bucket=self._bucket,
+            Key=self._key,
+            Body=text.encode(),
+            ContentType=CONTENT_TYPES.get(self._key.rpartition(".")[2], "application/json"),
         )
 
 

@@ -102,6 +102,22 @@ def select_accounts(
 ) -> list[Account]:
     """ACTIVE accounts matched by any `include` and no `exclude` selector. The management
     account only through the `management` selector or `include_management`."""
+    return [
+        account
+        for account, _ in matched_accounts(
+            accounts, include, exclude, management_account_id, include_management
+        )
+    ]
+
+
+def matched_accounts(
+    accounts: tuple[Account, ...],
+    include: tuple[Selector, ...],
+    exclude: tuple[Selector, ...],
+    management_account_id: str,
+    include_management: bool,
+) -> list[tuple[Account, Selector]]:
+    """`select_accounts`, each account with the first selector that chose it."""
     chosen = []
     for account in accounts:
         if account.status != "ACTIVE":
@@ -110,5 +126,5 @@ def select_accounts(
         if account.id == management_account_id and not include_management:
             matching = [s for s in matching if s.is_management]
         if matching and not any(s.matches(account, management_account_id) for s in exclude):
-            chosen.append(account)
+            chosen.append((account, matching[0]))
     return chosen
