@@ -4,8 +4,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The SAM CLI lives apart: its pins need not agree with the project's.
 SAM_STAMP := .venv-sam/.installed
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test format clean schema package bench-import bench build-SyncFunction
+.PHONY: install browser demo test format clean schema package bench-import bench build-SyncFunction
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,10 +22,17 @@ $(SAM_STAMP):
 
 install: $(STAMP)
 
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	$$sudo apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null
+
+browser: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(BIN)/sso-sync demo
 
-test: $(STAMP) $(SAM_STAMP)
+test: $(STAMP) $(SAM_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

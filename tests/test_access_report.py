@@ -211,7 +211,8 @@ def arguments_of(settings: Settings) -> list[str]:
     return [
         f"--{k.replace('_', '-')}={v}"
         for k, v in settings.model_dump().items()
-        if v is not None and k in ("google_credentials_file", "google_admin_email", "rules")
+        if v is not None
+        and k in ("google_credentials_file", "google_admin_email", "rules")
         or (v is not None and k in ("google_api_endpoint", "identity_store_id"))
     ]
 

@@ -231,3 +231,18 @@ def test_in_mode_apply_scheduled_runs_apply(
     assert isinstance(scheduled, dict), scheduled
     assert scheduled["outcome"] == "succeeded" and scheduled["applied"]["user.create"] > 20
     assert "plan_location" not in scheduled
+    report_location = scheduled["report_location"]
+    assert report_location.startswith(f"s3://{deployment.bucket}/reports/")
+    assert report_location.endswith(f"/{scheduled['run_id']}.html")
+    s3 = boto3.client("s3")
+    page = s3.get_object(Bucket=deployment.bucket, Key="reports/latest.html")
+    assert page["ContentType"] == "text/html; charset=utf-8"
+    assert b'<script id="report-data" type="application/json">' in page["Body"].read()
+    report = deployment.object("reports/latest.json")
+    assert report["view"] == "planned" and report["changes"] is None
+    assert any(p["access"] for p in report["people"]), "the packaged assets rendered a matrix"
+
+    (again,) = deployment.invoke(task_root, SCHEDULED)
+
+    assert isinstance(again, dict) and again["report_location"] != report_location
+    assert deployment.object("reports/latest.json")["changes"]["people"] == []

@@ -16,12 +16,15 @@ from sync.delta.run import run_delta
 from sync.errors import ExitCode
 from sync.local.seed import DOMAIN, seed_demo_directory
 from sync.local.stack import LocalStack, environment
-from sync.render import print_bootstrap, show_access, show_report
+from sync.render import print_bootstrap, show_access, show_matrix, show_report
+from sync.reporting.html_page import report_html
 from sync.rules.loader import load_rules
-from sync.run import RunOptions, explain_access, run_sync
+from sync.run import RunOptions, access_report, explain_access, run_sync
+from sync.settings import Settings
 
 RULES = Path("mappings/rules.yaml")
 WORKDIR = Path(".sso-sync/demo")
+REPORT = WORKDIR / "access-report.html"
 
 
 def run_demo(console: Console) -> ExitCode:
@@ -70,6 +73,9 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     console.print(Rule("Who can reach what, and why"))
     for person in (f"lena.novak@{DOMAIN}", f"priya.nair@{DOMAIN}"):
         show_access(explain_access(settings, person, None), console, person, as_json=False)
+    first_report = access_report(settings)
+    console.print("\nThe workload accounts at a glance (sso-sync access --matrix):")
+    show_matrix(first_report, console, None, "ou:/Workloads/**")
 
     run_delta(settings, RunOptions(apply=True, trigger="demo"), rules)  # starts the feed here
 
@@ -102,7 +108,23 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     console.print(Rule("Never touched"))
     console.print(f"breakglass@example.com still present: {'breakglass@example.com' in users}")
     console.print(f"AWSControlTowerAdmins still present: {'AWSControlTowerAdmins' in groups}")
+    _write_report(settings, first_report, console)
     return max(codes)
+
+
+def _write_report(settings: Settings, first: dict, console: Console) -> None:
+    """The access report a browser opens, with what changed since the first sync."""
+    console.print(Rule("The access report"))
+    report = access_report(settings, previous=first)
+    REPORT.write_text(report_html(report), encoding="utf-8")
+    REPORT.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    changed = len(report["changes"]["people"])
+    console.print(
+        f"Who can reach which account, with what and why, the Organization, the risks and what "
+        f"changed for {changed} people since the first sync: open {REPORT.resolve()} in a "
+        "browser (sso-sync report --html FILE makes one; the Lambda writes "
+        "reports/latest.html after each full sync)."
+    )
 
 
 def _show_audit(path: Path, console: Console) -> None:

@@ -1,0 +1,142 @@
+"""The demo's access report in a real browser: the README's demo command is run, and the page
+it writes is opened in headless Chromium; the matrix, its filters and a cell's why are checked
+through the DOM, and screenshots are kept in build/test-artifacts/."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page
+
+from tests.browser import chromium
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+WHY_LENA_PRODUCTION = (
+    "member of group Engineering (engineering@example.com) through backend@example.com; "
+    "assignments rule 3; account chosen by ou:/Workloads/Production"
+)
+
+
+@pytest.fixture(scope="module")
+def demo_report() -> tuple[Path, dict[str, Any]]:
+    """`sso-sync demo`, as the README runs it; the report it says it wrote."""
+    demo = subprocess.run(
+        [str(Path(sys.executable).parent / "sso-sync"), "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(ROOT / ".sso-sync")},
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    page = ROOT / ".sso-sync" / "demo" / "access-report.html"
+    assert f"open {page} in a browser" in demo.stdout.replace("\n", "")
+    return page, json.loads(page.with_suffix(".json").read_text())
+
+
+@pytest.fixture(scope="module")
+def page(demo_report: tuple[Path, dict[str, Any]]) -> Iterator[Page]:
+    with chromium() as browser:
+        tab = browser.new_page(viewport={"width": 1600, "height": 1400})
+        problems: list[str] = []
+        tab.on("pageerror", lambda error: problems.append(str(error)))
+        tab.on(
+            "console",
+            lambda message: problems.append(message.text) if _is_error(message) else None,
+        )
+        tab.on("request", lambda r: None if r.url.startswith("file:") else problems.append(r.url))
+        tab.goto(demo_report[0].as_uri())
+        tab.wait_for_selector("#matrix tbody tr[data-person]")
+        yield tab
+        assert problems == []  # no script error, no request off the file
+
+
+def _is_error(message: ConsoleMessage) -> bool:
+    return message.type == "error"
+
+
+def rows(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#matrix tbody tr[data-person]", "rows => rows.map(r => r.dataset.person)"
+    )
+
+
+def cell(page: Page, person: str, account_id: str) -> Any:
+    return page.locator(f'#matrix tr[data-person="{person}"] td[data-account="{account_id}"]')
+
+
+def test_the_matrix_shows_everyone_and_every_account(
+    page: Page, demo_report: tuple[Path, dict[str, Any]]
+) -> None:
+    _, data = demo_report
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "access-report.png")
+
+    assert rows(page) == [person["email"] for person in data["people"]]
+    headers = page.eval_on_selector_all(
+        "#matrix thead th[data-account]", "cells => cells.map(c => c.textContent)"
+    )
+    assert headers == [a["name"] + (" ★" if a["management"] else "") for a in data["accounts"]]
+    production = next(a["id"] for a in data["accounts"] if a["name"] == "Production")
+    assert cell(page, "lena.berg@example.com", production).text_content() == "ReadOnly"
+    assert cell(page, "paul.jensen@example.com", production).count() == 0  # not synced
+
+
+def test_who_can_reach_production_and_why(
+    page: Page, demo_report: tuple[Path, dict[str, Any]]
+) -> None:
+    _, data = demo_report
+    production = next(i for i, a in enumerate(data["accounts"]) if a["name"] == "Production")
+    reaching = [p["email"] for p in data["people"] if production in dict(p["access"])]
+
+    page.select_option("#filter-account", str(production))
+
+    assert rows(page) == reaching
+    assert "ravi.iyer@example.com" not in reaching and "tom.becker@example.com" not in reaching
+    assert len(reaching) == 14  # AWS-Admins and Engineering, less the two who left
+    assert page.locator("#matrix thead th[data-account]").count() == 1
+    production_id = data["accounts"][production]["id"]
+    cell(page, "lena.berg@example.com", production_id).click()
+    why = page.locator("#why")
+    assert why.is_visible()
+    assert "ReadOnly" in why.text_content()
+    assert WHY_LENA_PRODUCTION in why.text_content()
+    page.screenshot(path=ARTIFACTS / "access-report-production.png")
+    page.click("#filter-clear")
+
+
+def test_what_lena_can_reach(page: Page, demo_report: tuple[Path, dict[str, Any]]) -> None:
+    _, data = demo_report
+    page.fill("#filter-person", "lena")
+
+    assert rows(page) == ["lena.berg@example.com"]
+    page.check("#filter-with-access")
+    shown = page.eval_on_selector_all(
+        '#matrix tr[data-person="lena.berg@example.com"] td[data-account]',
+        "cells => cells.filter(c => c.textContent).map(c => c.textContent)",
+    )
+    assert sorted(shown) == ["PowerUser", "PowerUser", "ReadOnly", "SandboxAdmin"]
+    page.screenshot(path=ARTIFACTS / "access-report-lena.png")
+    page.click("#filter-clear")
+    assert len(rows(page)) == len(data["people"])
+
+
+def test_risks_and_changes_tabs(page: Page) -> None:
+    page.click('#tabs button[data-tab="risks"]')
+    management = page.locator("#risk-management").text_content()
+    assert "maya.chen@example.com" in management and "Billing" in management
+    assert "sandbox-lena.novak: SandboxAdmin" in page.locator("#risk-administrators").text_content()
+
+    page.click('#tabs button[data-tab="changes"]')
+    changes = page.locator("#changes tbody tr")
+    people = changes.evaluate_all("rows => rows.map(r => r.dataset.person)")
+    assert "nora.quinn@example.com" in people and "ravi.iyer@example.com" in people
+    nora = page.locator('#changes tr[data-person="nora.quinn@example.com"]').text_content()
+    assert "Development: DataScientist" in nora
+    page.screenshot(path=ARTIFACTS / "access-report-changes.png")
+    page.click('#tabs button[data-tab="matrix"]')
