@@ -98,7 +98,7 @@ def test_what_lena_reaches(company: tuple[Settings, dict[str, str]]) -> None:
 
 
 def test_organization_tree_and_risks(company: tuple[Settings, dict[str, str]]) -> None:
-    settings, accounts = company
+    settings, _ = company
 
     report = access_report(settings)
 
@@ -207,14 +207,18 @@ def test_what_changed_since_the_previous_report(
     assert changes_since(after, after)["people"] == []
 
 
+CONNECTION_SETTINGS = (
+    "google_credentials_file",
+    "google_admin_email",
+    "google_api_endpoint",
+    "rules",
+    "identity_store_id",
+)
+
+
 def arguments_of(settings: Settings) -> list[str]:
-    return [
-        f"--{k.replace('_', '-')}={v}"
-        for k, v in settings.model_dump().items()
-        if v is not None
-        and k in ("google_credentials_file", "google_admin_email", "rules")
-        or (v is not None and k in ("google_api_endpoint", "identity_store_id"))
-    ]
+    values = settings.model_dump()
+    return [f"--{k.replace('_', '-')}={values[k]}" for k in CONNECTION_SETTINGS if values[k]]
 
 
 def test_report_command_writes_the_page_and_its_data(
