@@ -60,7 +60,9 @@ bench-import: $(STAMP)
 	$(BIN)/python tests/bench/cold_import.py
 
 # 1k, 10k and 50k users against rate-limited emulators, then delta runs (idle cost, time to
-# access and to revoke); figures printed and in build/bench.json, build/delta-bench.json.
-bench: $(STAMP)
+# access and to revoke), then the access report at 500 and 5,000 people x 100 accounts (build
+# time, page size, seconds until Chromium shows it); figures printed and in build/*.json.
+bench: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m tests.bench.sync_bench --users 1000 10000 50000
 	$(BIN)/python -m tests.bench.delta_bench --users 1000 10000
+	$(BIN)/python -m tests.bench.report_bench --people 500 5000 --accounts 100

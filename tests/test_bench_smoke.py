@@ -55,3 +55,30 @@ def test_the_delta_benchmark_measures_idle_runs_onboarding_and_offboarding(
     assert set(rows) == {"idle delta run", "onboarding", "offboarding"}
     assert rows["idle delta run"]["aws_calls"] == {}
     assert rows["onboarding"]["writes"] > 0 and rows["offboarding"]["writes"] == 1
+
+
+def test_the_report_benchmark_builds_and_opens_the_page(tmp_path: Path) -> None:
+    output = tmp_path / "report.json"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.report_bench",
+            "--people",
+            "300",
+            "--accounts",
+            "20",
+            "--json",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(output.read_text())
+    assert row["cells_with_access"] > 300 and row["rows_drawn"] > 0
+    assert {"report_seconds", "browser_open_seconds", "peak_traced_mb"} <= set(row)
