@@ -126,11 +126,24 @@ def test_what_lena_can_reach(page: Page, demo_report: tuple[Path, dict[str, Any]
     assert len(rows(page)) == len(data["people"])
 
 
-def test_risks_and_changes_tabs(page: Page) -> None:
+def test_organization_risks_and_changes_tabs(
+    page: Page, demo_report: tuple[Path, dict[str, Any]]
+) -> None:
+    _, data = demo_report
     page.click('#tabs button[data-tab="risks"]')
     management = page.locator("#risk-management").text_content()
     assert "maya.chen@example.com" in management and "Billing" in management
-    assert "sandbox-lena.novak: SandboxAdmin" in page.locator("#risk-administrators").text_content()
+    administrators = page.locator("#risk-administrators").text_content()
+    assert "SandboxAdmin in sandbox-lena.novak" in administrators
+    assert f"AdministratorAccess in every account ({len(data['accounts'])})" in administrators
+    organization = page.locator("#tab-organization")
+    assert "null" not in organization.text_content()
+    production = organization.locator("li.account", has_text="Production (")
+    assert "env=prod" in production.text_content()
+    assert (
+        "region-allowlist"
+        in page.locator('#tab-organization li[data-ou="/Workloads"]').first.text_content()
+    )
 
     page.click('#tabs button[data-tab="changes"]')
     changes = page.locator("#changes tbody tr")

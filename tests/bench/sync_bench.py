@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +59,18 @@ def run_child(environment: dict[str, str]) -> tuple[dict, int]:
     return json.loads(result.stdout)["run"], peak
 
 
-def bench_size(users: int, scale: float, workdir: Path) -> list[dict[str, Any]]:
+@contextmanager
+def bench_stack(
+    users: int, scale: float, workdir: Path
+) -> Iterator[tuple[ExtendedMotoApp, GoogleDirectoryEmulator, dict[str, str], list[str]]]:
+    """Rate-limited emulators holding a synthetic directory of `users`, and the environment
+    that points `sso-sync` at them."""
     aws, google = ExtendedMotoApp(), GoogleDirectoryEmulator()
     google.add_user(ADMIN_EMAIL, "Workspace", "Admin", is_admin=True)
     aws_rate, google_rate = AWS_CALLS_PER_SECOND * scale, GOOGLE_QUERIES_PER_SECOND * scale
     aws.quota, google.quota = TokenBucket(aws_rate), TokenBucket(google_rate)
     aws.latency_seconds = google.latency_seconds = LATENCY_SECONDS / scale
     synced = seed_directory(google, users)
-    rows = []
     with LocalServer(aws) as aws_server, LocalServer(google) as google_server:
         key = google.issue_service_account_key(f"{google_server.url}/token")
         (workdir / "key.json").write_text(json.dumps(key))
@@ -85,6 +91,13 @@ def bench_size(users: int, scale: float, workdir: Path) -> list[dict[str, Any]]:
             "SSO_SYNC_CONCURRENCY": "16",
             "SSO_SYNC_RETRY_MAX_WAIT": "2",
         }
+        yield aws, google, environment, synced
+
+
+def bench_size(users: int, scale: float, workdir: Path) -> list[dict[str, Any]]:
+    aws_rate, google_rate = AWS_CALLS_PER_SECOND * scale, GOOGLE_QUERIES_PER_SECOND * scale
+    rows = []
+    with bench_stack(users, scale, workdir) as (aws, google, environment, synced):
         for scenario in ("first sync", "no-change sync", "1% churn"):
             if scenario == "1% churn":
                 churn(google, 0.01)

@@ -17,7 +17,7 @@
       else node.setAttribute(key, value === true ? "" : value);
     }
     for (const child of children) {
-      if (child === null || child === undefined) continue;
+      if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
     return node;
@@ -233,7 +233,9 @@
       lists.set(unit.path, children);
       accounts.forEach((a, i) => {
         if (a.ou !== unit.path) return;
-        const tags = Object.entries(a.tags).map(([k, v]) => el("span", { class: "tag", text: `${k}=${v}` }));
+        const tags = Object.entries(a.tags)
+          .filter(([, v]) => v !== a.owner)
+          .map(([k, v]) => el("span", { class: "tag", text: `${k}=${v}` }));
         children.append(
           el("li", { class: "account", "data-account": a.id },
             `${accountLabel(a)} `,
@@ -244,11 +246,11 @@
         );
       });
     }
-    section.replaceChildren(
-      el("h2", { text: "Organizational units and accounts" }),
-      R.scps_read ? null : el("p", { class: "none", text: "SCPs could not be read from the account the report ran in." }),
-      tree
-    );
+    section.replaceChildren(el("h2", { text: "Organizational units and accounts" }));
+    if (!R.scps_read) {
+      section.append(el("p", { class: "none", text: "SCPs could not be read from the account the report ran in." }));
+    }
+    section.append(tree);
   }
 
   // --- risks ------------------------------------------------------------------------------
@@ -263,6 +265,19 @@
   function orNone(rowsOf, make, empty) {
     return rowsOf.length ? make(rowsOf) : el("p", { class: "none", text: empty });
   }
+  function adminPlaces(where) {
+    const bySet = new Map();
+    for (const place of where) {
+      for (const name of place.permission_sets) {
+        if (!bySet.has(name)) bySet.set(name, []);
+        bySet.get(name).push(place.account);
+      }
+    }
+    return [...bySet]
+      .map(([name, places]) =>
+        `${name} in ${places.length === accounts.length ? `every account (${places.length})` : places.join(", ")}`)
+      .join("; ");
+  }
   function drawRisks() {
     const risk = R.risk;
     $("tab-risks").replaceChildren(
@@ -271,7 +286,7 @@
       el("h2", { text: "Who has administrator-level access, where" }),
       el("div", { id: "risk-administrators" },
         orNone(risk.administrators,
-          (r) => table(["Person", "Where"], r.map((x) => [x.person, x.where.map((w) => `${w.account}: ${w.permission_sets.join(", ")}`).join("; ")])),
+          (r) => table(["Person", "Where"], r.map((x) => [x.person, adminPlaces(x.where)])),
           "Nobody.")),
       el("h2", { text: "Who reaches the management account" }),
       el("div", { id: "risk-management" },
