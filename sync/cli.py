@@ -10,9 +10,11 @@ import logging
 import os
 import sys
 from argparse import SUPPRESS
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 from rich.console import Console
@@ -24,6 +26,7 @@ from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode, SyncError
 from sync.google.directory import connect_google
 from sync.planning.plan import Plan
+from sync.records.streamed_json import write_json
 from sync.render import (
     ApplyProgress,
     print_bootstrap,
@@ -338,8 +341,9 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
                 options = replace(options, **_approval(arguments, console, progress))
             report = run_sync(settings, replace(options, progress=progress))
         if arguments.command == "plan" and arguments.out is not None:
-            saved = report.plan.to_json() | {"format": PLAN_FORMAT}
-            arguments.out.write_text(json.dumps(saved, indent=1, default=str))
+            saved = {"format": PLAN_FORMAT} | report.plan.to_json()
+            with _opened(arguments.out) as out:
+                write_json(saved, out)
     asked = options.approve is not None and report.plan.operations
     show_report(report, console, as_json=arguments.json, show_plan=not asked)
     if getattr(arguments, "detailed_exitcode", False) and report.exit_code is ExitCode.OK:
@@ -386,6 +390,16 @@ def _report(arguments: argparse.Namespace, settings: Settings, console: Console)
             "open it in a browser."
         )
     return ExitCode.OK
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[TextIO]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as file:
+            yield file
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
 
 
 def write_file(path: Path, text: str) -> None:

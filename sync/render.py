@@ -29,6 +29,7 @@ from sync.errors import ConfigError
 from sync.model import Account, OrganizationSnapshot
 from sync.planning.access_report import AccessAnswer, accounts_named
 from sync.planning.plan import Action, Plan, ValueChange, operation_json, value_changes
+from sync.records.streamed_json import write_json
 from sync.run import RunReport
 
 SYMBOLS = {
@@ -282,7 +283,7 @@ def show_report(
     if as_json:
         body = report.plan.to_json()
         if report.applied is not None:
-            body["results"] = [
+            body["results"] = (
                 operation_json(outcome.operation)
                 | {
                     "result": "skipped"
@@ -294,9 +295,9 @@ def show_report(
                     "error": outcome.error or outcome.skipped,
                 }
                 for outcome in report.applied.outcomes
-            ]
+            )
         body["run"] = report.summary()
-        print(json.dumps(body, indent=2, default=str))
+        write_json(body, sys.stdout)
         return
     if report.feed is not None:
         print_feed(report.feed, console)

@@ -163,7 +163,7 @@ def run_sync(
         report.seconds = time.monotonic() - started
         if settings.plans:
             report.plan_location = save_plan(
-                settings.plans, run_id, report.plan.to_json() | {"run": report.summary()}
+                settings.plans, run_id, lambda: report.plan.to_json() | {"run": report.summary()}
             )
         return report
     lock = run_lock_for(settings.lock)

@@ -178,9 +178,10 @@ class Plan:
         }
 
     def to_json(self) -> dict[str, Any]:
+        """The plan as JSON; the operations an iterator, made one by one as it is written."""
         return {
             "summary": self.summary(),
-            "operations": [operation_json(op) for op in self.operations],
+            "operations": (operation_json(op) for op in self.operations),
             "warnings": list(self.warnings),
         }
 

@@ -3,6 +3,7 @@ written atomically, or one S3 object."""
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +20,9 @@ class Document(Protocol):
         """The text, or None when the document does not exist yet."""
         ...
 
-    def write(self, text: str) -> None: ...
+    def write(self, text: str | Iterable[str]) -> None:
+        """The whole text, or its chunks (never held whole in memory)."""
+        ...
 
 
 class LocalDocument:
@@ -32,15 +35,16 @@ class LocalDocument:
             return None
         return self._path.read_text(encoding="utf-8")
 
-    def write(self, text: str) -> None:
+    def write(self, text: str | Iterable[str]) -> None:
         """Atomically: a crash leaves the old or the new text, never half of one."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}-")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+            file.writelines([text] if isinstance(text, str) else text)
         os.replace(temporary, self._path)
 
 
+SPOOL_BYTES = 8 * 1024 * 1024
 CONTENT_TYPES = {"html": "text/html; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
@@ -61,13 +65,19 @@ class S3Document:
             raise ReadError(f"reading {self.location}: {error}") from error
         return body.decode()
 
-    def write(self, text: str) -> None:
-        self._client.put_object(
-            Bucket=self._bucket,
-            Key=self._key,
-            Body=text.encode(),
-            ContentType=CONTENT_TYPES.get(self._key.rpartition(".")[2], "application/json"),
-        )
+    def write(self, text: str | Iterable[str]) -> None:
+        # Chunks are spooled to a temporary file past a few MB: one PutObject, the whole text
+        # never in memory.
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
+            for chunk in [text] if isinstance(text, str) else text:
+                body.write(chunk.encode())
+            body.seek(0)
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                Body=body,
+                ContentType=CONTENT_TYPES.get(self._key.rpartition(".")[2], "application/json"),
+            )
 
 
 def split_s3_url(location: str) -> tuple[str, str]:
