@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,7 +28,13 @@ from sync.delta.change_hints import ChangeHints
 from sync.delta.slice_reader import read_slice
 from sync.errors import ConfigError, ExitCode, SafeguardRefusal, SyncError
 from sync.google.directory import connect_google
-from sync.model import GoogleSnapshot, IdcGroup, OrganizationSnapshot, State
+from sync.model import (
+    GoogleSnapshot,
+    IdcGroup,
+    IdentityCenterSnapshot,
+    OrganizationSnapshot,
+    State,
+)
 from sync.planning.access_report import AccessAnswer, explain
 from sync.planning.identity_planner import build_plan
 from sync.planning.plan import Plan, operation_json
@@ -43,6 +49,7 @@ from sync.rules.model import Rules
 from sync.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -279,17 +286,24 @@ class _Run:
         return report
 
     def _plan_everything(self) -> Plan:
-        google = self._google.read(self._rules.sync.groups)
-        check_google_answer(google)
-        self._state.nesting = {}
-        self._state.renest(google.groups)
-        idc = self._store.read(memberships_of=_relevant_groups(self._state, google))
+        # Google and AWS are read side by side: neither read depends on the other, and each
+        # has its own rate limit. Only which memberships to read waits for Google's groups.
+        google_read = _Background(lambda: self._google.read(self._rules.sync.groups))
+        users, groups = self._store.read_principals()
         access = None
         if self._access is not None:
             self._check_managed_policies()
             org = OrganizationReader.connect(self._meter, self._retrying).read()
             access = (org, self._access.read())
-            self._report_reads = (google, org)
+        google = google_read.result()
+        check_google_answer(google)
+        self._state.nesting = {}
+        self._state.renest(google.groups)
+        relevant = _relevant_groups(self._state, google)
+        memberships = self._store.read_memberships([g for g in groups if relevant(g)])
+        idc = IdentityCenterSnapshot(users, groups, memberships)
+        if access is not None:
+            self._report_reads = (google, access[0])
         plan = build_plan(google, idc, self._state, self._rules, access)
         self._state.memberships = plan.managed_after("membership")
         return plan
@@ -346,6 +360,29 @@ class _Run:
             self._options.progress,
         )
         return executor.apply(plan)
+
+
+class _Background(Generic[T]):
+    """A read on a thread of its own; `result()` waits for it and raises what it raised. A
+    daemon thread: Ctrl-C does not wait for a read nobody will use."""
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._outcome: tuple[T | None, BaseException | None] = (None, None)
+        self._thread = threading.Thread(target=self._run, args=(read,), daemon=True)
+        self._thread.start()
+
+    def _run(self, read: Callable[[], T]) -> None:
+        try:
+            self._outcome = (read(), None)
+        except BaseException as error:  # handed to the caller of result()
+            self._outcome = (None, error)
+
+    def result(self) -> T:
+        self._thread.join()
+        value, error = self._outcome
+        if error is not None:
+            raise error
+        return value  # type: ignore[return-value]
 
 
 def _disapproved(plan: Plan, options: RunOptions) -> str | None:

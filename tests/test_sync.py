@@ -56,6 +56,36 @@ def test_second_run_makes_zero_writes(
     assert set(moto_app.calls) == {"ListUsers", "ListGroups", "ListGroupMemberships"}
 
 
+def test_google_and_identity_center_are_read_side_by_side(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    seed_small_company(google)
+    google.latency_seconds = 0.3  # Google's read takes several of these; AWS's is immediate
+    google_requests_when_aws_is_listed: list[int] = []
+    moto_app.before_first["ListUsers"] = lambda: google_requests_when_aws_is_listed.append(
+        len(google.requests)
+    )
+
+    report = run_sync(settings, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK
+    (seen,) = google_requests_when_aws_is_listed
+    assert seen < len(google.requests) / 2, "Identity Center was read only after Google"
+
+
+def test_a_failed_google_read_while_aws_is_read_applies_nothing(
+    settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    seed_small_company(google)
+    google.faults.append(Fault("/members", 403, "forbidden", times=None))
+
+    with pytest.raises(ConfigError, match="Google refused access"):
+        run_sync(settings, APPLY, rules)
+
+    assert writes(moto_app) == {}
+    assert "ListUsers" in moto_app.calls  # read meanwhile, and nothing written after
+
+
 def test_primary_email_change_updates_the_same_user(
     settings: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
 ) -> None:

@@ -84,14 +84,24 @@ class IdentityStore:
 
     def read(self, memberships_of: Callable[[IdcGroup], bool]) -> IdentityCenterSnapshot:
         """All users and groups, and the memberships of the groups `memberships_of` selects."""
-        with self._reading() as pool:
+        users, groups = self.read_principals()
+        return IdentityCenterSnapshot(
+            users, groups, self.read_memberships([g for g in groups if memberships_of(g)])
+        )
+
+    def read_principals(self) -> tuple[tuple[IdcUser, ...], tuple[IdcGroup, ...]]:
+        """All users and all groups."""
+        with self._reading():
             users = tuple(self._list("list_users", "Users", _user))
             groups = tuple(self._list("list_groups", "Groups", _group))
-            # One listing per group: many small calls, so they run side by side under the
-            # shared rate limit.
-            listings = pool.map(self._memberships, [g for g in groups if memberships_of(g)])
-            memberships = tuple(m for listing in listings for m in listing)
-        return IdentityCenterSnapshot(users, groups, memberships)
+        return users, groups
+
+    def read_memberships(self, groups: list[IdcGroup]) -> tuple[IdcMembership, ...]:
+        """The memberships of these groups: one listing per group, many small calls, so they
+        run side by side under the shared rate limit."""
+        with self._reading() as pool:
+            listings = pool.map(self._memberships, groups)
+            return tuple(m for listing in listings for m in listing)
 
     def read_groups(
         self, group_ids: set[str], display_names: set[str]
