@@ -89,7 +89,10 @@ class Settings(BaseSettings):
         None, description="Identity Center instance whose store to use, if the account has several."
     )
     rate_limit: float = Field(
-        10.0, gt=0, description="Identity Center calls per second, all operations together."
+        20.0,
+        gt=0,
+        description="Identity Center calls per second at most, all operations together; "
+        "throttling cuts it, calls that pass restore it.",
     )
     time_budget: float | None = Field(
         None,

@@ -15,8 +15,11 @@ from typing import Any
 THROTTLED_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
 CUT_TO = 0.7
 """What a throttled call leaves of the rate."""
-RECOVERY_PER_SECOND = 0.5
-"""Calls per second the rate regains each second without throttling."""
+CUT_WINDOW_CALLS = 20
+"""Throttles within the time of this many calls after a cut are the same congestion (calls in
+flight together answer together): one cut, not one per call."""
+RECOVERY_SHARE_PER_SECOND = 0.025
+"""Share of the configured rate regained each second without throttling (0.5 calls/s at 20)."""
 
 
 class TokenBucket:
@@ -38,7 +41,7 @@ class TokenBucket:
         report the same congestion)."""
         with self._lock:
             now = time.monotonic()
-            if now - self._last_cut < 1 / self._rate:
+            if now - self._last_cut < CUT_WINDOW_CALLS / self._rate:
                 return
             self._last_cut = now
             self._rate = max(1.0, self._rate * CUT_TO)
@@ -47,7 +50,8 @@ class TokenBucket:
 
     def _recover(self, now: float) -> None:
         elapsed = now - self._updated
-        self._rate = min(self._ceiling, self._rate + elapsed * RECOVERY_PER_SECOND)
+        recovered = elapsed * RECOVERY_SHARE_PER_SECOND * self._ceiling
+        self._rate = min(self._ceiling, self._rate + recovered)
 
     def acquire(self) -> None:
         """Block until a call may be made."""

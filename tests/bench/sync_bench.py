@@ -1,7 +1,9 @@
-"""The sync against rate-limited emulators: API calls, throttling, wall time against the
-rate-limit lower bound, peak memory. Figures are printed (table and JSON), never asserted.
+"""The sync against rate-limited emulators: API calls, throttling, wall time and calls against
+a bound computed from the directory alone (tests/bench/bound.py), peak memory. Figures are
+printed (table and JSON), never asserted.
 
-    python tests/bench/sync_bench.py --users 1000 10000 50000 [--scale 10] [--json FILE]
+    python -m tests.bench.sync_bench --users 1000 10000 50000 [--scale 10] [--json FILE]
+        [--shared-limit-users 2000] [--resumable-users 100000 --budget 840]
 
 AWS's collective 20 calls/s for Identity Center and Google's 2,400 queries a minute are
 enforced by the emulators (throttling beyond), with 30 ms of latency a call; `--scale` speeds
@@ -17,6 +19,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +31,7 @@ from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.http_server import LocalServer
 from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT
+from tests.bench.bound import EMPTY, Work, required_work
 from tests.bench.directory import churn, seed_directory
 
 AWS_CALLS_PER_SECOND = 20
@@ -95,39 +99,132 @@ def bench_stack(
 
 
 def bench_size(users: int, scale: float, workdir: Path) -> list[dict[str, Any]]:
-    aws_rate, google_rate = AWS_CALLS_PER_SECOND * scale, GOOGLE_QUERIES_PER_SECOND * scale
+    """First sync, no change and 1% churn, each against the bound of its own directory."""
     rows = []
     with bench_stack(users, scale, workdir) as (aws, google, environment, synced):
+        held = EMPTY
         for scenario in ("first sync", "no-change sync", "1% churn"):
             if scenario == "1% churn":
                 churn(google, 0.01)
-            aws.reset_counters()
-            google.requests.clear()
-            google.throttled = 0
-            summary, peak_kb = run_child(environment)
-            aws_required = sum(aws.calls.values()) - sum(aws.throttled.values())
-            google_required = len(google.requests) - google.throttled
-            bound = google_required / google_rate + aws_required / aws_rate
-            rows.append(
-                {
-                    "users": users,
-                    "scenario": scenario,
-                    "outcome": summary["outcome"],
-                    "writes": sum(summary["applied"].values()),
-                    "google_calls": summary["api_calls"]["google"],
-                    "aws_calls": summary["api_calls"]["aws"],
-                    "aws_throttled": sum(aws.throttled.values()),
-                    "google_throttled": google.throttled,
-                    "throttled_share": (sum(aws.throttled.values()) + google.throttled)
-                    / max(1, sum(aws.calls.values()) + len(google.requests)),
-                    "seconds": summary["seconds"],
-                    "lower_bound_seconds": bound,
-                    "ratio_to_lower_bound": summary["seconds"] / bound if bound else None,
-                    "peak_rss_mb": peak_kb / 1024,
-                    "ssosync_model_calls": ssosync_calls(google, synced),
-                }
-            )
+            work, after = required_work(google, synced, held)
+            summary, peak_kb = measured_run(aws, google, environment)
+            rows.append(row(users, scenario, scale, summary, peak_kb, aws, google, work))
+            rows[-1]["ssosync_model_calls"] = ssosync_calls(google, synced)
+            held = after
     return rows
+
+
+def bench_shared_limit(users: int, scale: float, workdir: Path, share: float) -> dict[str, Any]:
+    """A first sync configured at the whole limit while other callers (the console, other
+    tools, AWS's own SCIM) use `share` of it: the bound is the capacity left to the sync."""
+    with bench_stack(users, scale, workdir) as (aws, google, environment, synced):
+        work, _ = required_work(google, synced, EMPTY)
+        assert aws.quota is not None
+        with OtherCallers(aws.quota, share * AWS_CALLS_PER_SECOND * scale):
+            summary, peak_kb = measured_run(aws, google, environment)
+        left = 1 - share
+        result = row(
+            users, f"first, others {share:.0%}", scale * left, summary, peak_kb, aws, google, work
+        )
+        result["scale"] = scale
+        return result
+
+
+def bench_resumable(
+    users: int, scale: float, workdir: Path, budget_seconds: float
+) -> dict[str, Any]:
+    """A first sync too long for one invocation: each run stops when its time budget ends and
+    the next continues (as the Lambda invokes itself), until the plan is done."""
+    with bench_stack(users, scale, workdir) as (aws, google, environment, synced):
+        work, _ = required_work(google, synced, EMPTY)
+        environment = {**environment, "SSO_SYNC_TIME_BUDGET": str(budget_seconds / scale)}
+        aws.reset_counters()
+        google.requests.clear()
+        peaks, seconds, outcome = [], 0.0, "incomplete"
+        while outcome == "incomplete" and len(peaks) < 100:
+            summary, peak_kb = run_child(environment)
+            outcome, seconds = summary["outcome"], seconds + summary["seconds"]
+            peaks.append(peak_kb / 1024)
+        aws_calls = sum(aws.calls.values()) - sum(aws.throttled.values())
+        bound = work.seconds(GOOGLE_QUERIES_PER_SECOND * scale, AWS_CALLS_PER_SECOND * scale)
+        return {
+            "users": users,
+            "scenario": "resumable first sync",
+            "outcome": outcome,
+            "invocations": len(peaks),
+            "budget_seconds_real_rate": budget_seconds,
+            "peak_rss_mb_per_invocation": [round(p) for p in peaks],
+            "seconds": seconds,
+            "lower_bound_seconds": bound,
+            "time_ratio": seconds / bound,
+            "aws_calls": aws_calls,
+            "required_aws_calls": work.aws_calls,
+            "calls_ratio": aws_calls / work.aws_calls,
+        }
+
+
+class OtherCallers:
+    """Takes `rate` of the emulated instance's calls a second, as other clients would."""
+
+    def __init__(self, quota: TokenBucket, rate: float) -> None:
+        self._quota, self._interval = quota, 1 / rate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._call, daemon=True)
+
+    def _call(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._quota.try_acquire()
+
+    def __enter__(self) -> "OtherCallers":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measured_run(
+    aws: ExtendedMotoApp, google: GoogleDirectoryEmulator, environment: dict[str, str]
+) -> tuple[dict, int]:
+    aws.reset_counters()
+    google.requests.clear()
+    google.throttled = 0
+    return run_child(environment)
+
+
+def row(
+    users: int,
+    scenario: str,
+    scale: float,
+    summary: dict,
+    peak_kb: int,
+    aws: ExtendedMotoApp,
+    google: GoogleDirectoryEmulator,
+    work: Work,
+) -> dict[str, Any]:
+    """One scenario's figures; `scale` sets the rates the bound assumes."""
+    bound = work.seconds(GOOGLE_QUERIES_PER_SECOND * scale, AWS_CALLS_PER_SECOND * scale)
+    aws_answered = sum(aws.calls.values()) - sum(aws.throttled.values())
+    google_answered = len(google.requests) - google.throttled
+    return {
+        "users": users,
+        "scenario": scenario,
+        "outcome": summary["outcome"],
+        "writes": sum(summary["applied"].values()),
+        "required_writes": work.aws_writes,
+        "google_calls": summary["api_calls"]["google"],
+        "aws_calls": summary["api_calls"]["aws"],
+        "aws_throttled": sum(aws.throttled.values()),
+        "google_throttled": google.throttled,
+        "throttled_share": sum(aws.throttled.values()) / max(1, sum(aws.calls.values())),
+        "seconds": summary["seconds"],
+        "lower_bound_seconds": bound,
+        "time_ratio": summary["seconds"] / bound,
+        "calls_ratio": (aws_answered + google_answered) / (work.aws_calls + work.google_calls),
+        "aws_calls_ratio": aws_answered / work.aws_calls,
+        "peak_rss_mb": peak_kb / 1024,
+    }
 
 
 def ssosync_calls(google: GoogleDirectoryEmulator, synced: list[str]) -> int:
@@ -142,20 +239,25 @@ def ssosync_calls(google: GoogleDirectoryEmulator, synced: list[str]) -> int:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = (
-        f"{'users':>7} {'scenario':<15} {'writes':>7} {'google':>7} {'aws':>8} "
-        f"{'thrott%':>7} {'wall s':>8} {'bound s':>8} {'ratio':>6} {'peak MB':>8} "
+    print(
+        f"{'users':>7} {'scenario':<19} {'writes':>7} {'google':>7} {'aws':>8} {'thrott%':>7} "
+        f"{'wall s':>8} {'bound s':>8} {'time/bd':>7} {'calls/bd':>8} {'peak MB':>8} "
         f"{'ssosync*':>10}"
     )
-    print(header)
     for row in rows:
         print(
-            f"{row['users']:>7} {row['scenario']:<15} {row['writes']:>7} "
+            f"{row['users']:>7} {row['scenario']:<19} {row['writes']:>7} "
             f"{sum(row['google_calls'].values()):>7} {sum(row['aws_calls'].values()):>8} "
             f"{100 * row['throttled_share']:>6.2f}% {row['seconds']:>8.1f} "
-            f"{row['lower_bound_seconds']:>8.1f} {row['ratio_to_lower_bound'] or 0:>6.2f} "
-            f"{row['peak_rss_mb']:>8.0f} {row['ssosync_model_calls']:>10}"
+            f"{row['lower_bound_seconds']:>8.1f} {row['time_ratio']:>7.2f} "
+            f"{row['calls_ratio']:>8.2f} {row['peak_rss_mb']:>8.0f} "
+            f"{row.get('ssosync_model_calls', ''):>10}"
         )
+    print(
+        "bound: from the generated directory alone (writes that must happen, listing pages "
+        "that must be read), at the rates; thrott%: the sync's AWS calls throttled; peak MB: "
+        "the sync process's own high-water mark (VmHWM)"
+    )
     print("* ssosync: calls its documented pattern makes for the same directory (modelled)")
     for row in rows:
         calls = ", ".join(f"{k}={v}" for k, v in sorted(row["aws_calls"].items()))
@@ -164,17 +266,60 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"  {row['users']} {row['scenario']}: Google {calls}")
 
 
+def print_resumable(result: dict[str, Any]) -> None:
+    print(
+        f"Resumable first sync of {result['users']:,} people, a "
+        f"{result['budget_seconds_real_rate']:g} s budget an invocation at real rates: "
+        f"{result['outcome']} after "
+        f"{result['invocations']} invocations; peak memory per invocation "
+        f"{result['peak_rss_mb_per_invocation']} MB; {result['seconds']:.0f} s of runs, "
+        f"{result['time_ratio']:.2f}x the bound; AWS calls {result['aws_calls']:,} = "
+        f"{result['calls_ratio']:.2f}x the required {result['required_aws_calls']:,}"
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, nargs="+", default=[1000, 10000, 50000])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="*", default=[1000, 10000, 50000])
     parser.add_argument("--scale", type=float, default=10.0)
+    parser.add_argument(
+        "--shared-limit-users",
+        type=int,
+        default=0,
+        help="also a first sync of this many people while other callers use 25%% of the limit",
+    )
+    parser.add_argument(
+        "--resumable-users",
+        type=int,
+        default=0,
+        help="also a first sync of this many people through time budget and continuation",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=840.0,
+        help="seconds an invocation may run at real rates (the template's: 840)",
+    )
     parser.add_argument("--json", type=Path, default=Path("build/bench.json"))
     arguments = parser.parse_args()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    resumable = None
     started = time.monotonic()
     for users in arguments.users:
         with tempfile.TemporaryDirectory() as workdir:
             rows += bench_size(users, arguments.scale, Path(workdir))
+    if arguments.shared_limit_users:
+        with tempfile.TemporaryDirectory() as workdir:
+            rows.append(
+                bench_shared_limit(
+                    arguments.shared_limit_users, arguments.scale, Path(workdir), 0.25
+                )
+            )
+    if arguments.resumable_users:
+        with tempfile.TemporaryDirectory() as workdir:
+            resumable = bench_resumable(
+                arguments.resumable_users, arguments.scale, Path(workdir), arguments.budget
+            )
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"scale x{arguments.scale:g} (AWS {AWS_CALLS_PER_SECOND * arguments.scale:g}/s, "
@@ -183,8 +328,10 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d')}, bench took {time.monotonic() - started:.0f}s"
     )
     print_table(rows)
+    if resumable:
+        print_resumable(resumable)
     arguments.json.parent.mkdir(parents=True, exist_ok=True)
-    arguments.json.write_text(json.dumps(rows, indent=2))
+    arguments.json.write_text(json.dumps({"runs": rows, "resumable": resumable}, indent=2))
     print(f"JSON: {arguments.json}")
 
 
