@@ -11,7 +11,21 @@ def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
 
     result = subprocess.run(
-        [sys.executable, "-m", "tests.bench.sync_bench", "--users", "150", "--json", str(output)],
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.sync_bench",
+            "--users",
+            "150",
+            "--shared-limit-users",
+            "150",
+            "--resumable-users",
+            "150",
+            "--budget",
+            "5",
+            "--json",
+            str(output),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -19,10 +33,18 @@ def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
 
     print(result.stdout)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.loads(output.read_text())
-    assert [row["scenario"] for row in rows] == ["first sync", "no-change sync", "1% churn"]
-    assert rows[0]["writes"] > 0 and rows[1]["writes"] == 0
-    assert all("ratio_to_lower_bound" in row and "peak_rss_mb" in row for row in rows)
+    figures = json.loads(output.read_text())
+    rows = figures["runs"]
+    assert [row["scenario"] for row in rows] == [
+        "first sync",
+        "no-change sync",
+        "1% churn",
+        "first, others 25%",
+    ]
+    assert rows[0]["writes"] == rows[0]["required_writes"] > 0 and rows[1]["writes"] == 0
+    assert all({"time_ratio", "calls_ratio", "peak_rss_mb"} <= set(row) for row in rows)
+    resumable = figures["resumable"]
+    assert resumable["outcome"] == "succeeded" and resumable["invocations"] > 1
 
 
 def test_the_delta_benchmark_measures_idle_runs_onboarding_and_offboarding(
