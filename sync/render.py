@@ -133,6 +133,9 @@ BOOTSTRAP_SYMBOLS = {
     Step.UPDATE_BUDGET: ("~", "yellow"),
     Step.MOVE_ACCOUNT: ("~", "yellow"),
     Step.TAG_ACCOUNT: ("~", "yellow"),
+    Step.UPDATE_STACK_SET: ("~", "yellow"),
+    Step.WITHDRAW_STACK_SET: ("-", "red"),
+    Step.DELETE_STACK_SET: ("-", "red"),
 }
 
 
@@ -145,6 +148,8 @@ def print_bootstrap(report: BootstrapReport, console: Console) -> None:
             highlight=False,
             soft_wrap=True,
         )
+        for line in operation.shows:
+            console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
     for notice in report.plan.notices:
         console.print(f"[yellow]! {escape(notice)}[/yellow]", highlight=False, soft_wrap=True)
     steps = len(report.plan.operations)

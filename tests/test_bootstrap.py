@@ -167,16 +167,25 @@ def test_an_email_in_use_elsewhere_fails_clearly_and_the_rest_applies(
 
     assert report.exit_code is ExitCode.RUN_FAILED
     assert report.result is not None
-    (failure,) = report.result.failures
+    failure, *registry = report.result.failures
     assert failure.operation.target == "Infra"
     assert "CreateAccount FAILED: EMAIL_ALREADY_EXISTS" in (failure.error or "")
     assert "Production" in organization()["accounts"]
+    # The shared registry lives in Infra: its stack sets fail, saying why, and nothing else.
+    assert [f.operation.target for f in registry] == [
+        "sso-sync-registry-source in /Shared/Infra",
+        "sso-sync-registry-destination in /Workloads",
+    ]
+    assert all("account Infra does not exist" in (f.error or "") for f in registry)
 
 
 def test_an_account_renamed_in_aws_is_matched_by_email(bootstrap_settings: Settings) -> None:
     run_bootstrap(bootstrap_settings, apply=True)
     text = bootstrap_settings.org_definition.read_text()
-    bootstrap_settings.org_definition.write_text(text.replace("name: Infra,", "name: Platform,"))
+    renamed = text.replace("name: Infra,", "name: Platform,").replace(
+        "account: Infra", "account: Platform"
+    )
+    bootstrap_settings.org_definition.write_text(renamed)
 
     report = run_bootstrap(bootstrap_settings, apply=False)
 

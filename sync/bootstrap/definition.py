@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync.errors import ConfigError
+from sync.rules.access import AWS_MANAGED_POLICY_PREFIX, MANAGED_POLICY_ARN
 from sync.rules.yaml_documents import Problem, parse_document
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -53,6 +54,77 @@ class Sandboxes(_Strict):
         return [o if isinstance(o, SandboxSpec) else SandboxSpec(owner=o) for o in self.owners]
 
 
+GITHUB_OWNER = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$"
+REPOSITORY = r"^(\*|[A-Za-z0-9._-]{1,100})$"
+GIT_NAME = r"^[^\s:*?\[\\]{1,255}$"
+
+
+class DeployRoleSpec(_Strict):
+    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "github-deploy"
+    """The deploy role's name in every account of the OU."""
+    repositories: Annotated[list[Annotated[str, Field(pattern=REPOSITORY)]], Field(min_length=1)]
+    """Repositories of the GitHub organization that may deploy here ("*": every one)."""
+    environments: list[Annotated[str, Field(pattern=GIT_NAME)]] = []
+    """Only jobs of these GitHub environments (their token's sub names the environment)."""
+    branches: list[Annotated[str, Field(pattern=GIT_NAME)]] = []
+    """Only workflows running on these branches."""
+    managed_policies: Annotated[list[str], Field(min_length=1)]
+    """AWS managed policies (short names such as PowerUserAccess, or ARNs)."""
+
+    @model_validator(mode="after")
+    def _environments_or_branches(self) -> Self:
+        if self.environments and self.branches:
+            raise ValueError(
+                "give environments or branches, not both: a job's token names its environment "
+                "when it has one, its branch otherwise (GitHub's OIDC guide)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _policies_exist_as_arns(self) -> Self:
+        for arn in self.policy_arns():
+            if not MANAGED_POLICY_ARN.fullmatch(arn):
+                raise ValueError(f"{arn!r} is not an AWS managed policy ARN")
+        return self
+
+    def policy_arns(self) -> list[str]:
+        return [
+            name if name.startswith("arn:") else AWS_MANAGED_POLICY_PREFIX + name
+            for name in self.managed_policies
+        ]
+
+
+class CiAccess(_Strict):
+    github_organization: Annotated[str, Field(pattern=GITHUB_OWNER)]
+    deploy_roles: Annotated[dict[OuPath, DeployRoleSpec], Field(min_length=1)]
+    """Per OU: the deploy role every account in it (now or later) gets."""
+
+    def subjects(self, role: DeployRoleSpec) -> list[str]:
+        """The token sub claims the role trusts (GitHub: 'About security hardening with
+        OpenID Connect', example subject claims)."""
+        found = []
+        for repository in role.repositories:
+            base = f"repo:{self.github_organization}/{repository}"
+            if role.environments:
+                found += [f"{base}:environment:{name}" for name in role.environments]
+            elif role.branches:
+                found += [f"{base}:ref:refs/heads/{name}" for name in role.branches]
+            else:
+                found.append(f"{base}:*")
+        return found
+
+
+class SharedRegistry(_Strict):
+    account: str
+    """The account holding the company's container registry (Infra)."""
+    repository_prefixes: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._/-]{0,255}$")]], Field(min_length=1)
+    ]
+    """Repositories whose names start with one of these replicate."""
+    destinations: Annotated[list[OuPath], Field(min_length=1)] = ["/Workloads"]
+    """OUs whose accounts (and those of OUs below) receive the images."""
+
+
 class OrgDefinition(_Strict):
     version: Literal[1]
     home_region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
@@ -66,6 +138,10 @@ class OrgDefinition(_Strict):
     sandboxes: Sandboxes | None = None
     delegated_administrator: str | None = None
     """Name of the account registered as Identity Center delegated administrator."""
+    ci_access: CiAccess | None = None
+    """CI deploy roles, trusted through GitHub Actions' OIDC tokens: no keys."""
+    shared_registry: SharedRegistry | None = None
+    """The central container registry and where its images replicate."""
 
     @model_validator(mode="after")
     def _parents_defined(self) -> Self:
@@ -116,7 +192,7 @@ def load_definition(path: Path) -> tuple[OrgDefinition, dict[str, str]]:
     scp_directory = path.parent / "scps"
 
     def problems(definition: OrgDefinition) -> list[Problem]:
-        found = _account_problems(definition)
+        found = _account_problems(definition) + _shared_service_problems(definition)
         found += _scp_problems(definition, scp_directory, scps)
         return found
 
@@ -147,6 +223,43 @@ def _account_problems(definition: OrgDefinition) -> list[Problem]:
     if delegated is not None and delegated.lower() not in names:
         found.append((("delegated_administrator",), f"no account named {delegated}"))
     return found
+
+
+def _shared_service_problems(definition: OrgDefinition) -> list[Problem]:
+    found: list[Problem] = []
+    units = definition.organizational_units
+    if definition.ci_access is not None:
+        paths = list(definition.ci_access.deploy_roles)
+        for path in paths:
+            where = ("ci_access", "deploy_roles", path)
+            if path not in units:
+                found.append((where, f"OU {path} is not in organizational_units"))
+            if outer := next((p for p in paths if p != path and _within(path, p)), None):
+                found.append(
+                    (
+                        where,
+                        f"{path} is inside {outer}, which has a deploy role too: an account "
+                        "gets one OIDC provider, so give deploy roles to OUs that do not nest",
+                    )
+                )
+    registry = definition.shared_registry
+    if registry is not None:
+        names = {account.name.lower(): account for account in definition.all_accounts()}
+        source = names.get(registry.account.lower())
+        if source is None:
+            found.append((("shared_registry", "account"), f"no account named {registry.account}"))
+        for index, path in enumerate(registry.destinations):
+            where = ("shared_registry", "destinations", index)
+            if path not in units:
+                found.append((where, f"OU {path} is not in organizational_units"))
+            elif source is not None and _within(source.ou, path):
+                found.append((where, f"{registry.account} itself is in {path}"))
+    return found
+
+
+def _within(path: str, unit: str) -> bool:
+    """`path` is the OU `unit` or below it."""
+    return path == unit or path.startswith(unit + "/")
 
 
 def _scp_problems(

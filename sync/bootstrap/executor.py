@@ -2,6 +2,7 @@
 changes with ConcurrentModificationException), each step retried and audited. Ids of what
 earlier steps created are resolved as the run goes."""
 
+import re
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -11,10 +12,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
 from sync.aws.retry import aws_error_text, error_code
-from sync.bootstrap.live import IDENTITY_CENTER_PRINCIPAL, SCP, LiveOrganization
+from sync.bootstrap.live import (
+    IDENTITY_CENTER_PRINCIPAL,
+    SCP,
+    STACK_SET_TAG,
+    LiveOrganization,
+)
 from sync.bootstrap.planner import BootstrapOperation, BootstrapPlan, Step
 from sync.records.audit import AuditLog
 
+ACCOUNT_PLACEHOLDER = re.compile(r"<account:([^>]+)>")
 NOTIFICATION_THRESHOLDS = (("ACTUAL", 50), ("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100))
 
 
@@ -54,9 +61,11 @@ class BootstrapExecutor:
         audit: AuditLog,
         poll_seconds: float = 0.1,
         wait_seconds: float = 900.0,
+        cloudformation: Any | None = None,
     ) -> None:
         self._organizations = organizations
         self._budgets = budgets
+        self._cloudformation = cloudformation
         self._retrying = retrying
         self._audit = audit
         self._poll_seconds = poll_seconds
@@ -142,6 +151,15 @@ class BootstrapExecutor:
                 self._budget(operation.step, details)
             case Step.UNSUBSCRIBE_OWNER:
                 self._unsubscribe(details["budget"], details["email"])
+            case (
+                Step.ENABLE_STACK_SETS
+                | Step.CREATE_STACK_SET
+                | Step.UPDATE_STACK_SET
+                | Step.DEPLOY_STACK_SET
+                | Step.WITHDRAW_STACK_SET
+                | Step.DELETE_STACK_SET
+            ):
+                self._stack_set(operation.step, details)
             case Step.REGISTER_ADMINISTRATOR:
                 self._organizations.enable_aws_service_access(
                     ServicePrincipal=IDENTITY_CENTER_PRINCIPAL
@@ -150,6 +168,99 @@ class BootstrapExecutor:
                     AccountId=self._account(details["account"]),
                     ServicePrincipal=IDENTITY_CENTER_PRINCIPAL,
                 )
+
+    def _stack_set(self, step: Step, details: dict[str, Any]) -> None:
+        """Service-managed stack sets (CloudFormation User Guide, StackSets): each change is
+        an operation that runs for a while; the next waits for it."""
+        cloudformation = self._cloudformation
+        name = details.get("stack_set", "")
+        match step:
+            case Step.ENABLE_STACK_SETS:
+                cloudformation.activate_organizations_access()
+                return
+            case Step.CREATE_STACK_SET:
+                cloudformation.create_stack_set(
+                    StackSetName=name,
+                    Description="sso-sync bootstrap (deploy/org.yaml)",
+                    TemplateBody=self._template(details),
+                    Parameters=self._parameters(details["parameters"]),
+                    Capabilities=["CAPABILITY_NAMED_IAM"],
+                    PermissionModel="SERVICE_MANAGED",
+                    AutoDeployment={
+                        "Enabled": details["auto_deployment"],
+                        "RetainStacksOnAccountRemoval": False,
+                    }
+                    if details["auto_deployment"]
+                    else {"Enabled": False},
+                    Tags=[{"Key": STACK_SET_TAG[0], "Value": STACK_SET_TAG[1]}],
+                )
+                self._deploy(name, details)
+            case Step.UPDATE_STACK_SET:
+                answer = cloudformation.update_stack_set(
+                    StackSetName=name,
+                    TemplateBody=self._template(details),
+                    Parameters=self._parameters(details["parameters"]),
+                    Capabilities=["CAPABILITY_NAMED_IAM"],
+                )
+                self._wait_for_stack_set(name, answer["OperationId"])
+            case Step.DEPLOY_STACK_SET:
+                self._deploy(name, details)
+            case Step.WITHDRAW_STACK_SET:
+                answer = cloudformation.delete_stack_instances(
+                    StackSetName=name,
+                    DeploymentTargets={
+                        "OrganizationalUnitIds": [self._unit(p) for p in details["targets"]]
+                    },
+                    Regions=details["regions"],
+                    RetainStacks=False,
+                )
+                self._wait_for_stack_set(name, answer["OperationId"])
+            case Step.DELETE_STACK_SET:
+                cloudformation.delete_stack_set(StackSetName=name)
+
+    def _deploy(self, name: str, details: dict[str, Any]) -> None:
+        targets: dict[str, Any] = {
+            "OrganizationalUnitIds": [self._unit(path) for path in details["targets"]]
+        }
+        if details.get("only_account"):
+            targets |= {
+                "Accounts": [self._account(details["only_account"])],
+                "AccountFilterType": "INTERSECTION",
+            }
+        answer = self._cloudformation.create_stack_instances(
+            StackSetName=name, DeploymentTargets=targets, Regions=details["regions"]
+        )
+        self._wait_for_stack_set(name, answer["OperationId"])
+
+    def _template(self, details: dict[str, Any]) -> str:
+        return self._resolved(details["template"])
+
+    def _resolved(self, text: str) -> str:
+        """Account placeholders of the plan (accounts this run created) as their ids."""
+        return ACCOUNT_PLACEHOLDER.sub(lambda found: self._account(found[1]), text)
+
+    def _parameters(self, values: dict[str, str]) -> list[dict[str, str]]:
+        return [
+            {"ParameterKey": key, "ParameterValue": self._resolved(value)}
+            for key, value in sorted(values.items())
+        ]
+
+    def _wait_for_stack_set(self, name: str, operation_id: str) -> None:
+        deadline = time.monotonic() + self._wait_seconds
+        pause = self._poll_seconds
+        while True:
+            operation = self._cloudformation.describe_stack_set_operation(
+                StackSetName=name, OperationId=operation_id
+            )["StackSetOperation"]
+            if operation["Status"] == "SUCCEEDED":
+                return
+            if operation["Status"] in ("FAILED", "STOPPED"):
+                reason = operation.get("StatusReason") or "see the stack instances' status"
+                raise StepFailed(f"stack set {name}: {operation['Action']} {reason}")
+            if time.monotonic() > deadline:
+                raise StepFailed(f"stack set {name}: operation {operation_id} still running")
+            time.sleep(pause)
+            pause = min(pause * 1.5, 10.0)
 
     def _create_account(self, details: dict[str, Any]) -> None:
         status = self._organizations.create_account(

@@ -16,6 +16,8 @@ from sync.errors import ReadError
 ACCOUNT_QUOTA_NAME = "Default maximum number of accounts"
 SCP = "SERVICE_CONTROL_POLICY"
 IDENTITY_CENTER_PRINCIPAL = "sso.amazonaws.com"
+STACK_SET_PREFIX = "sso-sync-"
+STACK_SET_TAG = ("managed-by", "sso-sync-bootstrap")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,17 @@ class LivePolicy:
 
 
 @dataclass(frozen=True)
+class LiveStackSet:
+    name: str
+    template: str
+    parameters: dict[str, str]
+    target_paths: frozenset[str]
+    """The OUs it is deployed to, as paths."""
+    managed: bool
+    """Tagged as made by the bootstrap: only these are ever changed or deleted."""
+
+
+@dataclass(frozen=True)
 class LiveOrganization:
     exists: bool
     management_account_id: str = ""
@@ -57,6 +70,10 @@ class LiveOrganization:
     budget_subscribers: dict[str, frozenset[str]] = field(default_factory=dict)
     """Budget name -> the addresses its notifications mail (lower case)."""
     delegated_administrators: frozenset[str] = frozenset()
+    stack_sets_access: bool = False
+    """CloudFormation StackSets' trusted access to the Organization is on."""
+    stack_sets: tuple[LiveStackSet, ...] = ()
+    """The stack sets whose names start with sso-sync-."""
 
 
 def _policy_type_status(root: dict, policy_type: str) -> str | None:
@@ -67,12 +84,18 @@ def _policy_type_status(root: dict, policy_type: str) -> str | None:
 
 class OrganizationState:
     def __init__(
-        self, organizations: Any, budgets: Any, retrying: Retrying, quotas: Any | None = None
+        self,
+        organizations: Any,
+        budgets: Any,
+        retrying: Retrying,
+        quotas: Any | None = None,
+        cloudformation: Any | None = None,
     ) -> None:
         self._organizations = organizations
         self._budgets = budgets
         self._retrying = retrying
         self._quotas = quotas
+        self._cloudformation = cloudformation
 
     def _account_quota(self) -> int | None:
         """The Organization's account quota; AWS Organizations documents 10 by default (fewer
@@ -148,6 +171,8 @@ class OrganizationState:
                     ServicePrincipal=IDENTITY_CENTER_PRINCIPAL,
                 )
             ),
+            stack_sets_access=self._stack_sets_access(),
+            stack_sets=tuple(self._stack_sets(paths)),
         )
 
     def _collect_units(self, parent_id: str, path: str, units: dict[str, str]) -> None:
@@ -205,6 +230,42 @@ class OrganizationState:
                 )
             )
         return subscribers
+
+    def _stack_sets_access(self) -> bool:
+        if self._cloudformation is None:
+            return False
+        answer = self._retrying(self._cloudformation.describe_organizations_access)
+        return answer.get("Status") == "ENABLED"
+
+    def _stack_sets(self, paths: dict[str, str]) -> list[LiveStackSet]:
+        if self._cloudformation is None:
+            return []
+        found = []
+        summaries = all_pages(
+            self._cloudformation.list_stack_sets, "Summaries", self._retrying, Status="ACTIVE"
+        )
+        for summary in summaries:
+            if not summary["StackSetName"].startswith(STACK_SET_PREFIX):
+                continue
+            stack_set = self._retrying(
+                self._cloudformation.describe_stack_set, StackSetName=summary["StackSetName"]
+            )["StackSet"]
+            tags = {tag["Key"]: tag["Value"] for tag in stack_set.get("Tags", [])}
+            found.append(
+                LiveStackSet(
+                    stack_set["StackSetName"],
+                    stack_set.get("TemplateBody", ""),
+                    {
+                        p["ParameterKey"]: p.get("ParameterValue", "")
+                        for p in stack_set.get("Parameters", [])
+                    },
+                    frozenset(
+                        paths.get(unit, unit) for unit in stack_set.get("OrganizationalUnitIds", [])
+                    ),
+                    tags.get(STACK_SET_TAG[0]) == STACK_SET_TAG[1],
+                )
+            )
+        return found
 
     def _pages(self, operation: str, key: str, **params: Any) -> list:
         return all_pages(getattr(self._organizations, operation), key, self._retrying, **params)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sync.bootstrap.definition import DesiredAccount, OrgDefinition
 from sync.bootstrap.live import ACCOUNT_QUOTA_NAME, LiveAccount, LiveOrganization
+from sync.bootstrap.stack_sets import AccountView, DesiredStackSet, desired_stack_sets
 
 
 class Step(StrEnum):
@@ -30,6 +31,12 @@ class Step(StrEnum):
     UPDATE_BUDGET = "update budget"
     UNSUBSCRIBE_OWNER = "stop budget mail to"
     REGISTER_ADMINISTRATOR = "register delegated administrator"
+    ENABLE_STACK_SETS = "enable StackSets trusted access"
+    CREATE_STACK_SET = "create stack set"
+    UPDATE_STACK_SET = "update stack set"
+    DEPLOY_STACK_SET = "deploy stack set"
+    WITHDRAW_STACK_SET = "withdraw stack set"
+    DELETE_STACK_SET = "delete stack set"
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class BootstrapOperation:
     target: str
     reason: str
     details: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    shows: tuple[str, ...] = ()
+    """What the step puts where, one line each, for the plan."""
 
     @property
     def label(self) -> str:
@@ -61,9 +70,12 @@ def plan_bootstrap(
     documents: dict[str, str],
     live: LiveOrganization,
     active_people: frozenset[str] | None = None,
+    templates: dict[str, str] | None = None,
 ) -> BootstrapPlan:
     """`active_people`: addresses of Google's active users, when Google can be read; a
-    sandbox whose owner is not among them is shown as such, and mails only the platform."""
+    sandbox whose owner is not among them is shown as such, and mails only the platform.
+    `templates`: the stack set templates of deploy/stacksets (needed for ci_access and
+    shared_registry)."""
     operations: list[BootstrapOperation] = []
     notices: list[str] = []
     if not live.exists:
@@ -97,7 +109,139 @@ def plan_bootstrap(
                     {"account": administrator},
                 )
             )
+    if templates is not None:
+        view = _account_view(definition, live, accounts)
+        _plan_stack_sets(
+            desired_stack_sets(definition, templates, view), definition, live, operations, notices
+        )
     return BootstrapPlan(tuple(operations), tuple(notices), blockers)
+
+
+def _account_view(
+    definition: OrgDefinition, live: LiveOrganization, matched: dict[str, LiveAccount]
+) -> list[AccountView]:
+    """Every account as it will be once the plan is applied: where the definition puts it,
+    with its id where it exists already."""
+    view = [
+        AccountView(a.name, getattr(matched.get(a.name.lower()), "id", None), a.ou)
+        for a in definition.all_accounts()
+    ]
+    known = {account.id for account in matched.values()}
+    view += [
+        AccountView(a.name, a.id, a.ou_path)
+        for a in live.accounts
+        if a.id not in known and a.id != live.management_account_id
+    ]
+    return view
+
+
+def _plan_stack_sets(
+    desired: list[DesiredStackSet],
+    definition: OrgDefinition,
+    live: LiveOrganization,
+    operations: list[BootstrapOperation],
+    notices: list[str],
+) -> None:
+    if desired and not live.stack_sets_access:
+        operations.append(
+            BootstrapOperation(
+                Step.ENABLE_STACK_SETS,
+                "for the Organization",
+                "service-managed stack sets deploy into member accounts through it",
+            )
+        )
+    current = {stack_set.name: stack_set for stack_set in live.stack_sets}
+    regions = [definition.home_region]
+    for wanted in desired:
+        details = {
+            "stack_set": wanted.name,
+            "template": wanted.template,
+            "parameters": wanted.parameters,
+            "targets": sorted(wanted.targets),
+            "regions": regions,
+            "auto_deployment": wanted.auto_deployment,
+            "only_account": wanted.only_account,
+        }
+        found = current.get(wanted.name)
+        if found is None:
+            operations.append(
+                BootstrapOperation(
+                    Step.CREATE_STACK_SET,
+                    f"{wanted.name} in {', '.join(sorted(wanted.targets))}",
+                    "in the definition",
+                    details,
+                    wanted.shows,
+                )
+            )
+            continue
+        if not found.managed:
+            notices.append(
+                f"stack set {wanted.name} exists and was not made by sso-sync bootstrap: left "
+                "alone (rename or delete it to let the bootstrap make its own)"
+            )
+            continue
+        if (found.template, found.parameters) != (wanted.template, wanted.parameters):
+            operations.append(
+                BootstrapOperation(
+                    Step.UPDATE_STACK_SET,
+                    wanted.name,
+                    _what_changed(found.parameters, wanted.parameters),
+                    details,
+                    wanted.shows,
+                )
+            )
+        for path in sorted(wanted.targets - found.target_paths):
+            operations.append(
+                BootstrapOperation(
+                    Step.DEPLOY_STACK_SET,
+                    f"{wanted.name} to {path}",
+                    "a target in the definition",
+                    details | {"targets": [path]},
+                )
+            )
+        for path in sorted(found.target_paths - wanted.targets):
+            operations.append(
+                BootstrapOperation(
+                    Step.WITHDRAW_STACK_SET,
+                    f"{wanted.name} from {path}",
+                    "not a target in the definition: its stacks there are deleted",
+                    {"stack_set": wanted.name, "targets": [path], "regions": regions},
+                )
+            )
+    wanted_names = {stack_set.name for stack_set in desired}
+    for found in live.stack_sets:
+        if found.name in wanted_names or not found.managed:
+            continue
+        if found.target_paths:
+            operations.append(
+                BootstrapOperation(
+                    Step.WITHDRAW_STACK_SET,
+                    f"{found.name} from {', '.join(sorted(found.target_paths))}",
+                    "no longer in the definition",
+                    {
+                        "stack_set": found.name,
+                        "targets": sorted(found.target_paths),
+                        "regions": regions,
+                    },
+                )
+            )
+        operations.append(
+            BootstrapOperation(
+                Step.DELETE_STACK_SET,
+                found.name,
+                "made by the bootstrap, no longer in the definition",
+                {"stack_set": found.name},
+            )
+        )
+
+
+def _what_changed(before: dict[str, str], after: dict[str, str]) -> str:
+    changed = [
+        f"{key}: {before.get(key, '(none)')!r} → {after.get(key, '(none)')!r}"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+    return "; ".join(changed) if changed else "the template differs from deploy/stacksets"
 
 
 def _account_quota_blockers(

@@ -15,6 +15,7 @@ from sync.bootstrap.definition import EMAIL_PATTERN, load_definition
 from sync.bootstrap.executor import BootstrapExecutor, BootstrapResult, budget_amount
 from sync.bootstrap.live import OrganizationState
 from sync.bootstrap.planner import BootstrapPlan, plan_bootstrap
+from sync.bootstrap.stack_sets import load_templates
 from sync.errors import ConfigError, ExitCode
 from sync.records.audit import AuditLog, audit_sink_for
 from sync.settings import Settings
@@ -44,15 +45,21 @@ def run_bootstrap(
     budgets = boto3.client("budgets", config=boto_config(1))
     # Organizations' quotas live in us-east-1 (AWS Organizations guide, quotas).
     quotas = boto3.client("service-quotas", region_name="us-east-1", config=boto_config(1))
+    cloudformation = boto3.client("cloudformation", config=boto_config(1))
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
-    live = OrganizationState(organizations, budgets, retrying, quotas).read()
-    report = BootstrapReport(plan_bootstrap(definition, documents, live, active_people))
+    templates = None
+    if definition.ci_access is not None or definition.shared_registry is not None:
+        templates = load_templates(settings.org_definition.parent / "stacksets")
+    live = OrganizationState(organizations, budgets, retrying, quotas, cloudformation).read()
+    report = BootstrapReport(plan_bootstrap(definition, documents, live, active_people, templates))
     if not apply or report.plan.blockers:
         return report
     run_id = uuid.uuid4().hex[:12]
     audit = AuditLog(audit_sink_for(settings.audit, run_id), run_id, "bootstrap")
     try:
-        executor = BootstrapExecutor(organizations, budgets, live, retrying, audit)
+        executor = BootstrapExecutor(
+            organizations, budgets, live, retrying, audit, cloudformation=cloudformation
+        )
         report.result = executor.apply(report.plan)
     finally:
         audit.summary({"run_id": run_id, "steps": len(report.plan.operations)})

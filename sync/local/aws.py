@@ -34,6 +34,7 @@ from sync.local.organizations_fixes import (
     ServiceQuotasFixes,
 )
 from sync.local.sso_admin_fixes import SsoAdminFixes
+from sync.local.stack_sets import StackSetsEmulator
 
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
@@ -79,6 +80,7 @@ class ExtendedMotoApp:
         administrator: it acts on the Organization's instance, without the management
         account's rights there, and STS GetCallerIdentity names it."""
         self.identity_store = IdentityStoreFixes()
+        self.stack_sets = StackSetsEmulator()
         self.sso_admin = SsoAdminFixes()
         self.organizations = OrganizationsFixes()
         self.service_quotas = ServiceQuotasFixes()
@@ -117,6 +119,7 @@ class ExtendedMotoApp:
             self._other_fixes["AWSOrganizationsV20161128"] = self.organizations
             self.service_quotas = ServiceQuotasFixes()
             self._other_fixes["ServiceQuotasV20190624"] = self.service_quotas
+            self.stack_sets = StackSetsEmulator()
 
     def identity_center(self, region: str) -> tuple[str, str]:
         """The (InstanceArn, IdentityStoreId) that sso-admin ListInstances reports."""
@@ -138,6 +141,9 @@ class ExtendedMotoApp:
         query = _query(environ)
         if caller is not None and query.get("Action") == "GetCallerIdentity":
             return _caller_identity(caller, start_response)
+        if query.get("Action") in StackSetsEmulator.HANDLED:
+            with self._moto_lock:
+                return _xml(*self.stack_sets.handle(query["Action"], query), start_response)
         if query.get("Action") == "GetPolicy" and query.get("PolicyArn", "").startswith(
             AWS_POLICY_PREFIX
         ):
@@ -210,10 +216,11 @@ def _management_account_id() -> str:
 
 
 def _query(environ: dict) -> dict[str, str]:
-    """The parameters of an STS or IAM (query protocol) request, left in place for moto;
+    """The parameters of an STS, IAM or CloudFormation (query protocol) request, left in
+    place for moto;
     empty for any other request."""
     found = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if not found or found.group(2) not in ("sts", "iam"):
+    if not found or found.group(2) not in ("sts", "iam", "cloudformation"):
         return {}
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length else b""
@@ -223,7 +230,7 @@ def _query(environ: dict) -> dict[str, str]:
 
 def _xml(status: int, body: str, start_response: Any) -> list[bytes]:
     payload = body.encode()
-    reason = "200 OK" if status == 200 else f"{status} Not Found"
+    reason = {200: "200 OK", 400: "400 Bad Request"}.get(status, f"{status} Not Found")
     start_response(reason, [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
     return [payload]
 
