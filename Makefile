@@ -68,4 +68,4 @@ bench: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m tests.bench.sync_bench --users --resumable-users 100000 --scale 20 \
 		--json build/bench-resumable.json
 	$(BIN)/python -m tests.bench.delta_bench --users 1000 10000
-	$(BIN)/python -m tests.bench.report_bench --people 500 5000 --accounts 100
+	$(BIN)/python -m tests.bench.report_bench --people 500 5000 50000 --accounts 100

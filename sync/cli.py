@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from argparse import SUPPRESS
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +35,7 @@ from sync.render import (
     show_matrix,
     show_report,
 )
-from sync.reporting.html_page import report_html
+from sync.reporting.html_page import report_html, report_json
 from sync.rules.loader import load_rules
 from sync.run import RunOptions, access_report, explain_access, run_sync
 from sync.settings import Settings, load_settings, unknown_variables
@@ -378,9 +378,10 @@ def _report(arguments: argparse.Namespace, settings: Settings, console: Console)
     with Status("Reading Google Workspace and AWS…", console=Console(stderr=True)):
         report = access_report(settings, arguments.live, previous)
     if arguments.json == "-":
-        print(json.dumps(report, indent=1))
+        sys.stdout.writelines(report_json(report))
+        print()
     elif arguments.json is not None:
-        write_file(Path(arguments.json), json.dumps(report, indent=1))
+        write_file(Path(arguments.json), report_json(report))
         console.print(f"Report data written to {escape(arguments.json)}")
     if html_file is not None:
         write_file(html_file, report_html(report))
@@ -402,12 +403,9 @@ def _opened(path: Path) -> Iterator[TextIO]:
         raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
 
 
-def write_file(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
+def write_file(path: Path, chunks: Iterable[str]) -> None:
+    with _opened(path) as file:
+        file.writelines(chunks)
 
 
 def _approval(arguments: argparse.Namespace, console: Console, progress: ApplyProgress) -> dict:

@@ -30,6 +30,7 @@ from sync.model import Account, OrganizationSnapshot
 from sync.planning.access_report import AccessAnswer, accounts_named
 from sync.planning.plan import Action, Plan, ValueChange, operation_json, value_changes
 from sync.records.streamed_json import write_json
+from sync.reporting.access_matrix import cells_of
 from sync.run import RunReport
 
 SYMBOLS = {
@@ -242,18 +243,18 @@ def show_matrix(
         p
         for p in report["people"]
         if (person is None or p["email"].lower() == person.lower())
-        and (person is not None or any(a in columns for a, _ in p["access"]))
+        and (person is not None or any(a in columns for a in p["access"][::2]))
     ]
     if person is not None and not people:
         raise ConfigError(f"{person} is not among the people the rules sync")
-    used = sorted({a for p in people for a, _ in p["access"] if a in columns})
+    used = sorted({a for p in people for a in p["access"][::2] if a in columns})
     codes = short_codes([ps["name"] for ps in sets])
     table = Table(title=escape(report["view_label"]), title_justify="left", show_lines=False)
     table.add_column("person", no_wrap=True)
     for index in used:
         table.add_column(escape(accounts[index]["name"]), justify="center")
     for row in people:
-        cells = dict(row["access"])
+        cells = cells_of(report, row)
         table.add_row(
             escape(row["email"]),
             *(

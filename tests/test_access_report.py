@@ -11,7 +11,7 @@ from sync.cli import main
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.seed import DOMAIN
-from sync.reporting.access_matrix import changes_since, grants_of
+from sync.reporting.access_matrix import cells_of, changes_since, grants_of, why_text
 from sync.run import RunOptions, access_report, run_sync
 from sync.settings import Settings
 
@@ -28,10 +28,15 @@ def cell(report: dict[str, Any], person: str, account_name: str) -> dict[str, st
     """Permission set -> why, for a person in an account."""
     index = next(i for i, a in enumerate(report["accounts"]) if a["name"] == account_name)
     row = next(p for p in report["people"] if p["email"] == person)
-    entries = dict((a, e) for a, e in row["access"]).get(index, [])
+    entries = cells_of(report, row).get(index, [])
     return {
-        report["permission_sets"][ps]["name"]: report["whys"][why]["text"] for ps, why in entries
+        report["permission_sets"][ps]["name"]: why_text(report, row, why) for ps, why in entries
     }
+
+
+def grants(report: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    """Person -> (account id, permission set) pairs."""
+    return {p["email"]: grants_of(report, p) for p in report["people"]}
 
 
 def reaching(report: dict[str, Any], account_name: str) -> dict[str, set[str]]:
@@ -75,7 +80,7 @@ def test_what_lena_reaches(company: tuple[Settings, dict[str, str]]) -> None:
 
     report = access_report(settings)
 
-    lena = grants_of(report)[email("lena.novak")]
+    lena = grants(report)[email("lena.novak")]
     assert lena == {
         (accounts["Development"], "PowerUser"),
         (accounts["Staging"], "PowerUser"),
@@ -94,7 +99,7 @@ def test_what_lena_reaches(company: tuple[Settings, dict[str, str]]) -> None:
     }
     suspended = next(p for p in report["people"] if p["email"] == email("eric.larsen"))
     assert (suspended["status"], suspended["access"]) == ("suspended", [])
-    assert email("paul.jensen") not in grants_of(report)  # marketing@ is not synced
+    assert email("paul.jensen") not in grants(report)  # marketing@ is not synced
 
 
 def test_organization_tree_and_risks(company: tuple[Settings, dict[str, str]]) -> None:
@@ -177,8 +182,8 @@ def test_the_live_view_explains_what_identity_center_holds(
         "backend@example.com; assignments rule 3; account chosen by ou:/Workloads/Production"
     }
     planned = access_report(settings)
-    without_breakglass = {k: v for k, v in grants_of(live).items() if v and "breakglass" not in k}
-    assert without_breakglass == {k: v for k, v in grants_of(planned).items() if v}
+    without_breakglass = {k: v for k, v in grants(live).items() if v and "breakglass" not in k}
+    assert without_breakglass == {k: v for k, v in grants(planned).items() if v}
 
 
 def test_what_changed_since_the_previous_report(

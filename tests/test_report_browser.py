@@ -92,7 +92,7 @@ def test_who_can_reach_production_and_why(
 ) -> None:
     _, data = demo_report
     production = next(i for i, a in enumerate(data["accounts"]) if a["name"] == "Production")
-    reaching = [p["email"] for p in data["people"] if production in dict(p["access"])]
+    reaching = [p["email"] for p in data["people"] if production in p["access"][::2]]
 
     page.select_option("#filter-account", str(production))
 

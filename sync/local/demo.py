@@ -17,7 +17,7 @@ from sync.errors import ExitCode
 from sync.local.seed import DOMAIN, seed_demo_directory
 from sync.local.stack import LocalStack, environment
 from sync.render import print_bootstrap, show_access, show_matrix, show_report
-from sync.reporting.html_page import report_html
+from sync.reporting.html_page import report_html, report_json
 from sync.rules.loader import load_rules
 from sync.run import RunOptions, access_report, explain_access, run_sync
 from sync.settings import Settings
@@ -116,8 +116,9 @@ def _write_report(settings: Settings, first: dict, console: Console) -> None:
     """The access report a browser opens, with what changed since the first sync."""
     console.print(Rule("The access report"))
     report = access_report(settings, previous=first)
-    REPORT.write_text(report_html(report), encoding="utf-8")
-    REPORT.with_suffix(".json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    for path, chunks in ((REPORT, report_html), (REPORT.with_suffix(".json"), report_json)):
+        with path.open("w", encoding="utf-8") as file:
+            file.writelines(chunks(report))
     changed = len(report["changes"]["people"])
     console.print(
         f"Who can reach which account, with what and why, the Organization, the risks and what "

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sync.records.documents import document_at
-from sync.reporting.html_page import report_html
+from sync.reporting.html_page import report_html, report_json
 
 
 def previous_report(prefix: str) -> dict[str, Any] | None:
@@ -30,8 +30,7 @@ def save_report(
     moment = now or datetime.now(UTC)
     base = prefix.rstrip("/")
     dated = f"{base}/{moment:%Y/%m/%d}/{run_id}"
-    page, data = report_html(report), json.dumps(report, separators=(",", ":"))
     for stem in (dated, f"{base}/latest"):
-        document_at(f"{stem}.json").write(data)
-        document_at(f"{stem}.html").write(page)
+        document_at(f"{stem}.json").write(report_json(report))
+        document_at(f"{stem}.html").write(report_html(report))
     return f"{dated}.html"

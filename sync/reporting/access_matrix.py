@@ -8,7 +8,7 @@ assignment of every permission set, through Identity Center's group memberships)
 explained by the rule that makes it, or marked as outside the rules."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from sync.model import (
     Account,
     GoogleGroup,
     GoogleSnapshot,
+    GoogleUser,
     IdentityCenterSnapshot,
     OrganizationSnapshot,
 )
@@ -44,11 +45,15 @@ class LiveIdentityCenter:
 
 @dataclass(frozen=True)
 class _Why:
+    """Why a principal has a permission set in an account. Through which nested groups each
+    person is in the group is the person's (their "through"), so whys stay few."""
+
     text: str
     rule: str | None
     selector: str | None
     group: str | None
-    through: tuple[str, ...]
+    member_of: str = ""
+    """The start of `text` naming the group, after which a person's nested groups go."""
 
 
 class _Builder:
@@ -62,12 +67,19 @@ class _Builder:
         self.groups = sorted(google.groups, key=lambda g: g.display_name.lower())
         self.group_index = {g.id: i for i, g in enumerate(self.groups)}
         self.groups_by_id = {g.id: g for g in self.groups}
-        self._through: dict[tuple[str, str], tuple[str, ...]] = {}
         self.permission_sets: dict[str, int] = {}
         self.whys: dict[_Why, int] = {}
-        self.access: dict[str, dict[int, set[tuple[int, int]]]] = defaultdict(
-            lambda: defaultdict(set)
-        )
+        self.kinds: dict[tuple[int, int], int] = {}
+        """(permission set, why) -> its number: a cell is a set of these."""
+        self.access: dict[str, dict[int, list[int]]] = defaultdict(dict)
+        """Person -> account -> the cell's kinds."""
+        self.throughs: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
+        """Person -> group -> the synced nested groups that bring them into it."""
+        self.pending: Callable[[str], None] | None = None
+        """Adds a person's grants, by Google user id, when the planned view asks for them."""
+        self.combos: dict[tuple[int, ...], int] = {}
+        """A cell's kinds -> its number: cells repeat across people, so a cell is stored as
+        two small numbers (compact at 50,000 people)."""
 
     def add(self, person: str, account_id: str, permission_set: str, why: _Why) -> None:
         account = self.account_index.get(account_id)
@@ -75,21 +87,26 @@ class _Builder:
             return
         ps = self.permission_sets.setdefault(permission_set, len(self.permission_sets))
         reason = self.whys.setdefault(why, len(self.whys))
-        self.access[person.lower()][account].add((ps, reason))
+        kind = self.kinds.setdefault((ps, reason), len(self.kinds))
+        cell = self.access[person.lower()].setdefault(account, [])
+        if kind not in cell:
+            cell.append(kind)
+
+    def cells_of(self, email: str, user: GoogleUser | None) -> dict[int, list[int]]:
+        """A person's cells, made now if they were left for later (`pending`)."""
+        if user is not None and self.pending is not None:
+            self.pending(user.id)
+        return self.access.pop(email, {})
 
     def through(self, group: GoogleGroup, user_id: str) -> tuple[str, ...]:
         """The synced groups nested in `group` that bring the person in."""
-        key = (group.id, user_id)
-        if key not in self._through:
-            self._through[key] = tuple(
-                sorted(
-                    self.groups_by_id[nested].email
-                    for nested in group.nested_ids
-                    if nested in self.groups_by_id
-                    and user_id in self.groups_by_id[nested].member_ids
-                )
+        return tuple(
+            sorted(
+                self.groups_by_id[nested].email
+                for nested in group.nested_ids
+                if nested in self.groups_by_id and user_id in self.groups_by_id[nested].member_ids
             )
-        return self._through[key]
+        )
 
 
 def build_report(
@@ -132,13 +149,15 @@ def build_report(
             for g in builder.groups
         ],
         "permission_sets": _permission_sets(builder, live),
+        "kinds": [list(kind) for kind in builder.kinds],
+        "combos": [list(combo) for combo in builder.combos],
         "whys": [
             {
                 "text": why.text,
                 "rule": why.rule,
                 "selector": why.selector,
                 "group": why.group,
-                "through": list(why.through),
+                "member_of": why.member_of,
             }
             for why in builder.whys
         ],
@@ -150,34 +169,60 @@ def build_report(
 
 
 def _planned(builder: _Builder, grants: Iterable[Grant]) -> None:
-    google = builder.google
+    """Direct grants (an owner tag) now; a person's group grants when _people asks for them,
+    one person at a time, so the whole matrix is never held twice."""
+    by_group: dict[str, list[Grant]] = defaultdict(list)
     for grant in grants:
-        selector = f"account chosen by {grant.selector}" if grant.selector else ""
         if grant.principal_type == "USER":
-            why = _Why(f"{grant.why}; {selector}".rstrip("; "), grant.why, grant.selector, None, ())
+            selector = f"; account chosen by {grant.selector}" if grant.selector else ""
+            why = _Why(grant.why + selector, grant.why, grant.selector, None)
             builder.add(grant.principal_name, grant.account.id, grant.permission_set, why)
-            continue
-        group = builder.groups_by_id[grant.principal_google_id]
+        else:
+            by_group[grant.principal_google_id].append(grant)
+    groups_of: dict[str, list[GoogleGroup]] = defaultdict(list)
+    for group_id in by_group:
+        group = builder.groups_by_id[group_id]
         for user_id in group.member_ids:
-            user = google.users.get(user_id)
-            if user is None or not user.active:
-                continue
-            through = builder.through(group, user_id)
-            why = _Why(
-                _group_text(group.display_name, group.email, through)
-                + f"; {grant.why}"
-                + (f"; {selector}" if selector else ""),
-                grant.why,
-                grant.selector,
-                group.display_name,
-                through,
-            )
-            builder.add(user.primary_email, grant.account.id, grant.permission_set, why)
+            groups_of[user_id].append(group)
+    whys: dict[tuple[str, str, str], _Why] = {}
+
+    def group_grants(user_id: str) -> None:
+        user = builder.google.users.get(user_id)
+        if user is None or not user.active:
+            return
+        for group in groups_of.get(user_id, ()):
+            if through := builder.through(group, user_id):
+                builder.throughs[user.primary_email.lower()][group.display_name] = through
+            member_of = _group_text(group.display_name, group.email)
+            for grant in by_group[group.id]:
+                why = whys.get((group.id, grant.why, grant.selector))
+                if why is None:
+                    why = whys[group.id, grant.why, grant.selector] = _Why(
+                        member_of
+                        + f"; {grant.why}"
+                        + (f"; account chosen by {grant.selector}" if grant.selector else ""),
+                        grant.why,
+                        grant.selector,
+                        group.display_name,
+                        member_of,
+                    )
+                builder.add(user.primary_email, grant.account.id, grant.permission_set, why)
+
+    builder.pending = group_grants
 
 
-def _group_text(name: str, email: str | None, through: tuple[str, ...]) -> str:
-    text = f"member of group {name}" + (f" ({email})" if email and email != name else "")
-    return text + (f" through {', '.join(through)}" if through else "")
+def _group_text(name: str, email: str | None) -> str:
+    return f"member of group {name}" + (f" ({email})" if email and email != name else "")
+
+
+def why_text(report: Mapping[str, Any], person: Mapping[str, Any], why: int) -> str:
+    """A why as the page shows it for a person: with the nested groups they are in through."""
+    found = report["whys"][why]
+    through = person["through"].get(found["group"] or "")
+    if not through:
+        return found["text"]
+    start = found["member_of"]
+    return f"{start} through {', '.join(through)}{found['text'][len(start) :]}"
 
 
 def _live(builder: _Builder, grants: Iterable[Grant], live: LiveIdentityCenter) -> None:
@@ -203,7 +248,6 @@ def _live(builder: _Builder, grants: Iterable[Grant], live: LiveIdentityCenter) 
                 grant.why if grant else None,
                 grant.selector if grant else None,
                 None,
-                (),
             )
             builder.add(name, assignment.account_id, permission_set, why)
             continue
@@ -213,19 +257,16 @@ def _live(builder: _Builder, grants: Iterable[Grant], live: LiveIdentityCenter) 
         for user_id in members.get(assignment.principal_id, ()):
             name = users.get(user_id, user_id)
             google_user = google_users.get(name.lower())
-            through = (
-                builder.through(google_group, google_user.id)
-                if google_group and google_user
-                else ()
-            )
+            through = builder.through(google_group, google_user.id) if google_user else ()
+            if google_group and through:
+                builder.throughs[name.lower()][group_name] = through
+            member_of = _group_text(group_name, google_group.email if google_group else None)
             why = _Why(
-                _group_text(group_name, google_group.email if google_group else None, through)
-                + "; "
-                + _rule_text(grant),
+                member_of + "; " + _rule_text(grant),
                 grant.why if grant else None,
                 grant.selector if grant else None,
                 group_name,
-                through,
+                member_of,
             )
             builder.add(name, assignment.account_id, permission_set, why)
 
@@ -261,13 +302,26 @@ def _people(builder: _Builder, live: LiveIdentityCenter | None) -> list[dict[str
                 "name": user.full_name if user else "",
                 "status": status,
                 "groups": sorted(in_groups.get(user.id, [])) if user else [],
-                "access": [
-                    [account, sorted(entries)]
-                    for account, entries in sorted(builder.access.get(email, {}).items())
-                ],
+                "access": _flat_cells(builder, builder.cells_of(email, user)),
+                "through": builder.throughs.pop(email, {}),
             }
         )
     return people
+
+
+def _flat_cells(builder: _Builder, cells: dict[int, list[int]]) -> list[int]:
+    """account, combination, account, combination ...: two small numbers a cell."""
+    flat = []
+    for account, kinds in sorted(cells.items()):
+        combo = tuple(sorted(kinds))
+        flat += [account, builder.combos.setdefault(combo, len(builder.combos))]
+    return flat
+
+
+def cells_of(report: Mapping[str, Any], person: Mapping[str, Any]) -> dict[int, list[list[int]]]:
+    """A person's cells: account index -> [permission set index, why index] pairs."""
+    combos, kinds, flat = report["combos"], report["kinds"], person["access"]
+    return {flat[i]: [kinds[kind] for kind in combos[flat[i + 1]]] for i in range(0, len(flat), 2)}
 
 
 def _account(
@@ -325,11 +379,19 @@ def _risk(
 ) -> dict[str, Any]:
     sets, accounts = report["permission_sets"], report["accounts"]
     administrators, management, sensitive = [], [], defaultdict(list)
+    names_of = [
+        sorted({sets[report["kinds"][kind][0]]["name"] for kind in combo})
+        for combo in report["combos"]
+    ]
+    admin_of = [
+        [n for n in names if sets[builder.permission_sets[n]]["administrator"]]
+        for names in names_of
+    ]
     for person in report["people"]:
         admin_where = []
-        for account, entries in person["access"]:
-            names = sorted({sets[ps]["name"] for ps, _ in entries})
-            admin = [n for n in names if sets[builder.permission_sets[n]]["administrator"]]
+        flat = person["access"]
+        for account, combo in zip(flat[::2], flat[1::2], strict=True):
+            names, admin = names_of[combo], admin_of[combo]
             if admin:
                 admin_where.append({"account": accounts[account]["name"], "permission_sets": admin})
             if accounts[account]["management"]:
@@ -386,34 +448,35 @@ def _outside_rules(
     return sorted(found, key=lambda f: (f["principal"].lower(), f["account"]))
 
 
-def grants_of(report: Mapping[str, Any]) -> dict[str, set[tuple[str, str]]]:
-    """Person -> {(account id, permission set)} of a report."""
+def grants_of(report: Mapping[str, Any], person: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """A person's (account id, permission set) pairs in a report."""
     accounts, sets = report["accounts"], report["permission_sets"]
     return {
-        person["email"].lower(): {
-            (accounts[account]["id"], sets[ps]["name"])
-            for account, entries in person["access"]
-            for ps, _ in entries
-        }
-        for person in report["people"]
+        (accounts[account]["id"], sets[ps]["name"])
+        for account, entries in cells_of(report, person).items()
+        for ps, _ in entries
     }
 
 
 def changes_since(previous: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """Per person, the access granted and removed between two reports."""
-    before, after = grants_of(previous), grants_of(current)
+    """Per person, the access granted and removed between two reports, worked out person by
+    person: never all of both reports' pairs at once."""
     names = {a["id"]: a["name"] for a in previous["accounts"]}
     names |= {a["id"]: a["name"] for a in current["accounts"]}
 
     def labels(pairs: set[tuple[str, str]]) -> list[str]:
         return sorted(f"{names.get(account, account)}: {ps}" for account, ps in pairs)
 
+    before = {p["email"].lower(): p for p in previous["people"]}
+    after = {p["email"].lower(): p for p in current["people"]}
     people = []
     for email in sorted(before.keys() | after.keys()):
-        granted = after.get(email, set()) - before.get(email, set())
-        removed = before.get(email, set()) - after.get(email, set())
-        if granted or removed:
-            people.append({"person": email, "granted": labels(granted), "removed": labels(removed)})
+        had = grants_of(previous, before[email]) if email in before else set()
+        has = grants_of(current, after[email]) if email in after else set()
+        if had != has:
+            people.append(
+                {"person": email, "granted": labels(has - had), "removed": labels(had - has)}
+            )
     return {
         "since": previous.get("generated"),
         "previous_view": previous.get("view"),

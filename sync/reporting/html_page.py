@@ -1,7 +1,9 @@
 """The access report as one self-contained HTML file: styles, script and data inline, so it
-opens from a disk, a mail attachment or an S3 link with no network access."""
+opens from a disk, a mail attachment or an S3 link with no network access. Made piece by
+piece (a person at a time), so a report of 50,000 people is never one string in memory."""
 
 import json
+from collections.abc import Iterator
 from html import escape
 from importlib.resources import files
 from typing import Any
@@ -9,12 +11,9 @@ from typing import Any
 ASSETS = files("sync.reporting") / "assets"
 
 
-def report_html(report: dict[str, Any]) -> str:
-    data = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
-    # Inside <script>, only "</" can end the element early; JSON allows "<\/" for it.
-    data = data.replace("</", "<\\/")
+def report_html(report: dict[str, Any]) -> Iterator[str]:
     title = f"AWS access report, {report['generated']}"
-    return (
+    yield (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -22,7 +21,29 @@ def report_html(report: dict[str, Any]) -> str:
         f"<style>\n{(ASSETS / 'report.css').read_text(encoding='utf-8')}</style>\n"
         "</head>\n<body>\n"
         f"{(ASSETS / 'report.html').read_text(encoding='utf-8')}"
-        f'<script id="report-data" type="application/json">{data}</script>\n'
+        '<script id="report-data" type="application/json">'
+    )
+    # Inside <script>, only "</" can end the element early; JSON allows "<\/" for it. Each
+    # chunk is whole JSON values, so "</" is never split between two.
+    for chunk in report_json(report):
+        yield chunk.replace("</", "<\\/")
+    yield (
+        "</script>\n"
         f"<script>\n{(ASSETS / 'report.js').read_text(encoding='utf-8')}</script>\n"
         "</body>\n</html>\n"
     )
+
+
+def report_json(report: dict[str, Any]) -> Iterator[str]:
+    """The report's JSON, one person a chunk."""
+    yield "{"
+    for index, (key, value) in enumerate(report.items()):
+        yield ("," if index else "") + json.dumps(key) + ":"
+        if key == "people":
+            yield "["
+            for position, person in enumerate(value):
+                yield ("," if position else "") + json.dumps(person, ensure_ascii=False)
+            yield "]"
+        else:
+            yield json.dumps(value, ensure_ascii=False)
+    yield "}"

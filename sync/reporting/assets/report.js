@@ -27,13 +27,27 @@
   const sets = R.permission_sets;
   const people = R.people;
   const adminSet = sets.map((ps) => Boolean(ps.administrator));
-  // person index -> Map(account index -> [[permission set, why], ...])
-  const access = people.map((p) => new Map(p.access.map(([a, entries]) => [a, entries])));
+  // A person's access is flat: account, combination, account, combination ...; a combination
+  // is a list of kinds, a kind a [permission set, why] pair. Expanded per person on first use.
+  const combos = R.combos.map((combo) => combo.map((kind) => R.kinds[kind]));
+  const expanded = new Map();
+  function cellsOf(person) {
+    let cells = expanded.get(person);
+    if (!cells) {
+      cells = new Map();
+      const flat = people[person].access;
+      for (let i = 0; i < flat.length; i += 2) cells.set(flat[i], combos[flat[i + 1]]);
+      expanded.set(person, cells);
+    }
+    return cells;
+  }
   const accountLabel = (a) => `${a.name} (${a.id})`;
 
   // --- header -----------------------------------------------------------------------------
   $("view-label").textContent = R.view_label;
   const reached = people.filter((p) => p.access.length).length;
+  const reach = accounts.map(() => 0);
+  for (const p of people) for (let i = 0; i < p.access.length; i += 2) reach[p.access[i]] += 1;
   $("summary").textContent =
     `Generated ${R.generated}. ${people.length} people (${reached} with access), ` +
     `${accounts.length} accounts, ${sets.length} permission sets.`;
@@ -74,8 +88,16 @@
   }
 
   function cellEntries(person, account, setFilter) {
-    const entries = access[person].get(account) || [];
+    const entries = cellsOf(person).get(account) || [];
     return setFilter === null ? entries : entries.filter(([ps]) => ps === setFilter);
+  }
+
+  function reachesAny(flat, shown, setFilter) {
+    for (let i = 0; i < flat.length; i += 2) {
+      if (!shown.has(flat[i])) continue;
+      if (setFilter === null || combos[flat[i + 1]].some(([ps]) => ps === setFilter)) return true;
+    }
+    return false;
   }
 
   function applyFilters() {
@@ -89,10 +111,11 @@
       .map((a, i) => i)
       .filter((i) => (account === null || i === account) && (unit === "" || inUnit(accounts[i], unit)));
     rows = [];
+    const shown = new Set(columns);
     people.forEach((p, i) => {
       if (text && !p.email.toLowerCase().includes(text) && !p.name.toLowerCase().includes(text)) return;
       if (group !== null && !p.groups.includes(group)) return;
-      if (needAccess && !columns.some((a) => cellEntries(i, a, setFilter).length)) return;
+      if (needAccess && !reachesAny(p.access, shown, setFilter)) return;
       rows.push(i);
     });
     $("matrix-count").textContent = `${rows.length} of ${people.length} people × ${columns.length} accounts`;
@@ -177,18 +200,18 @@
       el("h3", { text: "Why" }),
       el("p", {}, el("strong", { text: p.email }), ` in ${accountLabel(a)} (${a.ou})`)
     );
-    const entries = access[person].get(account) || [];
+    const entries = cellsOf(person).get(account) || [];
     if (!entries.length) {
       panel.append(el("p", { class: "none", text: "No access here." }));
     } else {
       const list = el("ul");
       for (const [ps, why] of entries) {
-        const reason = R.whys[why];
+        const reason = whyText(p, R.whys[why]);
         list.append(
           el("li", { "data-permission-set": sets[ps].name },
             el("strong", { text: sets[ps].name }),
             sets[ps].administrator ? el("span", { class: "tag flag", text: "administrator" }) : null,
-            el("br"), reason.text)
+            el("br"), reason)
         );
       }
       panel.append(list);
@@ -200,6 +223,13 @@
       drawRows();
     });
     drawRows();
+  }
+
+  // A why names the group; the nested groups a person is in it through are the person's.
+  function whyText(person, why) {
+    const through = why.group ? person.through[why.group] : null;
+    if (!through || !through.length) return why.text;
+    return `${why.member_of} through ${through.join(", ")}${why.text.slice(why.member_of.length)}`;
   }
 
   let pending = false;
@@ -216,8 +246,6 @@
   // --- organization -----------------------------------------------------------------------
   function drawOrganization() {
     const section = $("tab-organization");
-    const reach = accounts.map(() => 0);
-    for (const p of people) for (const [a] of p.access) reach[a] += 1;
     const tree = el("div", { class: "tree" });
     const scps = (list) => (list ? list.map((n) => el("span", { class: "tag scp", text: `SCP ${n}` })) : []);
     const lists = new Map();
