@@ -15,11 +15,12 @@ from typing import Any
 THROTTLED_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
 CUT_TO = 0.7
 """What a throttled call leaves of the rate."""
-CUT_WINDOW_CALLS = 20
+CUT_WINDOW_CALLS = 10
 """Throttles within the time of this many calls after a cut are the same congestion (calls in
 flight together answer together): one cut, not one per call."""
 RECOVERY_SHARE_PER_SECOND = 0.025
-"""Share of the configured rate regained each second without throttling (0.5 calls/s at 20)."""
+"""Share of the rate last found too high regained each second without throttling (0.5 calls/s
+at 20): in step with the instance's capacity, whatever the configured rate."""
 
 
 class TokenBucket:
@@ -31,6 +32,7 @@ class TokenBucket:
         self._updated = time.monotonic()
         self._lock = threading.Lock()
         self._last_cut = 0.0
+        self._recovery = RECOVERY_SHARE_PER_SECOND * rate_per_second
 
     @property
     def rate(self) -> float:
@@ -44,14 +46,14 @@ class TokenBucket:
             if now - self._last_cut < CUT_WINDOW_CALLS / self._rate:
                 return
             self._last_cut = now
+            self._recovery = RECOVERY_SHARE_PER_SECOND * self._rate
             self._rate = max(1.0, self._rate * CUT_TO)
             self._capacity = max(1.0, min(self._capacity, self._rate))
             self._tokens = min(self._tokens, self._capacity)
 
     def _recover(self, now: float) -> None:
         elapsed = now - self._updated
-        recovered = elapsed * RECOVERY_SHARE_PER_SECOND * self._ceiling
-        self._rate = min(self._ceiling, self._rate + recovered)
+        self._rate = min(self._ceiling, self._rate + elapsed * self._recovery)
 
     def acquire(self) -> None:
         """Block until a call may be made."""
