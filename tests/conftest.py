@@ -1,6 +1,7 @@
 """Emulators for the tests: one moto server for the session (a fresh identity store per test),
 and a fresh Google Directory emulator per test, both over real HTTP on 127.0.0.1."""
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,16 @@ def company(
     accounts = {a["Name"]: a["Id"] for a in client.list_accounts()["Accounts"]}
     accounts["Management"] = accounts.pop("master")
     return settings.model_copy(update={"rules": "mappings/rules.yaml"}), accounts
+
+
+@pytest.fixture
+def definition(tmp_path: Path) -> Path:
+    """A copy of the shipped deploy/ folder, to edit freely."""
+    shutil.copytree("deploy", tmp_path / "deploy")
+    return tmp_path / "deploy" / "org.yaml"
+
+
+@pytest.fixture
+def bootstrap_settings(settings: Settings, definition: Path, moto_app: ExtendedMotoApp) -> Settings:
+    moto_app.service_quotas.account_quota = 50  # raised: the shipped definition has 16
+    return settings.model_copy(update={"org_definition": definition})

@@ -1,39 +1,34 @@
-"""The benchmark runs end to end at a small size (figures printed, never asserted: these
+"""The benchmarks run end to end at a small size (figures printed, never asserted: these
 machines are shared and noisy)."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
-    output = tmp_path / "bench.json"
-
+def bench(module: str, output: Path, *arguments: str) -> Any:
+    """Run `python -m tests.bench.<module> ... --json OUTPUT`; its JSON."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.bench.sync_bench",
-            "--users",
-            "150",
-            "--shared-limit-users",
-            "150",
-            "--resumable-users",
-            "150",
-            "--budget",
-            "5",
-            "--json",
-            str(output),
-        ],
+        [sys.executable, "-m", f"tests.bench.{module}", *arguments, "--json", str(output)],
         capture_output=True,
         text=True,
         timeout=600,
     )
-
     print(result.stdout)
     assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(output.read_text())
+    return json.loads(output.read_text())
+
+
+def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
+    figures = bench(
+        "sync_bench",
+        tmp_path / "bench.json",
+        *("--users", "150", "--shared-limit-users", "150"),
+        *("--resumable-users", "150", "--budget", "5"),
+    )
+
     rows = figures["runs"]
     assert [row["scenario"] for row in rows] == [
         "first sync",
@@ -50,57 +45,18 @@ def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
 def test_the_delta_benchmark_measures_idle_runs_onboarding_and_offboarding(
     tmp_path: Path,
 ) -> None:
-    output = tmp_path / "delta.json"
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.bench.delta_bench",
-            "--users",
-            "150",
-            "--lag",
-            "0.4",
-            "--cycle",
-            "0.2",
-            "--json",
-            str(output),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    figures = bench(
+        "delta_bench", tmp_path / "delta.json", "--users", "150", "--lag", "0.4", "--cycle", "0.2"
     )
 
-    print(result.stdout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = {row["scenario"]: row for row in json.loads(output.read_text())}
+    rows = {row["scenario"]: row for row in figures}
     assert set(rows) == {"idle delta run", "onboarding", "offboarding"}
     assert rows["idle delta run"]["aws_calls"] == {}
     assert rows["onboarding"]["writes"] > 0 and rows["offboarding"]["writes"] == 1
 
 
 def test_the_report_benchmark_builds_and_opens_the_page(tmp_path: Path) -> None:
-    output = tmp_path / "report.json"
+    (row,) = bench("report_bench", tmp_path / "report.json", "--people", "300", "--accounts", "20")
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.bench.report_bench",
-            "--people",
-            "300",
-            "--accounts",
-            "20",
-            "--json",
-            str(output),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-    print(result.stdout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    (row,) = json.loads(output.read_text())
     assert row["cells_with_access"] > 300 and row["rows_drawn"] > 0
     assert {"report_seconds", "browser_open_seconds", "peak_traced_mb"} <= set(row)

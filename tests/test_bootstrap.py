@@ -2,7 +2,6 @@
 drift restored, unknown accounts left alone, and every validation error."""
 
 import json
-import shutil
 from pathlib import Path
 
 import boto3
@@ -16,19 +15,6 @@ from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.seed import seed_demo_directory
 from sync.settings import Settings
 from tests.test_cli import settings_arguments
-
-
-@pytest.fixture
-def definition(tmp_path: Path) -> Path:
-    """A copy of the shipped deploy/ folder, to edit freely."""
-    shutil.copytree("deploy", tmp_path / "deploy")
-    return tmp_path / "deploy" / "org.yaml"
-
-
-@pytest.fixture
-def bootstrap_settings(settings: Settings, definition: Path, moto_app: ExtendedMotoApp) -> Settings:
-    moto_app.service_quotas.account_quota = 50  # raised: the shipped definition has 16
-    return settings.model_copy(update={"org_definition": definition})
 
 
 def organization() -> dict:
@@ -242,6 +228,24 @@ FIVE = (
             ("delegated_administrator: Access Management", "delegated_administrator: Nope"),
             "no account named Nope",
         ),
+        (
+            (
+                "    /Workloads/Staging:\n",
+                "    /Workloads:\n      repositories: [x]\n"
+                "      managed_policies: [ReadOnlyAccess]\n    /Workloads/Staging:\n",
+            ),
+            "is inside /Workloads, which has a deploy role too",
+        ),
+        (
+            ("      branches: [main]\n", "      branches: [main]\n      environments: [qa]\n"),
+            "give environments or branches, not both",
+        ),
+        (("  account: Infra\n", "  account: Registry\n"), "no account named Registry"),
+        (
+            ("  destinations: [/Workloads]", "  destinations: [/Shared]"),
+            "Infra itself is in /Shared",
+        ),
+        (("[PowerUserAccess]", "[PowerUserAcess!]"), "is not an AWS managed policy ARN"),
     ],
 )
 def test_validation_errors_before_any_call(

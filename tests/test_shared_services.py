@@ -5,7 +5,6 @@ render them."""
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import yaml
 from sync.bootstrap.planner import Step
 from sync.bootstrap.run import run_bootstrap
 from sync.cli import main
-from sync.errors import ConfigError, ExitCode
+from sync.errors import ExitCode
 from sync.local.aws import ExtendedMotoApp
 from sync.settings import Settings
 from tests.cloudformation import Stack, load_template
@@ -27,18 +26,6 @@ from tests.test_cli import settings_arguments
 DEPLOY_ROLE = Path("deploy/stacksets/github-deploy-role.yaml")
 GITHUB = "token.actions.githubusercontent.com"
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
-
-
-@pytest.fixture
-def definition(tmp_path: Path) -> Path:
-    shutil.copytree("deploy", tmp_path / "deploy")
-    return tmp_path / "deploy" / "org.yaml"
-
-
-@pytest.fixture
-def bootstrap_settings(settings: Settings, definition: Path, moto_app: ExtendedMotoApp) -> Settings:
-    moto_app.service_quotas.account_quota = 50
-    return settings.model_copy(update={"org_definition": definition})
 
 
 def without_shared_services(definition: Path) -> str:
@@ -267,37 +254,3 @@ def test_stack_sets_not_made_by_the_bootstrap_are_left_alone_and_its_own_removed
     ]
     assert "sso-sync-hand-made" in stack_sets()
     assert "sso-sync-github-deploy-workloads-development" not in stack_sets()
-
-
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (
-            (
-                "    /Workloads/Staging:\n",
-                "    /Workloads:\n      repositories: [x]\n"
-                "      managed_policies: [ReadOnlyAccess]\n    /Workloads/Staging:\n",
-            ),
-            "is inside /Workloads, which has a deploy role too",
-        ),
-        (
-            ("      branches: [main]\n", "      branches: [main]\n      environments: [qa]\n"),
-            "give environments or branches, not both",
-        ),
-        (("  account: Infra\n", "  account: Registry\n"), "no account named Registry"),
-        (
-            ("  destinations: [/Workloads]", "  destinations: [/Shared]"),
-            "Infra itself is in /Shared",
-        ),
-        (("[PowerUserAccess]", "[PowerUserAcess!]"), "is not an AWS managed policy ARN"),
-    ],
-)
-def test_a_wrong_shared_services_section_is_refused_before_any_call(
-    bootstrap_settings: Settings, edit: tuple[str, str], message: str
-) -> None:
-    text = bootstrap_settings.org_definition.read_text()
-    assert edit[0] in text
-    bootstrap_settings.org_definition.write_text(text.replace(edit[0], edit[1], 1))
-
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        run_bootstrap(bootstrap_settings, apply=False)

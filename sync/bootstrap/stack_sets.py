@@ -9,12 +9,10 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from sync.bootstrap.definition import OrgDefinition
 from sync.bootstrap.live import STACK_SET_PREFIX
+from sync.bootstrap.template_yaml import read_template
 from sync.errors import ConfigError
 
 TEMPLATES = ("github-deploy-role", "registry-source", "registry-destination")
@@ -136,7 +134,7 @@ def render_registry_source(
 ) -> str:
     """The source template with its replication rules: all destinations, in rules of at most
     25, each filtering on the prefixes; as JSON (CloudFormation takes either)."""
-    document = yaml.load(template, Loader=_TemplateLoader)  # a SafeLoader
+    document = read_template(template)
     destinations = [
         {"Region": region, "RegistryId": account}
         for account in destination_ids
@@ -174,20 +172,3 @@ def _label(account: AccountView) -> str:
 
 def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short forms (!Ref, !Sub ...), read as their long forms."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_TemplateLoader.add_multi_constructor("!", _short_form)

@@ -29,6 +29,8 @@ import yaml
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.organizations.models import organizations_backends
 
+from sync.bootstrap.template_yaml import read_template
+
 NAMESPACE = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 IAM_NAMED = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName"}
 
@@ -280,7 +282,7 @@ class StackSetsEmulator:
     def _checked(self, p: dict, current: _StackSet | None) -> tuple[str, dict[str, str], list[str]]:
         template = p.get("TemplateBody") or (current.template if current else "")
         try:
-            document = yaml.load(template, Loader=_TemplateLoader)  # a SafeLoader
+            document = read_template(template)
             resources = document["Resources"]
         except (yaml.YAMLError, TypeError, KeyError) as error:
             raise StackSetError("ValidationError", f"Template format error: {error}") from error
@@ -305,23 +307,6 @@ class StackSetsEmulator:
                 "Requires capabilities : [CAPABILITY_NAMED_IAM]",
             )
         return template, given, capabilities
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short forms (!Ref, !Sub ...), read as their long forms."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_TemplateLoader.add_multi_constructor("!", _short_form)
 
 
 def _organizations() -> Any:
