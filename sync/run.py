@@ -314,6 +314,8 @@ class _Run:
         prefix = self._settings.reports
         if not prefix or self._report_reads is None or report.refused:
             return
+        if report.applied is not None and report.applied.postponed:
+            return  # the continuation that finishes the plan writes it
         google, org = self._report_reads
         try:
             reader = OrganizationReader.connect(self._meter, self._retrying)

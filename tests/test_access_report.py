@@ -265,3 +265,21 @@ def test_access_matrix_in_the_terminal(
     assert "AA RO" in rows[email("maya.chen")] and "RO" in rows[email("lena.novak")]
     assert "16 people x 1 accounts" in out
     assert "AA AdministratorAccess" in out and "RO ReadOnly" in out
+
+
+def test_a_full_sync_writes_the_report_once_its_plan_is_done(
+    company: tuple[Settings, dict[str, str]], tmp_path: Any
+) -> None:
+    settings, _ = company
+    settings = settings.model_copy(update={"reports": str(tmp_path / "reports")})
+
+    cut_short = run_sync(settings, RunOptions(apply=True, time_budget=0.001))
+    finished = run_sync(settings, RunOptions(apply=True))
+
+    assert cut_short.summary()["outcome"] == "incomplete"
+    assert "report_location" not in cut_short.summary()  # the continuation writes it
+    location = finished.summary()["report_location"]
+    assert location.startswith(str(tmp_path / "reports")) and location.endswith(".html")
+    latest = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    assert latest["view"] == "planned" and latest["changes"] is None
+    assert (tmp_path / "reports" / "latest.html").read_text().startswith("<!DOCTYPE html>")
