@@ -234,7 +234,7 @@ def _shared_service_problems(definition: OrgDefinition) -> list[Problem]:
             where = ("ci_access", "deploy_roles", path)
             if path not in units:
                 found.append((where, f"OU {path} is not in organizational_units"))
-            if outer := next((p for p in paths if p != path and _within(path, p)), None):
+            if outer := next((p for p in paths if p != path and within(path, p)), None):
                 found.append(
                     (
                         where,
@@ -252,12 +252,12 @@ def _shared_service_problems(definition: OrgDefinition) -> list[Problem]:
             where = ("shared_registry", "destinations", index)
             if path not in units:
                 found.append((where, f"OU {path} is not in organizational_units"))
-            elif source is not None and _within(source.ou, path):
+            elif source is not None and within(source.ou, path):
                 found.append((where, f"{registry.account} itself is in {path}"))
     return found
 
 
-def _within(path: str, unit: str) -> bool:
+def within(path: str, unit: str) -> bool:
     """`path` is the OU `unit` or below it."""
     return path == unit or path.startswith(unit + "/")
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.bootstrap.definition import OrgDefinition
+from sync.bootstrap.definition import OrgDefinition, within
 from sync.bootstrap.live import STACK_SET_PREFIX
 from sync.bootstrap.template_yaml import read_template
 from sync.errors import ConfigError
@@ -163,7 +163,7 @@ def account_id(account: AccountView) -> str:
 
 
 def _under(accounts: list[AccountView], path: str) -> list[AccountView]:
-    return [a for a in accounts if a.ou == path or a.ou.startswith(path + "/")]
+    return [a for a in accounts if within(a.ou, path)]
 
 
 def _label(account: AccountView) -> str:

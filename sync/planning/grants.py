@@ -20,7 +20,6 @@ class Grant:
     why: str
     selector: str = ""
     """The rule's account selector that chose the account."""
-    rule_index: int = -1
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,6 @@ def evaluate_grants(
                         group.display_name,
                         rule_label(rules, index),
                         selector.text,
-                        index,
                     )
                     for account, selector in matched
                     for permission_set in rule.permission_sets
@@ -94,7 +92,6 @@ def evaluate_grants(
                     user.primary_email,
                     f"{rule_label(rules, index)}, {rule.user_from_tag} tag of the account",
                     selector.text,
-                    index,
                 )
                 for permission_set in rule.permission_sets
             )

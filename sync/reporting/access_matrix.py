@@ -234,10 +234,7 @@ def _live(builder: _Builder, grants: Iterable[Grant], live: LiveIdentityCenter) 
     names = {ps.arn: ps.name for ps in live.access.permission_sets}
     google_users = {u.primary_email.lower(): u for u in builder.google.users.values()}
     google_groups = {g.display_name.lower(): g for g in builder.groups}
-    explained = {
-        (g.account.id, g.permission_set, g.principal_type, g.principal_name.lower()): g
-        for g in grants
-    }
+    explained = _by_assignment(grants)
     for assignment in live.access.assignments:
         permission_set = names.get(assignment.permission_set_arn, assignment.permission_set_arn)
         if assignment.principal_type == "USER":
@@ -269,6 +266,15 @@ def _live(builder: _Builder, grants: Iterable[Grant], live: LiveIdentityCenter) 
                 member_of,
             )
             builder.add(name, assignment.account_id, permission_set, why)
+
+
+def _by_assignment(grants: Iterable[Grant]) -> dict[tuple[str, str, str, str], Grant]:
+    """Grants by the assignment that carries them: (account, permission set, principal type,
+    principal name in lower case)."""
+    return {
+        (g.account.id, g.permission_set, g.principal_type, g.principal_name.lower()): g
+        for g in grants
+    }
 
 
 def _rule_text(grant: Grant | None) -> str:
@@ -424,9 +430,7 @@ def _outside_rules(
     groups = {g.group_id: g.attributes.display_name for g in live.directory.groups}
     names = {ps.arn: ps.name for ps in live.access.permission_sets}
     accounts = {a.id: a.name for a in builder.org.accounts}
-    explained = {
-        (g.account.id, g.permission_set, g.principal_type, g.principal_name.lower()) for g in grants
-    }
+    explained = _by_assignment(grants)
     members: dict[str, int] = defaultdict(int)
     for membership in live.directory.memberships:
         members[membership.group_id] += 1
