@@ -4,12 +4,15 @@ AWS allows 20 calls per second for the whole Identity Center instance (Identity 
 Admin together, the console included); the sync keeps well under it by default. The bucket
 adapts: a throttled call cuts its rate, calls that go through raise it again slowly
 (additive increase, multiplicative decrease, as the AWS SDKs' adaptive retry mode does), so a
-run shares the instance's limit with whoever else is calling.
+run shares the instance's limit with whoever else is calling. Like botocore's adaptive mode
+(botocore/retries/adaptive.py: the new rate comes from min(measured rate, current rate)), a cut
+starts from what was actually sent in the last second when that is below the configured rate:
+a run set far above what it can send converges in one cut, not several.
 """
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 THROTTLED_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
@@ -21,18 +24,26 @@ flight together answer together): one cut, not one per call."""
 RECOVERY_SHARE_PER_SECOND = 0.025
 """Share of the rate last found too high regained each second without throttling (0.5 calls/s
 at 20): in step with the instance's capacity, whatever the configured rate."""
+MEASURE_SECONDS = 1.0
+"""The window over which the send rate is measured."""
 
 
 class TokenBucket:
-    def __init__(self, rate_per_second: float, burst: float | None = None) -> None:
+    def __init__(
+        self, rate_per_second: float, burst: float | None = None, starts_full: bool = False
+    ) -> None:
+        """A run's bucket starts empty, as botocore's adaptive one does (botocore/retries/
+        bucket.py): its first second is sent at the rate, not as one burst. The emulators'
+        quotas start full, the allowance a service gives a caller that was quiet."""
         self._ceiling = rate_per_second
         self._rate = rate_per_second
         self._capacity = burst if burst is not None else max(1.0, rate_per_second)
-        self._tokens = self._capacity
+        self._tokens = self._capacity if starts_full else 0.0
         self._updated = time.monotonic()
         self._lock = threading.Lock()
         self._last_cut = 0.0
         self._recovery = RECOVERY_SHARE_PER_SECOND * rate_per_second
+        self._sent: deque[float] = deque()
 
     @property
     def rate(self) -> float:
@@ -46,10 +57,22 @@ class TokenBucket:
             if now - self._last_cut < CUT_WINDOW_CALLS / self._rate:
                 return
             self._last_cut = now
-            self._recovery = RECOVERY_SHARE_PER_SECOND * self._rate
-            self._rate = max(1.0, self._rate * CUT_TO)
+            too_high = min(self._rate, self._measured_rate(now) or self._rate)
+            self._recovery = RECOVERY_SHARE_PER_SECOND * too_high
+            self._rate = max(1.0, too_high * CUT_TO)
             self._capacity = max(1.0, min(self._capacity, self._rate))
             self._tokens = min(self._tokens, self._capacity)
+
+    def _forget_sends_before(self, now: float) -> None:
+        while self._sent and now - self._sent[0] > MEASURE_SECONDS:
+            self._sent.popleft()
+
+    def _measured_rate(self, now: float) -> float | None:
+        """Calls let through per second lately; None while too few to tell."""
+        self._forget_sends_before(now)
+        if len(self._sent) < CUT_WINDOW_CALLS:
+            return None
+        return len(self._sent) / max(now - self._sent[0], 1 / self._rate)
 
     def _recover(self, now: float) -> None:
         elapsed = now - self._updated
@@ -73,6 +96,8 @@ class TokenBucket:
             self._updated = now
             if self._tokens >= 1:
                 self._tokens -= 1
+                self._sent.append(now)
+                self._forget_sends_before(now)
                 return 0.0
             return (1 - self._tokens) / self._rate
 

@@ -70,8 +70,8 @@ def bench_size(users: int, lag: float, cycle: float, workdir: Path) -> list[dict
         )
         run_sync(settings, APPLY, rules)  # set-up at full speed: not measured
         run_delta(settings, APPLY, rules)  # starts the feed
-        aws.quota = TokenBucket(AWS_CALLS_PER_SECOND)
-        google.quota = TokenBucket(GOOGLE_QUERIES_PER_SECOND)
+        aws.quota = TokenBucket(AWS_CALLS_PER_SECOND, starts_full=True)
+        google.quota = TokenBucket(GOOGLE_QUERIES_PER_SECOND, starts_full=True)
         aws.latency_seconds = google.latency_seconds = LATENCY_SECONDS
         google.report_delay_seconds = lag
         measured = settings.model_copy(update={"rate_limit": AWS_CALLS_PER_SECOND})

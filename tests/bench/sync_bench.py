@@ -72,7 +72,10 @@ def bench_stack(
     aws, google = ExtendedMotoApp(), GoogleDirectoryEmulator()
     google.add_user(ADMIN_EMAIL, "Workspace", "Admin", is_admin=True)
     aws_rate, google_rate = AWS_CALLS_PER_SECOND * scale, GOOGLE_QUERIES_PER_SECOND * scale
-    aws.quota, google.quota = TokenBucket(aws_rate), TokenBucket(google_rate)
+    aws.quota, google.quota = (
+        TokenBucket(aws_rate, starts_full=True),
+        TokenBucket(google_rate, starts_full=True),
+    )
     aws.latency_seconds = google.latency_seconds = LATENCY_SECONDS / scale
     synced = seed_directory(google, users)
     with LocalServer(aws) as aws_server, LocalServer(google) as google_server:
