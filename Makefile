@@ -61,7 +61,8 @@ bench-import: $(STAMP)
 
 # 1k, 10k and 50k users against rate-limited emulators (and 2k sharing the limit with others,
 # and a 20k first sync through time budget and continuation: --resumable-users 100000 runs the
-# issue's 100k, well over an hour on two cores), then delta runs (idle cost, time to
+# issue's 100k, well over an hour on two cores; add --max-invocations N to stop after N and
+# project the rest at real rates), then delta runs (idle cost, time to
 # access and to revoke), then the access report at 500 and 5,000 people x 100 accounts (build
 # time, page size, seconds until Chromium shows it); figures printed and in build/*.json.
 bench: $(STAMP) $(CHROMIUM)

@@ -40,6 +40,20 @@ def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
     assert all({"time_ratio", "calls_ratio", "peak_rss_mb"} <= set(row) for row in rows)
     resumable = figures["resumable"]
     assert resumable["outcome"] == "succeeded" and resumable["invocations"] > 1
+    assert len(resumable["per_invocation"]) == resumable["invocations"]
+
+
+def test_a_resumable_run_stopped_early_projects_the_rest(tmp_path: Path) -> None:
+    figures = bench(
+        "sync_bench",
+        tmp_path / "bench.json",
+        *("--users", "--resumable-users", "300", "--budget", "5", "--max-invocations", "1"),
+    )
+
+    resumable = figures["resumable"]
+    (first,) = resumable["per_invocation"]
+    assert resumable["outcome"] == "incomplete" and first["postponed"] > 0
+    assert resumable["projection"]["invocations"] > 1
 
 
 def test_the_delta_benchmark_measures_idle_runs_onboarding_and_offboarding(

@@ -3,7 +3,7 @@ a bound computed from the directory alone (tests/bench/bound.py), peak memory. F
 printed (table and JSON), never asserted.
 
     python -m tests.bench.sync_bench --users 1000 10000 50000 [--scale 10] [--json FILE]
-        [--shared-limit-users 2000] [--resumable-users 100000 --budget 840]
+        [--shared-limit-users 2000] [--resumable-users 100000 --budget 840 [--max-invocations 4]]
 
 AWS's collective 20 calls/s for Identity Center and Google's 2,400 queries a minute are
 enforced by the emulators (throttling beyond), with 30 ms of latency a call; `--scale` speeds
@@ -134,31 +134,37 @@ def bench_shared_limit(users: int, scale: float, workdir: Path, share: float) ->
 
 
 def bench_resumable(
-    users: int, scale: float, workdir: Path, budget_seconds: float
+    users: int, scale: float, workdir: Path, budget_seconds: float, max_invocations: int | None
 ) -> dict[str, Any]:
     """A first sync too long for one invocation: each run stops when its time budget ends and
-    the next continues (as the Lambda invokes itself), until the plan is done."""
+    the next continues (as the Lambda invokes itself), until the plan is done or
+    `max_invocations` have run (then the rest is projected at real rates)."""
     with bench_stack(users, scale, workdir) as (aws, google, environment, synced):
-        work, _ = required_work(google, synced, EMPTY)
+        work, done = required_work(google, synced, EMPTY)
+        finished_read, _ = required_work(google, synced, done)
         environment = {**environment, "SSO_SYNC_TIME_BUDGET": str(budget_seconds / scale)}
         aws.reset_counters()
         google.requests.clear()
-        peaks, seconds, outcome = [], 0.0, "incomplete"
-        while outcome == "incomplete":
+        invocations: list[dict[str, Any]] = []
+        outcome = "incomplete"
+        while outcome == "incomplete" and len(invocations) != max_invocations:
             summary, peak_kb = run_child(environment)
-            outcome, seconds = summary["outcome"], seconds + summary["seconds"]
-            peaks.append(peak_kb / 1024)
+            outcome = summary["outcome"]
+            invocations.append(invocation_figures(summary, peak_kb))
+            print_invocation(len(invocations), invocations[-1], flush=True)
             if outcome == "incomplete" and not summary["applied"]:
                 outcome = "stuck: the reads took the whole budget (emulators too slow here?)"
         aws_calls = sum(aws.calls.values()) - sum(aws.throttled.values())
+        seconds = sum(i["seconds"] for i in invocations)
         bound = work.seconds(GOOGLE_QUERIES_PER_SECOND * scale, AWS_CALLS_PER_SECOND * scale)
-        return {
+        result = {
             "users": users,
             "scenario": "resumable first sync",
             "outcome": outcome,
-            "invocations": len(peaks),
+            "invocations": len(invocations),
+            "per_invocation": invocations,
             "budget_seconds_real_rate": budget_seconds,
-            "peak_rss_mb_per_invocation": [round(p) for p in peaks],
+            "peak_rss_mb_per_invocation": [i["peak_mb"] for i in invocations],
             "seconds": seconds,
             "lower_bound_seconds": bound,
             "time_ratio": seconds / bound,
@@ -166,6 +172,64 @@ def bench_resumable(
             "required_aws_calls": work.aws_calls,
             "calls_ratio": aws_calls / work.aws_calls,
         }
+        if outcome == "incomplete":
+            result["projection"] = project_the_rest(
+                invocations, aws_calls, work, finished_read.aws_reads, budget_seconds
+            )
+        return result
+
+
+def invocation_figures(summary: dict[str, Any], peak_kb: int) -> dict[str, Any]:
+    aws = summary["api_calls"]["aws"]
+    return {
+        "applied": sum(summary["applied"].values()),
+        "postponed": summary["postponed"],
+        "aws_reads": sum(n for operation, n in aws.items() if ".List" in operation),
+        "aws_calls": sum(aws.values()),
+        "google_calls": sum(summary["api_calls"]["google"].values()),
+        "seconds": summary["seconds"],
+        "peak_mb": round(peak_kb / 1024),
+    }
+
+
+def print_invocation(number: int, figures: dict[str, Any], flush: bool = False) -> None:
+    print(
+        f"  invocation {number}: applied {figures['applied']:,} "
+        f"({figures['postponed']:,} to go), AWS calls {figures['aws_calls']:,} of which "
+        f"{figures['aws_reads']:,} reads, Google calls {figures['google_calls']:,}, "
+        f"{figures['seconds']:.0f} s, peak {figures['peak_mb']} MB",
+        flush=flush,
+    )
+
+
+def project_the_rest(
+    invocations: list[dict[str, Any]],
+    calls_so_far: int,
+    work: Work,
+    finished_read: int,
+    budget_seconds: float,
+) -> dict[str, Any]:
+    """The invocations still to come, at real rates: each reads Google whole and Identity
+    Center as it stands (from the last invocation's reads, growing linearly to a read of the
+    finished state, computed from the directory), then writes for the rest of its budget."""
+    reads = (invocations[-1]["aws_reads"] + finished_read) / 2
+    reading = max(reads / AWS_CALLS_PER_SECOND, work.google_calls / GOOGLE_QUERIES_PER_SECOND)
+    writes_each = (budget_seconds - reading) * AWS_CALLS_PER_SECOND
+    projection: dict[str, Any] = {
+        "reads_each": round(reads),
+        "finished_read": finished_read,
+        "writes_each": max(0, round(writes_each)),
+    }
+    if writes_each < 1:
+        return projection | {"invocations": None}  # the reads alone outlast an invocation
+    remaining = invocations[-1]["postponed"]
+    more = math.ceil(remaining / writes_each)
+    calls = calls_so_far + remaining + more * reads
+    return projection | {
+        "invocations": len(invocations) + more,
+        "aws_calls": round(calls),
+        "calls_ratio": calls / work.aws_calls,
+    }
 
 
 class OtherCallers:
@@ -276,11 +340,24 @@ def print_resumable(result: dict[str, Any]) -> None:
         f"Resumable first sync of {result['users']:,} people, a "
         f"{result['budget_seconds_real_rate']:g} s budget an invocation at real rates: "
         f"{result['outcome']} after "
-        f"{result['invocations']} invocations; peak memory per invocation "
+        f"{result['invocations']} invocation(s) (each above); peak memory per invocation "
         f"{result['peak_rss_mb_per_invocation']} MB; {result['seconds']:.0f} s of runs, "
         f"{result['time_ratio']:.2f}x the bound; AWS calls {result['aws_calls']:,} = "
         f"{result['calls_ratio']:.2f}x the required {result['required_aws_calls']:,}"
     )
+    if projection := result.get("projection"):
+        reading = (
+            f"  projected at real rates (not run): each further invocation reads about "
+            f"{projection['reads_each']:,} AWS pages (a read of the finished state: "
+            f"{projection['finished_read']:,}) and writes about {projection['writes_each']:,}"
+        )
+        if projection["invocations"] is None:
+            print(f"{reading}; it never finishes: the reads outlast an invocation")
+        else:
+            print(
+                f"{reading}; {projection['invocations']} invocations in all, AWS calls "
+                f"{projection['aws_calls']:,} = {projection['calls_ratio']:.2f}x the required"
+            )
 
 
 def main() -> None:
@@ -305,6 +382,11 @@ def main() -> None:
         default=840.0,
         help="seconds an invocation may run at real rates (the template's: 840)",
     )
+    parser.add_argument(
+        "--max-invocations",
+        type=int,
+        help="stop the resumable run after this many invocations and project the rest",
+    )
     parser.add_argument("--json", type=Path, default=Path("build/bench.json"))
     arguments = parser.parse_args()
     rows: list[dict[str, Any]] = []
@@ -323,7 +405,11 @@ def main() -> None:
     if arguments.resumable_users:
         with tempfile.TemporaryDirectory() as workdir:
             resumable = bench_resumable(
-                arguments.resumable_users, arguments.scale, Path(workdir), arguments.budget
+                arguments.resumable_users,
+                arguments.scale,
+                Path(workdir),
+                arguments.budget,
+                arguments.max_invocations,
             )
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
