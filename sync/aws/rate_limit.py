@@ -1,7 +1,7 @@
 """A thread-safe token bucket shared by every Identity Center call of a run.
 
 AWS allows 20 calls per second for the whole Identity Center instance (Identity Store and SSO
-Admin together, the console included); the sync keeps well under it by default. The bucket
+Admin together, the console included); the sync starts at it by default. The bucket
 adapts: a throttled call cuts its rate, calls that go through raise it again slowly
 (additive increase, multiplicative decrease, as the AWS SDKs' adaptive retry mode does), so a
 run shares the instance's limit with whoever else is calling. Like botocore's adaptive mode
