@@ -151,7 +151,7 @@ def bench_resumable(
             summary, peak_kb = run_child(environment)
             outcome = summary["outcome"]
             invocations.append(invocation_figures(summary, peak_kb))
-            print_invocation(len(invocations), invocations[-1], flush=True)
+            print_invocation(len(invocations), invocations[-1])
             if outcome == "incomplete" and not summary["applied"]:
                 outcome = "stuck: the reads took the whole budget (emulators too slow here?)"
         aws_calls = sum(aws.calls.values()) - sum(aws.throttled.values())
@@ -192,13 +192,13 @@ def invocation_figures(summary: dict[str, Any], peak_kb: int) -> dict[str, Any]:
     }
 
 
-def print_invocation(number: int, figures: dict[str, Any], flush: bool = False) -> None:
+def print_invocation(number: int, figures: dict[str, Any]) -> None:
     print(
         f"  invocation {number}: applied {figures['applied']:,} "
         f"({figures['postponed']:,} to go), AWS calls {figures['aws_calls']:,} of which "
         f"{figures['aws_reads']:,} reads, Google calls {figures['google_calls']:,}, "
         f"{figures['seconds']:.0f} s, peak {figures['peak_mb']} MB",
-        flush=flush,
+        flush=True,  # as each invocation ends, not when the run does
     )
 
 
