@@ -34,6 +34,7 @@ from sync.render import (
     show_access,
     show_matrix,
     show_report,
+    terminal,
 )
 from sync.reporting.html_page import report_html, report_json
 from sync.rules.loader import load_rules
@@ -234,8 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not verbose:
         logging.getLogger("sync.records.audit").setLevel(logging.WARNING)
-    console = Console(highlight=False, soft_wrap=True)
-    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = terminal()
+    errors = terminal(stderr=True)
     for variable in unknown_variables(os.environ):
         errors.print(f"[yellow]sso-sync: {escape(variable)} is not a setting; ignored[/yellow]")
     try:
@@ -336,7 +337,7 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
             no_delete=arguments.no_delete,
             allow_mass_delete=getattr(arguments, "allow_mass_delete", False),
         )
-        with ApplyProgress(Console(stderr=True, highlight=False)) as progress:
+        with ApplyProgress(terminal(stderr=True)) as progress:
             if arguments.command == "apply":
                 options = replace(options, **_approval(arguments, console, progress))
             report = run_sync(settings, replace(options, progress=progress))
@@ -375,7 +376,7 @@ def _report(arguments: argparse.Namespace, settings: Settings, console: Console)
     html_file = arguments.html
     if html_file is None and arguments.json is None:
         html_file = Path("access-report.html")
-    with Status("Reading Google Workspace and AWS…", console=Console(stderr=True)):
+    with Status("Reading Google Workspace and AWS…", console=terminal(stderr=True)):
         report = access_report(settings, arguments.live, previous)
     if arguments.json == "-":
         sys.stdout.writelines(report_json(report))

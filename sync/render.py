@@ -51,6 +51,13 @@ SECTIONS = (
 VERBS = {("assignment", Action.CREATE): "assign", ("assignment", Action.DELETE): "unassign"}
 
 
+def terminal(stderr: bool = False) -> Console:
+    """The console every command prints through. Markup is ours (values go through `escape`);
+    emoji codes and highlighting are off, so a name, path or error holding `:100:` or
+    `:skull:` prints as it is."""
+    return Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=True)
+
+
 def print_plan(plan: Plan, console: Console) -> None:
     for resource, title in SECTIONS:
         operations = [op for op in plan.operations if op.resource == resource]

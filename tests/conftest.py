@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from hypothesis import settings as hypothesis_profile
 
 from sync.bootstrap.run import run_bootstrap
 from sync.local.aws import ExtendedMotoApp
@@ -18,6 +19,15 @@ from sync.rules.loader import parse_rules
 from sync.rules.model import Rules
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, write_key
+
+# `make test` and CI: the same examples every run (a function of each test), no deadline, no
+# example database carried between runs. `make fuzz` explores with random seeds and far more
+# examples; pin what it finds with @example beside the test.
+hypothesis_profile.register_profile(
+    "repeatable", derandomize=True, database=None, deadline=None, max_examples=150
+)
+hypothesis_profile.register_profile("fuzz", deadline=None, max_examples=3000)
+hypothesis_profile.load_profile("repeatable")
 
 RULES = """
 version: 1

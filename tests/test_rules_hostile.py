@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sync.cli import main
@@ -75,6 +75,12 @@ def test_malformed_files_end_in_exit_2_with_file_and_line(
     assert re.search(expected, message), message
 
 
+def with_nul_at_line(text: str, line: int) -> bytes:
+    lines = text.splitlines(keepends=True)
+    lines[line - 1] = "\x00" + lines[line - 1]
+    return "".join(lines).encode()
+
+
 def mutations() -> st.SearchStrategy[bytes]:
     """The shipped file with bytes inserted, deleted or replaced, random text, random bytes."""
     shipped = SHIPPED.encode()
@@ -103,12 +109,9 @@ def mutations() -> st.SearchStrategy[bytes]:
     )
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(content=mutations())
+@example(content=with_nul_at_line(SHIPPED, 100))  # rich printed `rules.yaml:100:` as an emoji
 def test_no_malformed_file_crashes_validate(
     tmp_path: Path, capsys: pytest.CaptureFixture, content: bytes
 ) -> None:
