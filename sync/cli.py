@@ -26,6 +26,7 @@ from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode, SyncError
 from sync.google.directory import connect_google
 from sync.planning.plan import Plan
+from sync.records.plans import plan_document, read_plan_file
 from sync.records.streamed_json import write_json
 from sync.render import (
     ApplyProgress,
@@ -340,19 +341,17 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
         with ApplyProgress(terminal(stderr=True)) as progress:
             if arguments.command == "apply":
                 options = replace(options, **_approval(arguments, console, progress))
-            report = run_sync(settings, replace(options, progress=progress))
-        if arguments.command == "plan" and arguments.out is not None:
-            saved = {"format": PLAN_FORMAT} | report.plan.to_json()
+            saving = arguments.command == "plan" and arguments.out is not None
+            options = replace(options, progress=progress, digest_inputs=saving)
+            report = run_sync(settings, options)
+        if saving and report.inputs is not None:
             with _opened(arguments.out) as out:
-                write_json(saved, out)
+                write_json(plan_document(report.plan, report.inputs), out)
     asked = options.approve is not None and report.plan.operations
     show_report(report, console, as_json=arguments.json, show_plan=not asked)
     if getattr(arguments, "detailed_exitcode", False) and report.exit_code is ExitCode.OK:
         return ExitCode.BAD_INPUT if report.plan.operations else ExitCode.OK  # Terraform's 2
     return report.exit_code
-
-
-PLAN_FORMAT = "sso-sync plan 1"
 
 
 def _report(arguments: argparse.Namespace, settings: Settings, console: Console) -> ExitCode:
@@ -412,13 +411,7 @@ def write_file(path: Path, chunks: Iterable[str]) -> None:
 def _approval(arguments: argparse.Namespace, console: Console, progress: ApplyProgress) -> dict:
     """How this apply is approved: a saved plan, --auto-approve, or a person at a terminal."""
     if arguments.plan_file is not None:
-        try:
-            saved = json.loads(arguments.plan_file.read_text(encoding="utf-8"))
-            if saved.get("format") != PLAN_FORMAT:
-                raise ValueError("not a plan saved by sso-sync plan --out")
-            return {"expected": tuple(saved["operations"])}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ConfigError(f"{arguments.plan_file}: cannot apply it: {error}") from error
+        return {"expected": read_plan_file(arguments.plan_file)}
     if arguments.auto_approve:
         return {}
     if not sys.stdin.isatty():

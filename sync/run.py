@@ -38,9 +38,10 @@ from sync.model import (
 from sync.planning.access_report import AccessAnswer, explain
 from sync.planning.identity_planner import build_plan
 from sync.planning.plan import Plan, operation_json
+from sync.planning.plan_inputs import google_digest, identity_center_digest, rules_digest
 from sync.planning.safeguards import check_deletions, check_google_answer
 from sync.records.audit import AuditLog, audit_sink_for
-from sync.records.plans import save_plan
+from sync.records.plans import SavedPlan, plan_document, save_plan
 from sync.records.reports import previous_report, save_report
 from sync.records.state import state_store_for
 from sync.reporting.access_matrix import LiveIdentityCenter, build_report
@@ -64,8 +65,11 @@ class RunOptions:
     """Seconds this run may spend; when they run out it stops between operations."""
     approve: Callable[[Plan], bool] | None = None
     """Asked with the plan before anything is applied (a person at a terminal)."""
-    expected: tuple[dict[str, Any], ...] | None = None
-    """A saved plan's operations: applied only if the fresh plan is exactly this one."""
+    expected: SavedPlan | None = None
+    """A reviewed plan: applied only if made from these rules and the fresh plan is exactly
+    it."""
+    digest_inputs: bool = False
+    """Record digests of what the plan was made from (a plan to save)."""
     progress: Callable[[int, int, int], None] | None = None
     """Told (done, total, failed) as operations end: a progress display, a log line."""
 
@@ -96,6 +100,8 @@ class RunReport:
     """A delta run's nested groups to read again while Google may still be catching up."""
     planned: bool = True
     """False when the run stopped before reading (another run held the lock)."""
+    inputs: dict[str, str] | None = None
+    """Digests of the rules, Google and Identity Center the plan was made from, when asked."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -168,9 +174,14 @@ def run_sync(
         report = run.read_and_plan()
         run.write_report(report)
         report.seconds = time.monotonic() - started
+        if settings.plans or options.digest_inputs:
+            report.inputs = run.input_digests()
         if settings.plans:
+            inputs = report.inputs or {}
             report.plan_location = save_plan(
-                settings.plans, run_id, lambda: report.plan.to_json() | {"run": report.summary()}
+                settings.plans,
+                run_id,
+                lambda: plan_document(report.plan, inputs, report.summary()),
             )
         return report
     lock = run_lock_for(settings.lock)
@@ -193,7 +204,7 @@ def run_sync(
         with LeaseKeeper(lock, lease, settings.lock_seconds) as keeper:
             run = _Run(settings, rules, run_id, options, changes)
             report = run.read_and_plan()
-            report.refused = report.refused or _disapproved(report.plan, options)
+            report.refused = report.refused or _disapproved(report.plan, options, rules)
             if not report.refused:
                 budget = options.time_budget or settings.time_budget
                 deadline = started + budget if budget else None
@@ -250,6 +261,7 @@ class _Run:
         self._state = State()
         self.executor: Executor | None = None
         self._report_reads: tuple[GoogleSnapshot, OrganizationSnapshot] | None = None
+        self._planned_from: tuple[GoogleSnapshot, IdentityCenterSnapshot, Any] | None = None
 
     def read_and_plan(self) -> RunReport:
         """Everything is read before anything is written; then the plan and its safeguards."""
@@ -258,6 +270,7 @@ class _Run:
             part = read_slice(self._google, self._store, self._state, self._rules, self._changes)
             self._state.renest(part.google.groups)
             self._rechecks = part.rechecks
+            self._planned_from = (part.google, part.idc, None)
             plan = build_plan(part.google, part.idc, self._state, self._rules, scope=part.scope)
         else:
             plan = self._plan_everything()
@@ -304,9 +317,20 @@ class _Run:
         idc = IdentityCenterSnapshot(users, groups, memberships)
         if access is not None:
             self._report_reads = (google, access[0])
+        self._planned_from = (google, idc, access[1] if access is not None else None)
         plan = build_plan(google, idc, self._state, self._rules, access)
         self._state.memberships = plan.managed_after("membership")
         return plan
+
+    def input_digests(self) -> dict[str, str]:
+        """Digests of the rules and the snapshots this run planned from."""
+        assert self._planned_from is not None, "read_and_plan first"
+        google, idc, access = self._planned_from
+        return {
+            "rules": rules_digest(self._rules),
+            "google": google_digest(google),
+            "identity_center": identity_center_digest(idc, access),
+        }
 
     def write_report(self, report: RunReport) -> None:
         """The access report of what this full sync read (the planned view), with what changed
@@ -387,15 +411,11 @@ class _Background(Generic[T]):
         return value  # type: ignore[return-value]
 
 
-def _disapproved(plan: Plan, options: RunOptions) -> str | None:
+def _disapproved(plan: Plan, options: RunOptions, rules: Rules) -> str | None:
     """Why a plan is not applied though no safeguard refused it, if it is not."""
     if options.expected is not None:
-        if tuple(operation_json(op) for op in plan.operations) != options.expected:
-            return (
-                "the saved plan is stale: Google Workspace, Identity Center or the rules "
-                "changed since it was made; nothing applied (run plan again)"
-            )
-        return None
+        fresh = (operation_json(operation) for operation in plan.operations)
+        return options.expected.stale_because(rules_digest(rules), fresh)
     if options.approve is not None and plan.operations and not options.approve(plan):
         return "apply cancelled: nothing applied"
     return None

@@ -18,7 +18,7 @@ from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT, environment
 from sync.rules.loader import parse_rules
 from sync.rules.model import Rules
 from sync.settings import Settings
-from tests.helpers import IdentityCenterView, write_key
+from tests.helpers import IdentityCenterView, PlannedAccount, build_organization, write_key
 
 # `make test` and CI: the same examples every run (a function of each test), no deadline, no
 # example database carried between runs. `make fuzz` explores with random seeds and far more
@@ -119,6 +119,23 @@ def company(
     accounts = {a["Name"]: a["Id"] for a in client.list_accounts()["Accounts"]}
     accounts["Management"] = accounts.pop("master")
     return settings.model_copy(update={"rules": "mappings/rules.yaml"}), accounts
+
+
+@pytest.fixture
+def org(moto_app: ExtendedMotoApp) -> dict[str, str]:
+    """A small Organization: Workloads (Production, Staging, Development), a sandbox for
+    alice; account ids by name."""
+    return build_organization(
+        boto3.client("organizations"),
+        [
+            PlannedAccount("Production", "prod@example.com", "/Workloads/Production"),
+            PlannedAccount("Staging", "staging@example.com", "/Workloads/Staging"),
+            PlannedAccount("Development", "dev@example.com", "/Workloads/Development"),
+            PlannedAccount(
+                "sandbox-alice", "sb-alice@example.com", "/Sandbox", {"owner": "alice@example.com"}
+            ),
+        ],
+    )
 
 
 @pytest.fixture

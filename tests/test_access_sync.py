@@ -22,9 +22,7 @@ from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import (
     IdentityCenterView,
-    PlannedAccount,
     add_people,
-    build_organization,
     create_account,
     move_account,
     seed_small_company,
@@ -65,21 +63,6 @@ assignments:
     accounts: ["ou:/Sandbox"]
 """
 APPLY = RunOptions(apply=True, trigger="test")
-
-
-@pytest.fixture
-def org(moto_app: ExtendedMotoApp) -> dict[str, str]:
-    return build_organization(
-        boto3.client("organizations"),
-        [
-            PlannedAccount("Production", "prod@example.com", "/Workloads/Production"),
-            PlannedAccount("Staging", "staging@example.com", "/Workloads/Staging"),
-            PlannedAccount("Development", "dev@example.com", "/Workloads/Development"),
-            PlannedAccount(
-                "sandbox-alice", "sb-alice@example.com", "/Sandbox", {"owner": "alice@example.com"}
-            ),
-        ],
-    )
 
 
 @pytest.fixture

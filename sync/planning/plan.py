@@ -2,8 +2,9 @@
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field, replace
-from enum import IntEnum, StrEnum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar, Literal
 
 from sync.model import GroupAttributes, PermissionSetAttributes, UserAttributes
@@ -262,4 +263,21 @@ def operation_json(operation: Operation) -> dict[str, Any]:
             {"field": change.field, "before": change.before, "after": change.after}
             for change in diff
         ]
+    body["values"] = plain(operation)
     return body
+
+
+def plain(value: Any) -> Any:
+    """A value as deterministic JSON-ready data: a dataclass as its fields (all of them, so an
+    operation's `values` hold everything apply writes), sets sorted, tuples as lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, frozenset | set):
+        return sorted((plain(item) for item in value), key=json.dumps)
+    if isinstance(value, tuple | list):
+        return [plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    return value

@@ -1,12 +1,29 @@
-"""The plans that runs which apply nothing leave for people to read: the whole plan (every
-operation with its reason and values) as JSON, as `latest.json` and one document per run."""
+"""Plans as documents. One format for a plan saved with `plan --out` (to review, then apply)
+and for the plans that runs which apply nothing leave for people to read: every operation with
+its reason and every value it writes, and digests of what the plan was made from."""
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from sync.errors import ConfigError
+from sync.planning.plan import Plan
 from sync.records.documents import document_at
 from sync.records.streamed_json import json_chunks
+
+PLAN_FORMAT = "sso-sync plan 2"
+MOST_NAMED = 10
+
+
+def plan_document(
+    plan: Plan, inputs: dict[str, str], run: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The plan as a document (its operations an iterator: streamed when written)."""
+    body = {"format": PLAN_FORMAT, "inputs": inputs} | plan.to_json()
+    return body if run is None else body | {"run": run}
 
 
 def save_plan(
@@ -20,3 +37,76 @@ def save_plan(
     for location in (dated, f"{base}/latest.json"):
         document_at(location).write(json_chunks(body()))
     return dated
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A reviewed plan: applied only while the rules are the ones it was made from and a
+    fresh plan is exactly it, operation by operation and value by value."""
+
+    source: str
+    operations: tuple[dict[str, Any], ...]
+    inputs: dict[str, str]
+
+    def stale_because(self, rules_digest: str, fresh: Iterable[dict[str, Any]]) -> str | None:
+        """Why this plan may not be applied now, or None."""
+        if self.inputs.get("rules") != rules_digest:
+            return (
+                f"the saved plan {self.source} is stale: the rules changed since it was made "
+                f"(made from rules {_short(self.inputs.get('rules'))}, the rules are now "
+                f"{_short(rules_digest)}); nothing applied (run plan again and review it)"
+            )
+        now = [json.loads(json.dumps(operation)) for operation in fresh]
+        if now == list(self.operations):
+            return None
+        return (
+            f"the saved plan {self.source} is stale: Google Workspace or Identity Center "
+            "changed since it was made, or the file was edited; a fresh plan differs in "
+            f"{'; '.join(_differences(self.operations, now))}; nothing applied (run plan "
+            "again and review it)"
+        )
+
+
+def read_plan_file(path: Path) -> SavedPlan:
+    """A plan saved by `plan --out`; a ConfigError says why a file is not one."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the plan: {error.strerror or error}") from error
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not a plan saved by sso-sync plan --out ({error})") from error
+    found = body.get("format") if isinstance(body, dict) else None
+    if found != PLAN_FORMAT:
+        if isinstance(found, str) and found.startswith("sso-sync plan "):
+            raise ConfigError(
+                f"{path}: written in plan format {found!r}; this sso-sync applies "
+                f"{PLAN_FORMAT!r} only: run plan --out again with this version and review it"
+            )
+        raise ConfigError(f"{path}: not a plan saved by sso-sync plan --out")
+    operations, inputs = body.get("operations"), body.get("inputs")
+    if not isinstance(operations, list) or not isinstance(inputs, dict):
+        raise ConfigError(f"{path}: a plan file needs its operations and inputs")
+    return SavedPlan(str(path), tuple(operations), inputs)
+
+
+def _differences(saved: Iterable[dict[str, Any]], fresh: Iterable[dict[str, Any]]) -> list[str]:
+    """Which objects' operations differ: `+` newly planned, `-` no longer planned, `~` the
+    same object and action with other values."""
+
+    def keyed(operations: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+        return {(op["resource"], op["action"], op["target"]): op for op in operations}
+
+    before, after = keyed(saved), keyed(fresh)
+    lines = [
+        f"{'~' if key in before and key in after else '-' if key in before else '+'} "
+        f"{key[0]} {key[1]} {key[2]}"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+    if len(lines) > MOST_NAMED:
+        lines = [*lines[:MOST_NAMED], f"and {len(lines) - MOST_NAMED} more"]
+    return lines or ["the operations are the same but in another order"]
+
+
+def _short(digest: str | None) -> str:
+    return "(none recorded)" if not digest else digest.removeprefix("sha256:")[:12]
