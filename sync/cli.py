@@ -221,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(remove, "definition")
 
     validate = commands.add_parser("validate", help="check a rules file offline")
-    validate.add_argument("file", nargs="?", type=Path, help="default: SSO_SYNC_RULES")
+    validate.add_argument(
+        "file", nargs="?", help="a path or s3://bucket/key (default: SSO_SYNC_RULES)"
+    )
 
     commands.add_parser("demo", help="run the whole sync against local emulators")
     return parser

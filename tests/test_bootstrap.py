@@ -265,7 +265,9 @@ def test_validation_errors_before_any_call(
 def test_scp_documents_must_be_json_and_small(bootstrap_settings: Settings) -> None:
     scps = bootstrap_settings.org_definition.parent / "scps"
     (scps / "deny-root-user.json").write_text("{not json")
-    (scps / "sandbox-guardrails.json").write_text(json.dumps({"Statement": ["x" * 6000]}))
+    (scps / "sandbox-guardrails.json").write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "x" * 6000}]})
+    )
 
     with pytest.raises(ConfigError) as raised:
         run_bootstrap(bootstrap_settings, apply=False)

@@ -6,9 +6,12 @@ deployment's mode bounds every invoker."""
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 
+from sync.bootstrap.run import run_bootstrap
 from sync.cli import main
+from sync.errors import ConfigError
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.settings import Settings
@@ -147,3 +150,152 @@ def test_the_reviewed_plan_applies(
     assert main(["apply", str(saved), *settings_arguments(settings)]) == 0
 
     assert AccessView(moto_app).described("Ops")["SessionDuration"] == "PT1H"
+
+
+POLICY_RULES = """
+version: 1
+sync:
+  groups:
+    - {email: engineering@example.com, name: Engineering}
+permission_sets:
+  Ops:
+    inline_policy: NAME
+"""
+
+
+def key_bytes(settings: Settings) -> list[str]:
+    """Distinctive pieces of the Google service-account key: none may appear anywhere."""
+    key = json.loads(Path(settings.google_credentials_file or "").read_text())
+    return [key["private_key"][40:80], key["private_key_id"], key["client_email"]]
+
+
+def rules_naming(settings: Settings, name: str) -> Path:
+    """Rules in a folder of their own, their inline policy named `name`."""
+    folder = Path(settings.rules).parent / "rules"
+    folder.mkdir(exist_ok=True)
+    (folder / "policies").mkdir(exist_ok=True)
+    rules = folder / "rules.yaml"
+    rules.write_text(POLICY_RULES.replace("NAME", json.dumps(name)))
+    return rules
+
+
+def outside_names(settings: Settings) -> list[str]:
+    key = Path(settings.google_credentials_file or "").resolve()
+    link = Path(settings.rules).parent / "rules" / "policies" / "link.json"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.unlink(missing_ok=True)
+    link.symlink_to(key)
+    return [str(key), "../key.json", "policies/../../key.json", "policies/link.json"]
+
+
+def test_an_inline_policy_path_outside_the_rules_folder_is_refused_without_reading_it(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    for name in outside_names(settings):
+        rules = rules_naming(settings, name)
+
+        assert main(["validate", str(rules)]) == 2, name
+        message = capsys.readouterr().err
+        assert f"{rules}:8: permission_sets.Ops.inline_policy" in message, message
+        assert "not inside" in message
+        assert not any(piece in message for piece in key_bytes(settings))
+
+
+def test_a_path_outside_says_the_same_whether_or_not_something_is_there(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    messages = []
+    for name in ("/etc/hostname", "/no/such/file.json"):
+        rules = rules_naming(settings, name)
+        assert main(["validate", str(rules)]) == 2
+        messages.append(capsys.readouterr().err.replace(name, "NAME"))
+
+    assert messages[0] == messages[1]
+
+
+def test_a_file_inside_that_is_not_a_policy_document_is_refused_without_quoting_it(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    rules = rules_naming(settings, "policies/copied-key.json")
+    key = Path(settings.google_credentials_file or "")
+    (rules.parent / "policies" / "copied-key.json").write_text(key.read_text())
+
+    assert main(["validate", str(rules)]) == 2
+
+    message = capsys.readouterr().err
+    assert "is not an IAM policy document" in message
+    assert not any(piece in message for piece in key_bytes(settings))
+
+
+def test_a_plan_never_holds_a_byte_of_the_key(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    org: dict[str, str],
+    moto_app: ExtendedMotoApp,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    seed_small_company(google)
+    folder = Path(settings.rules).parent
+    for name in [*outside_names(settings), "policies/copied-key.json"]:
+        rules = rules_naming(settings, name)
+        key = Path(settings.google_credentials_file or "")
+        (rules.parent / "policies" / "copied-key.json").write_text(key.read_text())
+        pointed = settings.model_copy(update={"rules": str(rules)})
+        saved = folder / "plan.json"
+
+        assert main(["plan", "--out", str(saved), *settings_arguments(pointed)]) == 2
+        assert main(["apply", "--auto-approve", *settings_arguments(pointed)]) == 2
+
+        printed = capsys.readouterr()
+        written = [
+            p.read_text(errors="replace")
+            for p in folder.rglob("*")
+            if (p.is_file() and p.suffix != ".json") or p.name in ("plan.json", "state.json")
+        ]
+        for text in [printed.out, printed.err, *written]:
+            assert not any(piece in text for piece in key_bytes(settings)), name
+    assert writes(moto_app) == {}
+
+
+@pytest.mark.parametrize("key", ["../../team-b/policy.json", "/team-a/policy.json", "a/../../x"])
+def test_rules_in_s3_read_no_key_outside_their_prefix(
+    settings: Settings, capsys: pytest.CaptureFixture, key: str
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="rules-bucket")
+    policy = '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*"}}'
+    s3.put_object(Bucket="rules-bucket", Key="team-b/policy.json", Body=policy.encode())
+    s3.put_object(Bucket="rules-bucket", Key="x", Body=policy.encode())
+    rules = POLICY_RULES.replace("NAME", json.dumps(key))
+    s3.put_object(Bucket="rules-bucket", Key="team-a/sso/rules.yaml", Body=rules.encode())
+
+    assert main(["validate", "s3://rules-bucket/team-a/sso/rules.yaml"]) == 2
+
+    message = " ".join(capsys.readouterr().err.split())
+    assert "s3://rules-bucket/team-a/sso/rules.yaml:8: permission_sets.Ops.inline_policy" in message
+    assert "not under the s3 prefix team-a/sso/" in message
+
+
+def test_validate_reads_rules_from_s3(settings: Settings, capsys: pytest.CaptureFixture) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="rules-bucket")
+    s3.put_object(Bucket="rules-bucket", Key="sso/rules.yaml", Body=REVIEWED.encode())
+
+    assert main(["validate", "s3://rules-bucket/sso/rules.yaml"]) == 0
+
+    assert "s3://rules-bucket/sso/rules.yaml: valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["../../outside", "/etc/passwd"])
+def test_an_org_definition_reads_no_scp_outside_its_folder(
+    bootstrap_settings: Settings, name: str
+) -> None:
+    definition = bootstrap_settings.org_definition
+    text = definition.read_text()
+    definition.write_text(text.replace("[deny-leave-organization,", f"[{name},", 1))
+    (definition.parent.parent / "outside.json").write_text(
+        '{"Version": "2012-10-17", "Statement": []}'
+    )
+
+    with pytest.raises(ConfigError, match="not inside"):
+        run_bootstrap(bootstrap_settings, apply=False)

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync.errors import ConfigError
 from sync.rules.access import AWS_MANAGED_POLICY_PREFIX, MANAGED_POLICY_ARN
+from sync.rules.confined_files import read_inside
+from sync.rules.policy_documents import policy_document_problem
 from sync.rules.yaml_documents import Problem, parse_document
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -290,14 +292,15 @@ def _scp_problems(
 def _load_scp(directory: Path, name: str, regions: list[str], documents: dict[str, str]) -> str:
     path = directory / f"{name}.json"
     try:
-        text = path.read_text(encoding="utf-8").replace(
-            '"{{allowed_regions}}"', json.dumps(regions)
-        )
-        document = json.loads(text)
+        text = read_inside(directory, f"{name}.json")
+        document = json.loads(text.replace('"{{allowed_regions}}"', json.dumps(regions)))
     except OSError as error:
-        return f"cannot read SCP {path}: {error.strerror}"
+        return f"cannot read SCP {path}: {error.strerror or error}"
     except json.JSONDecodeError as error:
         return f"SCP {path} is not valid JSON: {error.msg} at line {error.lineno}"
+    problem = policy_document_problem(document) if isinstance(document, dict) else "not an object"
+    if problem:
+        return f"SCP {path} is not a policy document: {problem}"
     minified = json.dumps(document, separators=(",", ":"))
     if len(minified) > MAX_SCP_CHARACTERS:
         return f"SCP {path} has {len(minified)} characters; AWS allows {MAX_SCP_CHARACTERS}"

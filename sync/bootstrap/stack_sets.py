@@ -14,6 +14,7 @@ from sync.bootstrap.definition import OrgDefinition, within
 from sync.bootstrap.live import STACK_SET_PREFIX
 from sync.bootstrap.template_yaml import read_template
 from sync.errors import ConfigError
+from sync.rules.confined_files import read_inside
 
 TEMPLATES = ("github-deploy-role", "registry-source", "registry-destination")
 DESTINATIONS_PER_RULE, RULES_AT_MOST = 25, 10
@@ -47,9 +48,11 @@ def load_templates(directory: Path) -> dict[str, str]:
     for name in TEMPLATES:
         path = directory / f"{name}.yaml"
         try:
-            templates[name] = path.read_text(encoding="utf-8")
+            templates[name] = read_inside(directory, path.name)
         except OSError as error:
-            raise ConfigError(f"{path}: cannot read the template: {error.strerror}") from error
+            raise ConfigError(
+                f"{path}: cannot read the template: {error.strerror or error}"
+            ) from error
     return templates
 
 

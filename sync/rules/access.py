@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from sync.rules.policy_documents import policy_document_problem
 from sync.rules.selectors import Selector, parse_selector
 
 AWS_MANAGED_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
@@ -94,6 +95,8 @@ def _inline_policy_json(value: Any, info: ValidationInfo) -> Any:
             raise ValueError(f"inline policy is not JSON: {error.msg}") from None
     if not isinstance(value, dict):
         raise ValueError("inline policy must be a JSON object")
+    if problem := policy_document_problem(value):
+        raise ValueError(f"inline policy is not an IAM policy document: {problem}")
     text = json.dumps(value, separators=(",", ":"), sort_keys=True)
     if len(text.encode()) > MAX_INLINE_POLICY_BYTES:
         raise ValueError(f"inline policy is over {MAX_INLINE_POLICY_BYTES} bytes")

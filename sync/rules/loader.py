@@ -1,7 +1,7 @@
 """Reading the rules file: from a local path or s3://bucket/key, into a validated Rules.
 
-Files the rules name by a relative path (inline policies) are read next to the rules file:
-beside it on disk, or under the same S3 prefix."""
+Files the rules name by a relative path (inline policies) are read from the rules file's own
+folder (on disk, links resolved) or S3 prefix, and from nowhere else."""
 
 import posixpath
 from collections.abc import Callable
@@ -12,6 +12,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sync.errors import ConfigError
+from sync.rules.confined_files import key_inside, read_inside
 from sync.rules.model import Rules, Safeguards
 from sync.rules.yaml_documents import line_numbers, parse_document
 
@@ -72,17 +73,11 @@ def utf8_text(raw: bytes, source: str) -> str:
 
 
 def _s3_beside(client: Any, bucket: str, prefix: str) -> ReadBeside:
-    def read(name: str) -> str:
-        key = posixpath.normpath(posixpath.join(prefix, name))
-        if key.startswith("../") or key == "..":
-            raise OSError(f"{name} is outside s3://{bucket}/{prefix}")
-        return _read_s3_text(client, bucket, key)
-
-    return read
+    return lambda name: _read_s3_text(client, bucket, key_inside(prefix, name))
 
 
 def _disk_beside(base_dir: Path) -> ReadBeside:
-    return lambda name: (base_dir / name).read_text(encoding="utf-8")
+    return lambda name: read_inside(base_dir, name)
 
 
 def parse_rules(
