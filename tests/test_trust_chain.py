@@ -299,3 +299,61 @@ def test_an_org_definition_reads_no_scp_outside_its_folder(
 
     with pytest.raises(ConfigError, match="not inside"):
         run_bootstrap(bootstrap_settings, apply=False)
+
+
+EXCLUDING = """
+version: 1
+sync:
+  groups:
+    - {email: engineering@example.com, name: Engineering}
+permission_sets:
+  Ops:
+    managed_policies: [ReadOnlyAccess]
+assignments:
+  - groups: [Engineering]
+    permission_sets: [Ops]
+    accounts: ["ou:/Workloads/**"]
+    exclude: [EXCLUDE]
+"""
+
+
+@pytest.mark.parametrize(
+    ("exclude", "meant"),
+    [
+        ("name:Prodction", "name:Production"),
+        ("ou:/Workload/Production", "ou:/Workloads/Production"),
+        ("{ou: /Workloads/**, name: Prodution}", "name:Production"),
+    ],
+)
+def test_an_exclude_that_matches_nothing_is_refused_with_what_was_meant(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    org: dict[str, str],
+    moto_app: ExtendedMotoApp,
+    capsys: pytest.CaptureFixture,
+    exclude: str,
+    meant: str,
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(EXCLUDING.replace("EXCLUDE", exclude))
+
+    for command in (["apply", "--auto-approve"], ["access", "carol@example.com"], ["report"]):
+        assert main([*command, *settings_arguments(settings)]) == 2, command
+        message = " ".join(capsys.readouterr().err.split())
+        assert "matches no account" in message and f"did you mean {meant!r}" in message
+    assert writes(moto_app) == {}
+
+
+def test_an_exclude_that_matches_keeps_the_account_out(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    org: dict[str, str],
+    moto_app: ExtendedMotoApp,
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(EXCLUDING.replace("EXCLUDE", "name:Production"))
+
+    assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 0
+
+    reached = {account for _, account, _, _ in AccessView(moto_app).assignments(list(org.values()))}
+    assert reached == {org["Staging"], org["Development"]}

@@ -2,11 +2,13 @@
 against the Google directory and the Organization. Pure; used by the planner and by
 `sso-sync access`."""
 
+import difflib
 from dataclasses import dataclass
 
+from sync.errors import ConfigError
 from sync.model import Account, GoogleGroup, GoogleSnapshot, OrganizationSnapshot
 from sync.rules.model import Rules
-from sync.rules.selectors import matched_accounts
+from sync.rules.selectors import Condition, Selector, matched_accounts
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ def rule_label(rules: Rules, index: int) -> str:
 def evaluate_grants(
     rules: Rules, google: GoogleSnapshot, org: OrganizationSnapshot
 ) -> GrantEvaluation:
+    """Raises ConfigError when an `exclude` matches no account: a typo there would widen
+    access, so it fails closed."""
+    if problems := unmatched_exclusions(rules, org):
+        raise ConfigError("the rules would " + "; ".join(problems))
     grants: list[Grant] = []
     warnings: list[str] = []
     empty_rules: list[int] = []
@@ -101,3 +107,57 @@ def evaluate_grants(
 def _groups_named(groups: tuple[GoogleGroup, ...], reference: str) -> list[GoogleGroup]:
     reference = reference.lower()
     return [g for g in groups if reference in (g.email.lower(), g.display_name.lower())]
+
+
+def unmatched_exclusions(rules: Rules, org: OrganizationSnapshot) -> list[str]:
+    """Each `exclude` selector that matches no account of the Organization, with what it may
+    have meant."""
+    problems = []
+    for index, rule in enumerate(rules.assignments):
+        for selector in rule.exclude:
+            if any(selector.matches(a, org.management_account_id) for a in org.accounts):
+                continue
+            hint = _did_you_mean(selector, org)
+            problems.append(
+                f"{rule_label(rules, index)}: exclude {selector.text!r} matches no account, so "
+                "it would leave nothing out and the rule would reach every account its "
+                f"accounts select{hint}; fix the selector, or remove it"
+            )
+    return problems
+
+
+def _did_you_mean(selector: Selector, org: OrganizationSnapshot) -> str:
+    guesses = [
+        f"{condition.kind}:{guess}"
+        for condition in selector.conditions
+        if not any(condition.matches(a, org.management_account_id) for a in org.accounts)
+        for guess in _close_values(condition, org)
+    ]
+    return f" (did you mean {' or '.join(repr(g) for g in guesses)}?)" if guesses else ""
+
+
+def _close_values(condition: Condition, org: OrganizationSnapshot) -> list[str]:
+    accounts = org.accounts
+    candidates: dict[str, list[str]] = {
+        "name": [account.name for account in accounts],
+        "id": [account.id for account in accounts],
+        "tag": [f"{key}={value}" for account in accounts for key, value in account.tags.items()],
+        "ou": sorted({unit for account in accounts for unit in _units_above(account.ou_path)}),
+    }
+    if condition.kind not in candidates:
+        return []
+    value = condition.value
+    recursive = condition.kind == "ou" and value.endswith("/**")
+    found = difflib.get_close_matches(
+        value.removesuffix("/**") if recursive else value,
+        sorted(set(candidates[condition.kind])),
+        n=1,
+        cutoff=0.6,
+    )
+    return [f"{guess}/**" if recursive else guess for guess in found]
+
+
+def _units_above(ou_path: str) -> list[str]:
+    """An account's OU and every OU above it: /Workloads/Production, /Workloads."""
+    parts = ou_path.strip("/").split("/")
+    return [f"/{'/'.join(parts[:depth])}" for depth in range(1, len(parts) + 1) if parts[0]]
