@@ -9,6 +9,14 @@ from importlib.resources import files
 from typing import Any
 
 ASSETS = files("sync.reporting") / "assets"
+# The JSON inside <script> holds no character that HTML parsing inside a script element reacts
+# to ("</script", "<!--" switches the parser into its escaped states and hides the rest of the
+# page), nor the line separators older JavaScript parsers took for line ends: each is written
+# as its \u escape, which JSON.parse reads back as the same character. They can only stand
+# inside JSON strings, so the text can be translated without parsing it.
+SCRIPT_SAFE = str.maketrans(
+    {character: f"\\u{ord(character):04x}" for character in "<>&\u2028\u2029"}
+)
 
 
 def report_html(report: dict[str, Any]) -> Iterator[str]:
@@ -23,10 +31,8 @@ def report_html(report: dict[str, Any]) -> Iterator[str]:
         f"{(ASSETS / 'report.html').read_text(encoding='utf-8')}"
         '<script id="report-data" type="application/json">'
     )
-    # Inside <script>, only "</" can end the element early; JSON allows "<\/" for it. Each
-    # chunk is whole JSON values, so "</" is never split between two.
     for chunk in report_json(report):
-        yield chunk.replace("</", "<\\/")
+        yield chunk.translate(SCRIPT_SAFE)
     yield (
         "</script>\n"
         f"<script>\n{(ASSETS / 'report.js').read_text(encoding='utf-8')}</script>\n"
