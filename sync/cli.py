@@ -54,7 +54,8 @@ GOOGLE = frozenset(
 )
 RETRIES = frozenset({"retry_attempts", "retry_max_wait"})
 SETTINGS_OF = {
-    "sync": frozenset(Settings.model_fields) - {"org_definition", "scheduled_runs"},
+    "sync": frozenset(Settings.model_fields)
+    - {"org_definition", "scheduled_runs", "invokers_may_allow_mass_delete"},
     "access": GOOGLE | RETRIES | {"rules"},
     "report": GOOGLE
     | RETRIES

@@ -1,10 +1,14 @@
 """AWS Lambda entry point.
 
 An EventBridge scheduled event runs a full sync; the delta schedule sends `{"mode": "delta"}`.
-A manual invocation passes a JSON object: `{}` (full sync), `{"dry_run": true}` (plan only),
-`{"no_delete": true}`, and `{"allow_mass_delete": true}`; the function sends itself
-`{"resume": true}` to continue a full sync whose time ran out. Anything else is rejected before
-any API call.
+A manual invocation passes a JSON object: `{}` (a full sync as the deployment's mode says),
+`{"dry_run": true}` (plan only), `{"no_delete": true}`, and `{"allow_mass_delete": true}`; the
+function sends itself `{"resume": true}` to continue a full sync whose time ran out. Anything
+else is rejected before any API call.
+
+The deployment's mode bounds every invoker, whatever the payload: in plan mode nothing is
+written (a payload that asks to apply, to run a delta sync or to continue is refused), and
+`allow_mass_delete` is refused unless the deployment lets invokers ask for it.
 """
 
 import json
@@ -37,21 +41,25 @@ class ManualPayload(BaseModel):
 
     mode: Literal["full", "delta"] = "full"
     """delta: only what Google's change feed reports since the last delta run."""
-    dry_run: StrictBool = False
+    dry_run: StrictBool | None = None
+    """Plan only (true); apply (false: refused in plan mode); absent: as the mode says."""
     no_delete: StrictBool = False
     allow_mass_delete: StrictBool = False
     resume: StrictBool = False
     """Sent by the function to itself to continue a run whose time ran out."""
 
 
-def run_options(event: Any, scheduled_apply: bool = True) -> tuple[RunOptions, bool]:
+def run_options(
+    event: Any, applies: bool = True, mass_delete_allowed: bool = False
+) -> tuple[RunOptions, bool]:
     """The run an invocation asks for, and whether it is a delta run; ConfigError for anything
-    unknown or malformed. Scheduled runs apply only with `scheduled_apply`
-    (SSO_SYNC_SCHEDULED_RUNS=apply); a manual invocation is the operator's decision."""
+    unknown or malformed, and for what the deployment does not let invokers ask: anything that
+    writes unless the mode `applies` (SSO_SYNC_SCHEDULED_RUNS=apply), and allow_mass_delete
+    unless `mass_delete_allowed` (SSO_SYNC_INVOKERS_MAY_ALLOW_MASS_DELETE)."""
     if not isinstance(event, dict):
         raise ConfigError(f"the payload must be a JSON object, not {type(event).__name__}")
     if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
-        return RunOptions(apply=scheduled_apply, trigger="schedule"), False
+        return RunOptions(apply=applies, trigger="schedule"), False
     try:
         payload = ManualPayload.model_validate(event)
     except ValidationError as error:
@@ -63,9 +71,22 @@ def run_options(event: Any, scheduled_apply: bool = True) -> tuple[RunOptions, b
         raise ConfigError(f"invalid invocation payload: {problems}") from error
     if payload.mode == "delta" and payload.resume:
         raise ConfigError("invalid invocation payload: resume continues full syncs only")
+    if not applies and (payload.dry_run is False or payload.mode == "delta" or payload.resume):
+        raise ConfigError(
+            "refused payload: this deployment is in Mode plan, so every invocation only plans "
+            "(a payload may not apply, run a delta sync or continue one); send {} or "
+            '{"dry_run": true}, or redeploy with Mode apply once a plan has been read'
+        )
+    if payload.allow_mass_delete and not mass_delete_allowed:
+        raise ConfigError(
+            "refused payload: allow_mass_delete lifts the deletion safeguard, and this "
+            "deployment does not let invokers ask for that (template parameter "
+            "InvokersMayAllowMassDelete=false); raise safeguards.max_deletes in the reviewed "
+            "rules, or run sso-sync apply --allow-mass-delete from the CLI"
+        )
     trigger = "continuation" if payload.resume else "manual"
     options = RunOptions(
-        apply=not payload.dry_run,
+        apply=applies and not payload.dry_run,
         no_delete=payload.no_delete,
         allow_mass_delete=payload.allow_mass_delete,
         trigger="delta" if payload.mode == "delta" else trigger,
@@ -82,7 +103,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """
     budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
     settings = load_settings()
-    requested, delta = run_options(event, scheduled_apply=settings.scheduled_runs == "apply")
+    requested, delta = run_options(
+        event,
+        applies=settings.scheduled_runs == "apply",
+        mass_delete_allowed=settings.invokers_may_allow_mass_delete,
+    )
     options = replace(
         requested,
         run_id=uuid.uuid4().hex[:12],

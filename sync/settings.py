@@ -44,8 +44,14 @@ class Settings(BaseSettings):
     )
     scheduled_runs: Literal["plan", "apply"] = Field(
         "apply",
-        description="What the Lambda's scheduled runs do: plan (write the plan, apply nothing) "
-        "or apply. The template deploys with plan until the operator has read a plan.",
+        description="The Lambda's mode, for every invocation: plan (write the plan, apply "
+        "nothing, whatever the payload) or apply. The template deploys with plan until the "
+        "operator has read a plan.",
+    )
+    invokers_may_allow_mass_delete: bool = Field(
+        False,
+        description="Whether a Lambda payload's allow_mass_delete is honoured (it lifts the "
+        "deletion safeguard for that run); refused when false.",
     )
     plans: str | None = Field(
         None,

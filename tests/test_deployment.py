@@ -193,8 +193,8 @@ def test_the_packaged_function_plans_first_with_the_templates_own_environment(
     assert "aws secretsmanager put-secret-value" in not_configured
 
     deployment.set_google_key(Path(str(settings.google_credentials_file)).read_text())
-    scheduled, dry_run, delta = deployment.invoke(
-        task_root, SCHEDULED, {"dry_run": True}, {"mode": "delta"}
+    scheduled, dry_run, delta, manual = deployment.invoke(
+        task_root, SCHEDULED, {"dry_run": True}, {"mode": "delta"}, {}
     )
 
     assert isinstance(scheduled, dict) and scheduled["outcome"] == "planned"
@@ -211,8 +211,11 @@ def test_the_packaged_function_plans_first_with_the_templates_own_environment(
     ), "the packaged rules and their policy file were read"
     assert isinstance(dry_run, dict) and dry_run["outcome"] == "planned"
     latest = deployment.object("plans/latest.json")
-    assert latest["run"]["run_id"] == dry_run["run_id"] != scheduled["run_id"]
-    assert isinstance(delta, dict) and delta["mode"] == "delta" and delta["exit_code"] == 0
+    assert dry_run["run_id"] != scheduled["run_id"]
+    assert isinstance(delta, str) and delta.startswith("ConfigError: refused payload")
+    assert isinstance(manual, dict) and manual["outcome"] == "planned"
+    assert latest["run"]["run_id"] == manual["run_id"]
+    assert idc.users() == {}, "no payload applies in Mode plan"
 
 
 def test_in_mode_apply_scheduled_runs_apply(

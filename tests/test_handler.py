@@ -56,6 +56,7 @@ def test_payloads_select_the_run() -> None:
     scheduled, delta = run_options(SCHEDULED)
     assert scheduled.apply and scheduled.trigger == "schedule" and not delta
     assert run_options({})[0].apply
+    assert run_options({"dry_run": False})[0].apply
     assert not run_options({"dry_run": True})[0].apply
     assert run_options({"no_delete": True})[0].no_delete
     delta_options, delta = run_options({"mode": "delta"})
@@ -64,6 +65,27 @@ def test_payloads_select_the_run() -> None:
         run_options({"mode": "partial"})
     with pytest.raises(ConfigError, match="resume continues full syncs only"):
         run_options({"mode": "delta", "resume": True})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"dry_run": False}, {"mode": "delta"}, {"mode": "delta", "dry_run": True}, {"resume": True}],
+)
+def test_in_plan_mode_a_payload_that_would_write_is_refused(payload: dict) -> None:
+    with pytest.raises(ConfigError, match="refused payload: this deployment is in Mode plan"):
+        run_options(payload, applies=False)
+
+
+def test_in_plan_mode_the_default_payload_and_schedule_only_plan() -> None:
+    assert not run_options({}, applies=False)[0].apply
+    assert not run_options(SCHEDULED, applies=False)[0].apply
+    assert not run_options({"no_delete": True}, applies=False)[0].apply
+
+
+def test_allow_mass_delete_needs_the_deployment_to_allow_it() -> None:
+    with pytest.raises(ConfigError, match="InvokersMayAllowMassDelete=false"):
+        run_options({"allow_mass_delete": True})
+    assert run_options({"allow_mass_delete": True}, mass_delete_allowed=True)[0].allow_mass_delete
 
 
 def test_the_delta_schedule_runs_a_delta_sync(

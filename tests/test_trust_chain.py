@@ -12,12 +12,15 @@ import pytest
 from sync.bootstrap.run import run_bootstrap
 from sync.cli import main
 from sync.errors import ConfigError
+from sync.handler import lambda_handler
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.local.stack import environment
 from sync.settings import Settings
 from tests.helpers import seed_small_company, writes
 from tests.test_access_sync import AccessView
 from tests.test_cli import settings_arguments
+from tests.test_handler import Context, settings_environment
 
 REVIEWED = """
 version: 1
@@ -357,3 +360,50 @@ def test_an_exclude_that_matches_keeps_the_account_out(
 
     reached = {account for _, account, _, _ in AccessView(moto_app).assignments(list(org.values()))}
     assert reached == {org["Staging"], org["Development"]}
+
+
+@pytest.mark.parametrize(
+    ("payload", "refused"),
+    [
+        ({}, False),
+        ({"source": "aws.events", "detail-type": "Scheduled Event"}, False),
+        ({"dry_run": False}, True),
+        ({"mode": "delta"}, True),
+        ({"resume": True}, True),
+        ({"allow_mass_delete": True}, True),
+    ],
+)
+def test_in_plan_mode_no_payload_writes(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+    payload: dict,
+    refused: bool,
+) -> None:
+    seed_small_company(google)
+    Path(settings.rules).write_text(REVIEWED)
+    plan_mode = settings_environment(settings) | {"SSO_SYNC_SCHEDULED_RUNS": "plan"}
+
+    with environment(plan_mode):
+        if refused:
+            with pytest.raises(ConfigError, match="refused payload"):
+                lambda_handler(payload, Context())
+        else:
+            assert lambda_handler(payload, Context())["outcome"] == "planned"
+
+    assert writes(moto_app) == {}
+
+
+def test_allow_mass_delete_from_a_payload_is_refused_unless_the_deployment_allows_it(
+    settings: Settings, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    seed_small_company(google)
+
+    with (
+        environment(settings_environment(settings)),
+        pytest.raises(ConfigError, match="InvokersMayAllowMassDelete"),
+    ):
+        lambda_handler({"allow_mass_delete": True}, Context())
+
+    assert sum(moto_app.calls.values()) == 0
