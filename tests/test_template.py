@@ -268,3 +268,36 @@ def test_rules_in_s3_may_be_read_with_their_policy_files() -> None:
     assert "arn:aws:s3:::rules-bucket/*" in readable
     packaged = stack().evaluate(template()["Resources"]["SyncFunction"]["Properties"]["Policies"])
     assert not any("rules-bucket" in str(s) for s in statements(packaged))
+
+
+def test_writes_to_permission_sets_need_the_managed_by_tag() -> None:
+    """A hand-made permission set (no managed-by=sso-sync tag) is out of the function's reach:
+    every write that names a permission set is granted on permission sets only with the tag
+    condition, and the instance and accounts those writes also name get no permission set."""
+    function = template()["Resources"]["SyncFunction"]
+    granted = statements(function)
+    sso_writes = {
+        action
+        for statement in granted
+        for action in _as_list(statement["Action"])
+        if action.startswith("sso:") and not READ_ONLY.match(action)
+    }
+    on_permission_sets = [s for s in granted if "permissionSet/" in json.dumps(s.get("Resource"))]
+
+    for statement in on_permission_sets:
+        writes = {a for a in _as_list(statement["Action"]) if a in sso_writes}
+        if writes - {"sso:CreatePermissionSet"}:
+            condition = statement.get("Condition", {}).get("StringEquals", {})
+            assert condition == {"aws:ResourceTag/managed-by": "sso-sync"}, statement["Sid"]
+    tagged = next(s for s in granted if s["Sid"] == "WriteOnlyPermissionSetsManagedBySsoSync")
+    through = next(s for s in granted if s["Sid"] == "WriteThroughThisInstanceAndItsAccounts")
+    assert tagged["Action"] == through["Action"]
+    assert sso_writes - {"sso:CreatePermissionSet"} == set(tagged["Action"])
+    assert "permissionSet/" not in json.dumps(through["Resource"])
+
+
+def test_the_function_may_invoke_only_itself() -> None:
+    function = template()["Resources"]["SyncFunction"]
+    (invoke,) = [s for s in statements(function) if "lambda:InvokeFunction" in s["Action"]]
+
+    assert "*" not in json.dumps(invoke["Resource"])
