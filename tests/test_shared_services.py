@@ -254,3 +254,21 @@ def test_stack_sets_not_made_by_the_bootstrap_are_left_alone_and_its_own_removed
     ]
     assert "sso-sync-hand-made" in stack_sets()
     assert "sso-sync-github-deploy-workloads-development" not in stack_sets()
+
+
+def test_an_update_that_meets_a_running_automatic_deployment_waits_its_turn(
+    bootstrap_settings: Settings, moto_app: ExtendedMotoApp
+) -> None:
+    assert run_bootstrap(bootstrap_settings, apply=True).exit_code is ExitCode.OK
+    definition = bootstrap_settings.org_definition
+    definition.write_text(
+        definition.read_text().replace("environments: [production]", "environments: [prod]", 1)
+    )
+    moto_app.stack_sets.running_elsewhere["sso-sync-github-deploy-workloads-production"] = 2
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert report.exit_code is ExitCode.OK, [f.error for f in report.result.failures]
+    (update,) = [o for o in report.result.outcomes if o.operation.step is Step.UPDATE_STACK_SET]
+    assert update.attempts == 3
+    assert run_bootstrap(bootstrap_settings, apply=True).plan.operations == ()

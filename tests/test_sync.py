@@ -456,3 +456,35 @@ def test_a_google_transport_error_reads_as_words_not_a_tuple() -> None:
     error = TransportError("Connection aborted.", ConnectionResetError("reset by peer"))
 
     assert describe(error) == "TransportError: Connection aborted.; reset by peer"
+
+
+def test_a_membership_write_that_met_a_concurrent_modification_is_made_again(
+    settings: Settings,
+    rules: Rules,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    """Identity Store's ConflictException with Reason CONCURRENT_MODIFICATION (botocore's
+    identitystore model, ConflictExceptionReason) means the membership was not made."""
+    seed_small_company(google)
+    moto_app.refusals.append(
+        Refusal(
+            "CreateGroupMembership",
+            "ConflictException",
+            message="The resource is being modified by another request",
+            times=2,
+            reason="CONCURRENT_MODIFICATION",
+        )
+    )
+
+    report = run_sync(settings, RunOptions(apply=True), rules)
+
+    assert report.exit_code == 0, report.summary()["errors"]
+    assert idc.members("Engineering") == {
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    }
+    assert idc.members("data@example.com") == {"bob@example.com", "dan@example.com"}
+    assert moto_app.calls["CreateGroupMembership"] == 5 + 2

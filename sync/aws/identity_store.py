@@ -17,7 +17,13 @@ from tenacity import Retrying
 
 from sync.aws.paging import all_pages
 from sync.aws.rate_limit import CallMeter
-from sync.aws.retry import RequestFailed, aws_error_text, error_code, is_transient
+from sync.aws.retry import (
+    RequestFailed,
+    already_present,
+    aws_error_text,
+    error_code,
+    is_transient,
+)
 from sync.errors import ConfigError, ReadError
 from sync.model import (
     GroupAttributes,
@@ -239,7 +245,7 @@ class IdentityStore:
                 Emails=[{"Value": attributes.email, "Type": "work", "Primary": True}],
             )["UserId"]
         except ClientError as error:
-            if error_code(error) != "ConflictException":
+            if not already_present(error):
                 raise
             # Created by an interrupted run whose record was lost: it is ours. Without a user
             # of this name, another unique attribute (its email address) is someone else's.
@@ -292,7 +298,7 @@ class IdentityStore:
                 Description=attributes.description,
             )["GroupId"]
         except ClientError as error:
-            if error_code(error) != "ConflictException":
+            if not already_present(error):
                 raise
             return self._group_id(attributes.display_name)
 
@@ -312,8 +318,8 @@ class IdentityStore:
                 IdentityStoreId=self._store_id, GroupId=group_id, MemberId={"UserId": user_id}
             )
         except ClientError as error:
-            if error_code(error) != "ConflictException":
-                raise
+            if not already_present(error):
+                raise  # CONCURRENT_MODIFICATION: the membership was not made; retried
 
     def remove_membership(self, membership_id: str) -> None:
         self._ignore_missing(self._client.delete_group_membership, MembershipId=membership_id)

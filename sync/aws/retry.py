@@ -5,6 +5,8 @@ and is counted; AWS's RetryAfterSeconds, which botocore ignores, is honoured her
 """
 
 import re
+from dataclasses import dataclass
+from enum import StrEnum
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from tenacity import (
@@ -15,15 +17,67 @@ from tenacity import (
     wait_random_exponential,
 )
 
-TRANSIENT_CODES = {
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "InternalServerException",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "ConcurrentModificationException",  # Organizations; botocore does not retry it
-}
+
+class Verdict(StrEnum):
+    RETRY = "retry"
+    """The write did not happen and may succeed if tried again."""
+    PRESENT = "present"
+    """What a create asked for already exists (a uniqueness conflict): the caller decides
+    whether it is its own."""
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    code: str
+    reason: str | None
+    """Identity Store's ConflictException Reason; None: any (or none given)."""
+    verdict: Verdict
+    source: str
+
+
+# What each AWS error means for a write, first match wins; anything else fails the write. A 5xx
+# answer is retried whatever its code.
+ERROR_RULES = (
+    ErrorRule("ThrottlingException", None, Verdict.RETRY, "every service's rate limit"),
+    ErrorRule("TooManyRequestsException", None, Verdict.RETRY, "Organizations, Budgets"),
+    ErrorRule("InternalServerException", None, Verdict.RETRY, "SSO Admin, Identity Store"),
+    ErrorRule("ServiceUnavailableException", None, Verdict.RETRY, "every service"),
+    ErrorRule("RequestTimeout", None, Verdict.RETRY, "S3"),
+    ErrorRule("RequestTimeoutException", None, Verdict.RETRY, "every service"),
+    ErrorRule(
+        "ConcurrentModificationException",
+        None,
+        Verdict.RETRY,
+        "Organizations: another request changed the object; botocore does not retry it",
+    ),
+    ErrorRule(
+        "OperationInProgressException",
+        None,
+        Verdict.RETRY,
+        "CloudFormation StackSets (HTTP 409): one operation per stack set at a time",
+    ),
+    ErrorRule(
+        "ConflictException",
+        "CONCURRENT_MODIFICATION",
+        Verdict.RETRY,
+        "Identity Store (botocore model, ConflictExceptionReason): the resource was being "
+        "modified by another request; the write did not happen",
+    ),
+    ErrorRule(
+        "ConflictException",
+        "UNIQUENESS_CONSTRAINT_VIOLATION",
+        Verdict.PRESENT,
+        "Identity Store: the user, group or membership already exists",
+    ),
+    ErrorRule(
+        "ConflictException",
+        None,
+        Verdict.RETRY,
+        "SSO Admin gives no Reason: a conflict whose message names no duplicate is a write "
+        "not yet propagated or a full queue (SSO Admin API: ConflictException)",
+    ),
+)
 
 
 class RequestFailed(Exception):
@@ -47,24 +101,32 @@ def error_code(error: BaseException) -> str:
     return ""
 
 
-def is_transient(error: BaseException) -> bool:
+def verdict(error: BaseException) -> Verdict:
+    """What an error from an AWS call means: ERROR_RULES, by code and Reason."""
     if isinstance(error, (ConnectionError, HTTPClientError)):
-        return True
-    code = error_code(error)
-    if isinstance(error, ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if status >= 500:
-            return True
-    if code == "ConflictException":
-        # A concurrent modification or a full queue clears up; a uniqueness violation does not.
-        # Identity Store says which in Reason; SSO Admin (and an answer without it) only in
-        # the message.
-        response = getattr(error, "response", {})
-        reason = response.get("Reason")
-        if reason is not None:
-            return reason != "UNIQUENESS_CONSTRAINT_VIOLATION"
-        return not UNIQUENESS.search(response.get("Error", {}).get("Message", ""))
-    return code in TRANSIENT_CODES
+        return Verdict.RETRY
+    if not isinstance(error, ClientError):
+        return Verdict.FAIL
+    if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+        return Verdict.RETRY
+    code, reason = error_code(error), error.response.get("Reason")
+    if code == "ConflictException" and reason is None:
+        message = error.response.get("Error", {}).get("Message", "")
+        if UNIQUENESS.search(message):
+            reason = "UNIQUENESS_CONSTRAINT_VIOLATION"  # SSO Admin says so only in words
+    for rule in ERROR_RULES:
+        if rule.code == code and rule.reason in (None, reason):
+            return rule.verdict
+    return Verdict.FAIL
+
+
+def is_transient(error: BaseException) -> bool:
+    return verdict(error) is Verdict.RETRY
+
+
+def already_present(error: BaseException) -> bool:
+    """A create refused because what it asked for exists."""
+    return verdict(error) is Verdict.PRESENT
 
 
 class _WaitHonouringRetryAfter:

@@ -51,6 +51,8 @@ class Refusal:
     body_contains: str = ""
     message: str = "Refused by the emulator"
     times: int | None = None
+    reason: str | None = None
+    """The error's Reason field (Identity Store's ConflictException has one)."""
 
 
 class ExtendedMotoApp:
@@ -175,7 +177,8 @@ class ExtendedMotoApp:
                         continue
                     if refusal.times is not None:
                         refusal.times -= 1
-                return _error(AwsError(refusal.error, refusal.message), start_response)
+                error = AwsError(refusal.error, refusal.message, refusal.reason)
+                return _error(error, start_response)
         if service == "SWBExternalService" and caller not in (None, _management_account_id()):
             try:
                 self.sso_admin.refuse_delegated_administrator(

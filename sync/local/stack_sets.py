@@ -62,6 +62,9 @@ class _StackSet:
 class StackSetsEmulator:
     seconds_running: float = 0.05
     organizations_access: bool = False
+    running_elsewhere: dict[str, int] = field(default_factory=dict)
+    """Stack set name -> how many more operations started on it meet one that is not the
+    bootstrap's (an automatic deployment for an account that just joined an OU)."""
     _stack_sets: dict[str, _StackSet] = field(default_factory=dict)
     _operations: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     """Operation id -> (stack set, action, when it ends)."""
@@ -258,9 +261,16 @@ class StackSetsEmulator:
         return self._stack_sets[name]
 
     def _start(self, s: _StackSet) -> None:
-        if time.monotonic() < s.busy_until:
+        """One operation per stack set at a time: OperationInProgressException, HTTP 409
+        (CloudFormation API Reference, UpdateStackSet: Errors)."""
+        elsewhere = self.running_elsewhere.get(s.name, 0)
+        if elsewhere:
+            self.running_elsewhere[s.name] = elsewhere - 1
+        if elsewhere or time.monotonic() < s.busy_until:
             raise StackSetError(
-                "OperationInProgressException", f"another operation on {s.name} is in progress"
+                "OperationInProgressException",
+                f"another operation on {s.name} is in progress",
+                409,
             )
 
     def _operation(self, s: _StackSet, action: str) -> str:
