@@ -144,6 +144,7 @@ BOOTSTRAP_SYMBOLS = {
     Step.UPDATE_STACK_SET: ("~", "yellow"),
     Step.WITHDRAW_STACK_SET: ("-", "red"),
     Step.DELETE_STACK_SET: ("-", "red"),
+    Step.DEREGISTER_ADMINISTRATOR: ("-", "red"),
 }
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from sync.bootstrap.planner import Step
 from sync.bootstrap.run import add_sandbox, run_bootstrap
 from sync.cli import main
 from sync.errors import ConfigError, ExitCode
@@ -14,6 +16,7 @@ from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.seed import seed_demo_directory
 from sync.settings import Settings
+from tests.helpers import PlannedAccount, build_organization
 from tests.test_cli import settings_arguments
 
 
@@ -418,3 +421,53 @@ def test_add_sandbox_checks_the_owner_in_google(
     assert "nobody" not in definition.read_text()
     assert main(["bootstrap", "add-sandbox", "priya.nair@example.com", *arguments]) == 0
     assert "priya.nair@example.com" in definition.read_text()
+
+
+def test_moving_the_delegated_administrator_deregisters_the_old_one_first(
+    bootstrap_settings: Settings,
+) -> None:
+    assert run_bootstrap(bootstrap_settings, apply=True).exit_code is ExitCode.OK
+    definition = bootstrap_settings.org_definition
+    definition.write_text(
+        definition.read_text().replace(
+            "delegated_administrator: Access Management", "delegated_administrator: Infra"
+        )
+    )
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert report.exit_code is ExitCode.OK, [f.error for f in report.result.failures]
+    steps = [(o.step, o.target) for o in report.plan.operations]
+    old = organization()["accounts"]["Access Management"][1]
+    assert steps == [
+        (Step.DEREGISTER_ADMINISTRATOR, f"Access Management ({old})"),
+        (Step.REGISTER_ADMINISTRATOR, "Infra"),
+    ]
+    admins = organization()["client"].list_delegated_administrators(
+        ServicePrincipal="sso.amazonaws.com"
+    )["DelegatedAdministrators"]
+    assert [a["Name"] for a in admins] == ["Infra"]
+    assert run_bootstrap(bootstrap_settings, apply=True).plan.operations == ()
+
+
+def test_identity_center_takes_one_delegated_administrator(moto_app: ExtendedMotoApp) -> None:
+    client = boto3.client("organizations")
+    ids = build_organization(
+        client,
+        [
+            PlannedAccount("A", "a@example.com", "/Shared"),
+            PlannedAccount("B", "b@example.com", "/Shared"),
+        ],
+    )
+    client.enable_aws_service_access(ServicePrincipal="sso.amazonaws.com")
+    client.register_delegated_administrator(
+        AccountId=ids["A"], ServicePrincipal="sso.amazonaws.com"
+    )
+
+    with pytest.raises(ClientError) as refused:
+        client.register_delegated_administrator(
+            AccountId=ids["B"], ServicePrincipal="sso.amazonaws.com"
+        )
+
+    assert refused.value.response["Error"]["Code"] == "ConstraintViolationException"
+    assert refused.value.response["Reason"] == "DELEGATED_ADMINISTRATOR_EXISTS_FOR_THIS_SERVICE"

@@ -160,6 +160,10 @@ class BootstrapExecutor:
                 | Step.DELETE_STACK_SET
             ):
                 self._stack_set(operation.step, details)
+            case Step.DEREGISTER_ADMINISTRATOR:
+                self._organizations.deregister_delegated_administrator(
+                    AccountId=details["account_id"], ServicePrincipal=IDENTITY_CENTER_PRINCIPAL
+                )
             case Step.REGISTER_ADMINISTRATOR:
                 self._organizations.enable_aws_service_access(
                     ServicePrincipal=IDENTITY_CENTER_PRINCIPAL

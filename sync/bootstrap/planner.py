@@ -30,6 +30,7 @@ class Step(StrEnum):
     CREATE_BUDGET = "create budget"
     UPDATE_BUDGET = "update budget"
     UNSUBSCRIBE_OWNER = "stop budget mail to"
+    DEREGISTER_ADMINISTRATOR = "deregister delegated administrator"
     REGISTER_ADMINISTRATOR = "register delegated administrator"
     ENABLE_STACK_SETS = "enable StackSets trusted access"
     CREATE_STACK_SET = "create stack set"
@@ -97,18 +98,7 @@ def plan_bootstrap(
     _plan_scps(definition, documents, live, operations)
     _plan_budgets(definition, live, operations, notices, active_people)
     blockers = _account_quota_blockers(live, operations)
-    administrator = definition.delegated_administrator
-    if administrator is not None:
-        current = accounts.get(administrator.lower())
-        if current is None or current.id not in live.delegated_administrators:
-            operations.append(
-                BootstrapOperation(
-                    Step.REGISTER_ADMINISTRATOR,
-                    administrator,
-                    "Identity Center delegated administrator in the definition",
-                    {"account": administrator},
-                )
-            )
+    blockers += _plan_delegated_administrator(definition, live, accounts, operations)
     if templates is not None:
         view = _account_view(definition, live, accounts)
         _plan_stack_sets(
@@ -260,6 +250,47 @@ def _account_quota_blockers(
         "request-service-quota-increase --region us-east-1 --service-code organizations "
         f"--quota-code <code from list-service-quotas> --desired-value {total}",
     )
+
+
+def _plan_delegated_administrator(
+    definition: OrgDefinition,
+    live: LiveOrganization,
+    accounts: dict[str, LiveAccount],
+    operations: list[BootstrapOperation],
+) -> tuple[str, ...]:
+    """Identity Center has one delegated administrator: moving it deregisters the old account
+    before the new one is registered. Returns blockers."""
+    administrator = definition.delegated_administrator
+    if administrator is None:
+        return ()
+    wanted = accounts.get(administrator.lower())
+    if wanted is not None and wanted.status != "ACTIVE":
+        return (
+            f"delegated_administrator {administrator} is {wanted.status} in the Organization; "
+            "only an active member account can be Identity Center's delegated administrator",
+        )
+    if wanted is not None and wanted.id in live.delegated_administrators:
+        return ()
+    names = {account.id: account.name for account in live.accounts}
+    for old in sorted(live.delegated_administrators):
+        operations.append(
+            BootstrapOperation(
+                Step.DEREGISTER_ADMINISTRATOR,
+                f"{names.get(old, 'an account outside the definition')} ({old})",
+                f"Identity Center has one delegated administrator; {administrator} replaces "
+                "it (sso-sync deployed there loses its rights: deploy it in the new one)",
+                {"account_id": old},
+            )
+        )
+    operations.append(
+        BootstrapOperation(
+            Step.REGISTER_ADMINISTRATOR,
+            administrator,
+            "Identity Center delegated administrator in the definition",
+            {"account": administrator},
+        )
+    )
+    return ()
 
 
 def _plan_accounts(

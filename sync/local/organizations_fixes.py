@@ -58,6 +58,7 @@ class OrganizationsFixes:
             "UpdatePolicy": self._check_policy_content,
             "RegisterDelegatedAdministrator": self._register_administrator,
             "ListDelegatedAdministrators": self._list_administrators,
+            "DeregisterDelegatedAdministrator": self._deregister_administrator,
         }
 
     def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
@@ -160,7 +161,26 @@ class OrganizationsFixes:
         account = backend.get_account_by_id(body["AccountId"])
         if account.id in self._identity_center_administrators:
             raise AwsError("AccountAlreadyRegisteredException", "Already registered")
+        if self._identity_center_administrators:
+            # Identity Center has one delegated administrator (Organizations API Reference,
+            # ConstraintViolationException: DELEGATED_ADMINISTRATOR_EXISTS_FOR_THIS_SERVICE).
+            raise AwsError(
+                "ConstraintViolationException",
+                "sso.amazonaws.com already has a delegated administrator; deregister it first",
+                "DELEGATED_ADMINISTRATOR_EXISTS_FOR_THIS_SERVICE",
+            )
         self._identity_center_administrators.append(account.id)
+        return {}
+
+    def _deregister_administrator(self, backend: Any, body: JsonBody) -> JsonBody | None:
+        if body.get("ServicePrincipal") != IDENTITY_CENTER:
+            return None
+        if body.get("AccountId") not in self._identity_center_administrators:
+            raise AwsError(
+                "AccountNotRegisteredException",
+                "The account is not a delegated administrator for this service",
+            )
+        self._identity_center_administrators.remove(body["AccountId"])
         return {}
 
     def _list_administrators(self, backend: Any, body: JsonBody) -> JsonBody | None:
