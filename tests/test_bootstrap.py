@@ -69,7 +69,13 @@ def test_fresh_organization_from_nothing_then_a_second_apply_changes_nothing(
     budgets = boto3.client("budgets").describe_budgets(AccountId="123456789012")["Budgets"]
     lena = next(b for b in budgets if b["BudgetName"] == "sandbox-lena.novak-monthly")
     assert lena["BudgetLimit"]["Amount"] in ("100", "100.0")
-    assert lena["CostFilters"]["LinkedAccount"] == [org["accounts"]["sandbox-lena.novak"][1]]
+    assert lena["FilterExpression"] == {
+        "Dimensions": {
+            "Key": "LINKED_ACCOUNT",
+            "Values": [org["accounts"]["sandbox-lena.novak"][1]],
+        }
+    }
+    assert "CostFilters" not in lena
     admins = org["client"].list_delegated_administrators(ServicePrincipal="sso.amazonaws.com")
     assert [a["Name"] for a in admins["DelegatedAdministrators"]] == ["Access Management"]
 
@@ -471,3 +477,20 @@ def test_identity_center_takes_one_delegated_administrator(moto_app: ExtendedMot
 
     assert refused.value.response["Error"]["Code"] == "ConstraintViolationException"
     assert refused.value.response["Reason"] == "DELEGATED_ADMINISTRATOR_EXISTS_FOR_THIS_SERVICE"
+
+
+def test_a_budget_made_with_the_deprecated_cost_filters_is_read_back_without_a_change(
+    bootstrap_settings: Settings,
+) -> None:
+    assert run_bootstrap(bootstrap_settings, apply=True).exit_code is ExitCode.OK
+    budgets = boto3.client("budgets")
+    account = organization()["accounts"]["sandbox-lena.novak"][1]
+    old = budgets.describe_budget(AccountId="123456789012", BudgetName="sandbox-lena.novak-monthly")
+    made_by_an_older_version = {
+        key: value
+        for key, value in old["Budget"].items()
+        if key in ("BudgetName", "BudgetLimit", "TimeUnit", "BudgetType")
+    } | {"CostFilters": {"LinkedAccount": [account]}}
+    budgets.update_budget(AccountId="123456789012", NewBudget=made_by_an_older_version)
+
+    assert run_bootstrap(bootstrap_settings, apply=False).plan.operations == ()

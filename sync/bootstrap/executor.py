@@ -317,7 +317,15 @@ class BootstrapExecutor:
             "BudgetLimit": {"Amount": budget_amount(details["amount"]), "Unit": "USD"},
             "TimeUnit": "MONTHLY",
             "BudgetType": "COST",
-            "CostFilters": {"LinkedAccount": [self._account(details["account"])]},
+            # CostFilters is deprecated (botocore's budgets model: "lack support for newer
+            # dimensions"); FilterExpression goes with Metrics, never with CostFilters.
+            "FilterExpression": {
+                "Dimensions": {
+                    "Key": "LINKED_ACCOUNT",
+                    "Values": [self._account(details["account"])],
+                }
+            },
+            "Metrics": ["UnblendedCost"],
         }
         if step is Step.UPDATE_BUDGET:
             self._budgets.update_budget(AccountId=self._management_id, NewBudget=budget)

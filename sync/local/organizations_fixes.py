@@ -218,6 +218,13 @@ class BudgetsFixes:
         if operation in ("DescribeSubscribersForNotification", "DeleteSubscriber"):
             return self._subscribers(operation, body)
         budget = body.get("Budget") or body.get("NewBudget") or {}
+        if "FilterExpression" in budget and ("CostFilters" in budget or "CostTypes" in budget):
+            # AWS Budgets API Reference, Budget: FilterExpression and Metrics replace the
+            # deprecated CostFilters and CostTypes; a budget gives one or the other.
+            raise AwsError(
+                "InvalidParameterException",
+                "FilterExpression cannot be combined with CostFilters or CostTypes",
+            )
         amount = budget.get("BudgetLimit", {}).get("Amount")
         if amount is not None and not NUMERIC_VALUE.fullmatch(amount):
             raise AwsError("InvalidParameterException", f"Invalid amount {amount!r}")
