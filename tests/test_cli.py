@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sync.cli import build_parser, main
-from sync.local.aws import ExtendedMotoApp
+from sync.local.aws import ExtendedMotoApp, Hold
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.rules.model import Rules
 from sync.run import RunOptions, run_sync
@@ -161,14 +161,14 @@ def apply_in_a_child(
     settings: Settings,
     google: GoogleDirectoryEmulator,
     moto_app: ExtendedMotoApp,
-    idc: IdentityCenterView,
     aws_url: str,
     concurrency: int,
-) -> subprocess.Popen:
-    """`sso-sync apply` of 34 people in another process, slowed down, once it has created 10."""
+) -> tuple[subprocess.Popen, Hold]:
+    """`sso-sync apply` of 34 people in another process, returned once it has created 10 users
+    and its next CreateUser calls are held in the emulator (release them with the hold)."""
     seed_small_company(google)
     add_people(google, 30, "data@example.com")
-    moto_app.latency_seconds = 0.05
+    hold = moto_app.hold("CreateUser", after=10)
     child = subprocess.Popen(
         [
             sys.executable,
@@ -176,17 +176,17 @@ def apply_in_a_child(
             "sync.cli",
             "apply",
             "--auto-approve",
-            f"--concurrency={concurrency}",
             *settings_arguments(settings),
+            f"--concurrency={concurrency}",
         ],
         env={**os.environ, "AWS_ENDPOINT_URL": aws_url},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while len(idc.users()) < 10 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return child
+    if not hold.reached.wait(timeout=300):
+        child.kill()
+        raise AssertionError(f"the child never made 10 users: {child.communicate()[1]!r}")
+    return child, hold
 
 
 def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
@@ -197,12 +197,11 @@ def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
     idc: IdentityCenterView,
     aws: tuple[ExtendedMotoApp, str],
 ) -> None:
-    child = apply_in_a_child(settings, google, moto_app, idc, aws[1], concurrency=1)
+    child, hold = apply_in_a_child(settings, google, moto_app, aws[1], concurrency=1)
     child.send_signal(signal.SIGKILL)
     child.wait()
-    moto_app.latency_seconds = 0.0
-    interrupted = len(idc.users())
-    assert 10 <= interrupted < 34, "the child should have been killed mid-way"
+    hold.release()  # what reached AWS before the kill is written
+    assert 10 <= len(idc.users()) < 34, "killed in the middle of apply"
 
     report = run_sync(settings, RunOptions(apply=True), rules)
 
@@ -314,10 +313,16 @@ def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
     idc: IdentityCenterView,
     aws: tuple[ExtendedMotoApp, str],
 ) -> None:
-    child = apply_in_a_child(settings, google, moto_app, idc, aws[1], concurrency=2)
+    child, hold = apply_in_a_child(settings, google, moto_app, aws[1], concurrency=2)
     child.send_signal(signal.SIGINT)
-    err = child.communicate(timeout=60)[1].decode()
-    moto_app.latency_seconds = 0.0
+    assert child.stderr is not None
+    noticed = ""
+    while "interrupted" not in noticed:  # the child says so once it starts no more
+        line = child.stderr.readline().decode()
+        assert line, "the child ended without saying it was interrupted"
+        noticed += line
+    hold.release()
+    err = noticed + child.communicate(timeout=300)[1].decode()
 
     assert child.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
@@ -325,7 +330,8 @@ def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
     created = len(idc.users())
     assert summary["operation"] == "run.summary" and summary["outcome"] == "crashed"
     assert summary["applied"].get("user.create", 0) == created
-    assert 10 <= created < 34, "interrupted mid-way"
+    assert created == moto_app.calls["CreateUser"]
+    assert 11 <= created <= 12, "the held user and at most one other in flight; none after"
 
 
 def test_apply_without_a_terminal_needs_approval(

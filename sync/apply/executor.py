@@ -3,6 +3,7 @@ audited, and recorded in the state as it succeeds. One failure does not stop the
 """
 
 import itertools
+import logging
 import threading
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
 
+from sync.apply.interrupts import leave_interrupts_to_the_main_thread
 from sync.aws.identity_store import IdentityStore
 from sync.aws.retry import RequestFailed, aws_error_text, error_code
 from sync.aws.sso_admin import AccessAdmin
@@ -28,6 +30,8 @@ from sync.planning.plan import (
 )
 from sync.records.audit import AuditLog
 from sync.records.state import StateStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +141,11 @@ class Executor:
         """Run the operations in parallel with a bounded number in flight (a future per
         operation of a 250,000-operation plan would cost hundreds of MB)."""
         window = self._concurrency * 4
-        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="apply") as pool:
+        with ThreadPoolExecutor(
+            self._concurrency,
+            thread_name_prefix="apply",
+            initializer=leave_interrupts_to_the_main_thread,
+        ) as pool:
             running: set[Future[None]] = set()
             try:
                 for operation in operations:
@@ -148,8 +156,13 @@ class Executor:
                     running.add(pool.submit(self._run_and_count, operation))
                 for future in as_completed(running):
                     future.result()
-            except BaseException:
+            except BaseException as error:
                 self._interrupted.set()  # before the pool waits for what it holds
+                if isinstance(error, KeyboardInterrupt):
+                    log.warning(
+                        "interrupted: the operations in flight finish, no other starts; "
+                        "then the audit summary is written"
+                    )
                 raise
 
     def _run_and_count(self, operation: Operation) -> None:

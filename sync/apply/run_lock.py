@@ -20,6 +20,7 @@ import boto3
 from botocore.exceptions import ClientError
 from filelock import FileLock, Timeout
 
+from sync.apply.interrupts import leave_interrupts_to_the_main_thread
 from sync.aws.retry import error_code
 from sync.errors import SafeguardRefusal
 
@@ -185,6 +186,7 @@ class LeaseKeeper:
         self._thread.join()
 
     def _keep(self) -> None:
+        leave_interrupts_to_the_main_thread()
         while not self._done.wait(self._seconds / 3):
             renewed = Lease(self._lease.run_id, self._lease.trigger, time.time() + self._seconds)
             try:

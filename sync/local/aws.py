@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
@@ -55,6 +55,21 @@ class Refusal:
     """The error's Reason field (Identity Store's ConflictException has one)."""
 
 
+@dataclass
+class Hold:
+    """Calls of `operation` beyond the first `after` wait until the test releases them: a test
+    acts at a known point of a run (a signal, a kill) instead of racing it. `reached` is set
+    when the first held call arrives."""
+
+    operation: str
+    after: int
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class ExtendedMotoApp:
     """moto's WSGI application behind the fixes and fault injection."""
 
@@ -70,6 +85,7 @@ class ExtendedMotoApp:
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
         self.refusals: list[Refusal] = []
+        self.holds: list[Hold] = []
         self.before_first: dict[str, Callable[[], None]] = {}
         """Operation -> what happens (once) just before its next call is answered: a person
         changing Identity Center while a run reads it."""
@@ -97,6 +113,13 @@ class ExtendedMotoApp:
             "ServiceQuotasV20190624": self.service_quotas,
         }
 
+    def hold(self, operation: str, after: int) -> Hold:
+        """Hold the calls of `operation` beyond the first `after` until `release()`."""
+        hold = Hold(operation, after)
+        with self._lock:
+            self.holds.append(hold)
+        return hold
+
     def reset_counters(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -110,6 +133,9 @@ class ExtendedMotoApp:
             self.latency_seconds = 0.0
             self.quota = None
             self.refusals.clear()
+            for hold in self.holds:
+                hold.release()
+            self.holds.clear()
             self.before_first.clear()
             self.calls.clear()
             self.throttled.clear()
@@ -160,10 +186,15 @@ class ExtendedMotoApp:
             happening()
         with self._lock:
             self.calls[operation] += 1
+            held = [h for h in self.holds if h.operation == operation]
+            held = [h for h in held if self.calls[operation] > h.after]
             throttle = self._random.random() < self.throttle_fraction
             throttle = throttle or (self.quota is not None and not self.quota.try_acquire())
             if throttle:
                 self.throttled[operation] += 1
+        for hold in held:
+            hold.reached.set()
+            hold.released.wait()
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         if throttle:
