@@ -78,7 +78,7 @@ def test_plan_lists_the_oidc_provider_the_deploy_roles_and_the_replication(
     ) in out
     assert (
         f"replication of services/* from Infra ({accounts['Infra']}) to "
-        f"Development ({accounts['Development']}), Production ({accounts['Production']}), "
+        f"Production ({accounts['Production']}), Development ({accounts['Development']}), "
         f"Staging ({accounts['Staging']}) in us-east-1"
     ) in out
     assert f"registry policy letting Infra replicate into Staging ({accounts['Staging']})" in out
@@ -112,7 +112,7 @@ def test_apply_deploys_every_account_then_a_second_apply_writes_nothing(
         {
             "Destinations": [
                 {"Region": "us-east-1", "RegistryId": accounts[name]}
-                for name in ("Development", "Production", "Staging")  # by name
+                for name in ("Production", "Development", "Staging")  # replicate_first
             ],
             "RepositoryFilters": [{"Filter": "services/", "FilterType": "PREFIX_MATCH"}],
         }
@@ -271,4 +271,51 @@ def test_an_update_that_meets_a_running_automatic_deployment_waits_its_turn(
     assert report.exit_code is ExitCode.OK, [f.error for f in report.result.failures]
     (update,) = [o for o in report.result.outcomes if o.operation.step is Step.UPDATE_STACK_SET]
     assert update.attempts == 3
+    assert run_bootstrap(bootstrap_settings, apply=True).plan.operations == ()
+
+
+def with_workload_accounts(definition: Path, development: int) -> None:
+    """`development` more accounts in /Workloads/Development."""
+    text = definition.read_text()
+    accounts = "".join(
+        f"  - {{name: dev-{n:02}, email: aws-dev-{n:02}@example.com, ou: /Workloads/Development}}\n"
+        for n in range(development)
+    )
+    text = text.replace("accounts:\n", "accounts:\n" + accounts, 1)
+    definition.write_text(text)
+
+
+def test_past_25_destinations_the_other_accounts_pull_from_the_registry(
+    bootstrap_settings: Settings, moto_app: ExtendedMotoApp, tmp_path: Path
+) -> None:
+    moto_app.service_quotas.account_quota = 80
+    with_workload_accounts(bootstrap_settings.org_definition, 37)  # 40 workload accounts
+
+    plan = run_bootstrap(bootstrap_settings, apply=False).plan
+    (source,) = [o for o in plan.operations if o.target.startswith("sso-sync-registry-source")]
+    replicates, pulls = source.shows
+    assert replicates.count("(created by this plan)") == 1 + 25  # Infra and the destinations
+    assert "to Production (created by this plan), " in replicates  # org.yaml: replicate_first
+    assert pulls.startswith("15 more account(s) pull services/* from Infra")
+
+    report = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert report.exit_code is ExitCode.OK, [f.error for f in report.result.failures]
+    body = stack_sets()["sso-sync-registry-source"]["TemplateBody"]
+    template = json.loads(body)
+    (rule,) = template["Resources"]["Replication"]["Properties"]["ReplicationConfiguration"][
+        "Rules"
+    ]
+    accounts = {name: account_id for name, (_, account_id) in organization()["accounts"].items()}
+    assert len(rule["Destinations"]) == 25
+    assert rule["Destinations"][0]["RegistryId"] == accounts["Production"]
+    pull = template["Resources"]["PullByTheOrganization0"]["Properties"]
+    organization_id = boto3.client("organizations").describe_organization()["Organization"]["Id"]
+    assert json.loads(pull["RepositoryPolicy"])["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": organization_id}
+    }
+    rendered = tmp_path / "registry-source.json"
+    rendered.write_text(body)
+    lint = subprocess.run([CFN_LINT, str(rendered)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
     assert run_bootstrap(bootstrap_settings, apply=True).plan.operations == ()

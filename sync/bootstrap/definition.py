@@ -125,6 +125,10 @@ class SharedRegistry(_Strict):
     """Repositories whose names start with one of these replicate."""
     destinations: Annotated[list[OuPath], Field(min_length=1)] = ["/Workloads"]
     """OUs whose accounts (and those of OUs below) receive the images."""
+    replicate_first: list[str] = []
+    """Account names or OU paths whose accounts replicate before the others: ECR replicates
+    to at most 25 account-region destinations; the accounts past them pull from the registry
+    account instead."""
 
 
 class OrgDefinition(_Strict):
@@ -256,6 +260,15 @@ def _shared_service_problems(definition: OrgDefinition) -> list[Problem]:
                 found.append((where, f"OU {path} is not in organizational_units"))
             elif source is not None and within(source.ou, path):
                 found.append((where, f"{registry.account} itself is in {path}"))
+        names = {account.name.lower() for account in definition.all_accounts()}
+        for index, entry in enumerate(registry.replicate_first):
+            if entry.lower() not in names and entry not in units:
+                found.append(
+                    (
+                        ("shared_registry", "replicate_first", index),
+                        f"{entry} is neither an account nor an OU of the definition",
+                    )
+                )
     return found
 
 

@@ -19,6 +19,7 @@ from sync.bootstrap.live import (
     LiveOrganization,
 )
 from sync.bootstrap.planner import BootstrapOperation, BootstrapPlan, Step
+from sync.bootstrap.stack_sets import ORGANIZATION_PLACEHOLDER
 from sync.records.audit import AuditLog
 
 ACCOUNT_PLACEHOLDER = re.compile(r"<account:([^>]+)>")
@@ -72,6 +73,7 @@ class BootstrapExecutor:
         self._wait_seconds = wait_seconds
         self._root_id = live.root_id
         self._management_id = live.management_account_id
+        self._organization_id = live.organization_id
         self._units = dict(live.units)
         self._accounts = {account.name.lower(): account.id for account in live.accounts}
         self._policies = {policy.name: policy.id for policy in live.policies}
@@ -106,6 +108,7 @@ class BootstrapExecutor:
             case Step.CREATE_ORGANIZATION:
                 organization = self._organizations.create_organization(FeatureSet="ALL")
                 self._management_id = organization["Organization"]["MasterAccountId"]
+                self._organization_id = organization["Organization"]["Id"]
                 self._root_id = self._organizations.list_roots()["Roots"][0]["Id"]
                 self._units["/"] = self._root_id
             case Step.ENABLE_SCPS:
@@ -240,7 +243,8 @@ class BootstrapExecutor:
         return self._resolved(details["template"])
 
     def _resolved(self, text: str) -> str:
-        """Account placeholders of the plan (accounts this run created) as their ids."""
+        """Placeholders of the plan (accounts, the Organization this run created) as ids."""
+        text = text.replace(ORGANIZATION_PLACEHOLDER, self._organization_id or "")
         return ACCOUNT_PLACEHOLDER.sub(lambda found: self._account(found[1]), text)
 
     def _parameters(self, values: dict[str, str]) -> list[dict[str, str]]:

@@ -54,6 +54,7 @@ class LiveStackSet:
 @dataclass(frozen=True)
 class LiveOrganization:
     exists: bool
+    organization_id: str | None = None
     management_account_id: str = ""
     root_id: str = ""
     scps_enabled: bool = False
@@ -153,6 +154,7 @@ class OrganizationState:
         management = organization["MasterAccountId"]
         return LiveOrganization(
             exists=True,
+            organization_id=organization["Id"],
             management_account_id=management,
             root_id=root["Id"],
             scps_enabled=_policy_type_status(root, SCP) == "ENABLED",

@@ -102,7 +102,11 @@ def plan_bootstrap(
     if templates is not None:
         view = _account_view(definition, live, accounts)
         _plan_stack_sets(
-            desired_stack_sets(definition, templates, view), definition, live, operations, notices
+            desired_stack_sets(definition, templates, view, live.organization_id),
+            definition,
+            live,
+            operations,
+            notices,
         )
     return BootstrapPlan(tuple(operations), tuple(notices), blockers)
 

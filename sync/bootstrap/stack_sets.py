@@ -17,8 +17,16 @@ from sync.errors import ConfigError
 from sync.rules.confined_files import read_inside
 
 TEMPLATES = ("github-deploy-role", "registry-source", "registry-destination")
-DESTINATIONS_PER_RULE, RULES_AT_MOST = 25, 10
-"""ECR: a replication configuration holds at most 10 rules of at most 25 destinations."""
+# Amazon ECR service quotas: at most 25 unique destinations (account and Region pairs) across
+# all rules of a registry's replication configuration, not adjustable.
+REPLICATION_DESTINATIONS = 25
+ORGANIZATION_PLACEHOLDER = "<organization>"
+"""The Organization's id where this plan creates the Organization; the executor fills it."""
+PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,10 @@ def load_templates(directory: Path) -> dict[str, str]:
 
 
 def desired_stack_sets(
-    definition: OrgDefinition, templates: dict[str, str], accounts: list[AccountView]
+    definition: OrgDefinition,
+    templates: dict[str, str],
+    accounts: list[AccountView],
+    organization_id: str | None = None,
 ) -> list[DesiredStackSet]:
     found: list[DesiredStackSet] = []
     ci = definition.ci_access
@@ -89,29 +100,38 @@ def desired_stack_sets(
     registry = definition.shared_registry
     if registry is not None:
         source = next(a for a in accounts if a.name.lower() == registry.account.lower())
-        destinations = sorted(
-            {a.name: a for path in registry.destinations for a in _under(accounts, path)}.values(),
-            key=lambda a: a.name.lower(),
-        )
+        receiving = {a.name: a for path in registry.destinations for a in _under(accounts, path)}
+        ordered = replication_order(list(receiving.values()), registry.replicate_first)
         regions = [definition.home_region]
+        replicating = ordered[: REPLICATION_DESTINATIONS // len(regions)]
+        pulling = ordered[len(replicating) :]
         prefixes = ", ".join(f"{prefix}*" for prefix in registry.repository_prefixes)
+        shows = [
+            f"replication of {prefixes} from {_label(source)} to "
+            + (", ".join(_label(a) for a in replicating) or "no account yet")
+            + f" in {', '.join(regions)}"
+        ]
+        if pulling:
+            shows.append(
+                f"{len(pulling)} more account(s) pull {prefixes} from {_label(source)} (ECR "
+                f"replicates to {REPLICATION_DESTINATIONS} destinations at most; new "
+                "repositories there let the Organization pull): "
+                + ", ".join(_label(a) for a in pulling)
+            )
         found.append(
             DesiredStackSet(
                 f"{STACK_SET_PREFIX}registry-source",
                 render_registry_source(
                     templates["registry-source"],
-                    [account_id(a) for a in destinations],
+                    [account_id(a) for a in replicating],
                     regions,
                     registry.repository_prefixes,
+                    (organization_id or ORGANIZATION_PLACEHOLDER) if pulling else None,
                 ),
                 {},
                 frozenset({source.ou}),
                 False,
-                (
-                    f"replication of {prefixes} from {_label(source)} to "
-                    + (", ".join(_label(a) for a in destinations) or "no account yet")
-                    + f" in {', '.join(regions)}",
-                ),
+                tuple(shows),
                 only_account=source.name,
             )
         )
@@ -124,7 +144,7 @@ def desired_stack_sets(
                 True,
                 tuple(
                     f"registry policy letting {source.name} replicate into {_label(account)}"
-                    for account in destinations
+                    for account in ordered
                 )
                 or (f"every account that joins {', '.join(registry.destinations)}",),
             )
@@ -132,32 +152,76 @@ def desired_stack_sets(
     return found
 
 
+def replication_order(accounts: list[AccountView], first: list[str]) -> list[AccountView]:
+    """The accounts named (or in the OUs listed) in `replicate_first`, in its order, then the
+    others; by name within each."""
+
+    def rank(account: AccountView) -> int:
+        for index, entry in enumerate(first):
+            named = entry.lower() == account.name.lower()
+            if named or (entry.startswith("/") and within(account.ou, entry)):
+                return index
+        return len(first)
+
+    return sorted(accounts, key=lambda account: (rank(account), account.name.lower()))
+
+
 def render_registry_source(
-    template: str, destination_ids: list[str], regions: list[str], prefixes: list[str]
+    template: str,
+    destination_ids: list[str],
+    regions: list[str],
+    prefixes: list[str],
+    pull_organization: str | None = None,
 ) -> str:
-    """The source template with its replication rules: all destinations, in rules of at most
-    25, each filtering on the prefixes; as JSON (CloudFormation takes either)."""
+    """The source template: one replication rule to the destinations (at most 25), filtering
+    on the prefixes; with `pull_organization`, a repository creation template per prefix whose
+    repository policy lets accounts of that Organization pull. As JSON (CloudFormation takes
+    either)."""
+    assert len(destination_ids) * len(regions) <= REPLICATION_DESTINATIONS
     document = read_template(template)
     destinations = [
         {"Region": region, "RegistryId": account}
         for account in destination_ids
         for region in regions
     ]
-    chunks = [
-        destinations[i : i + DESTINATIONS_PER_RULE]
-        for i in range(0, len(destinations), DESTINATIONS_PER_RULE)
-    ]
-    if len(chunks) > RULES_AT_MOST:
-        raise ConfigError(
-            f"shared_registry: {len(destinations)} destinations; ECR replicates to at most "
-            f"{DESTINATIONS_PER_RULE * RULES_AT_MOST} (10 rules of 25)"
-        )
     filters = [{"Filter": prefix, "FilterType": "PREFIX_MATCH"} for prefix in prefixes]
     replication = document["Resources"]["Replication"]["Properties"]["ReplicationConfiguration"]
-    replication["Rules"] = [
-        {"Destinations": chunk, "RepositoryFilters": filters} for chunk in chunks
-    ]
+    replication["Rules"] = (
+        [{"Destinations": destinations, "RepositoryFilters": filters}] if destinations else []
+    )
+    if pull_organization is not None:
+        for index, prefix in enumerate(prefixes):
+            document["Resources"][f"PullByTheOrganization{index}"] = _pull_template(
+                prefix, pull_organization
+            )
     return json.dumps(document, indent=1, sort_keys=True)
+
+
+def _pull_template(prefix: str, organization_id: str) -> dict:
+    """Repositories created under `prefix` (by a push or by replication) carry a policy that
+    lets every account of the Organization pull (AWS::ECR::RepositoryCreationTemplate)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PullFromAnyAccountOfTheOrganization",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": PULL_ACTIONS,
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+            }
+        ],
+    }
+    return {
+        "Type": "AWS::ECR::RepositoryCreationTemplate",
+        "Properties": {
+            "Prefix": prefix.rstrip("/") or "ROOT",
+            "AppliedFor": ["CREATE_ON_PUSH", "REPLICATION"],
+            "Description": "sso-sync bootstrap: accounts past ECR's 25 replication "
+            "destinations pull from here",
+            "RepositoryPolicy": json.dumps(policy, sort_keys=True),
+        },
+    }
 
 
 def account_id(account: AccountView) -> str:
