@@ -145,6 +145,8 @@ BOOTSTRAP_SYMBOLS = {
     Step.WITHDRAW_STACK_SET: ("-", "red"),
     Step.DELETE_STACK_SET: ("-", "red"),
     Step.DEREGISTER_ADMINISTRATOR: ("-", "red"),
+    Step.ADOPT_OIDC_PROVIDER: ("=", "cyan"),
+    Step.RETRY_STACK_INSTANCE: ("~", "yellow"),
 }
 
 

@@ -319,3 +319,35 @@ def test_past_25_destinations_the_other_accounts_pull_from_the_registry(
     lint = subprocess.run([CFN_LINT, str(rendered)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert run_bootstrap(bootstrap_settings, apply=True).plan.operations == ()
+
+
+def test_an_account_that_has_githubs_provider_already_is_reported_then_adopted(
+    bootstrap_settings: Settings, moto_app: ExtendedMotoApp, capsys: pytest.CaptureFixture
+) -> None:
+    """IAM allows one OIDC provider per URL in an account; many made GitHub's by hand."""
+    moto_app.service_quotas.account_quota = 80
+    definition = bootstrap_settings.org_definition
+    with_workload_accounts(definition, 37)  # 40 workload accounts
+    text = without_shared_services(definition)
+    assert run_bootstrap(bootstrap_settings, apply=True).exit_code is ExitCode.OK
+    definition.write_text(text)
+    staging = organization()["accounts"]["Staging"][1]
+    moto_app.stack_sets.existing_oidc_providers.add(staging)
+
+    first = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert first.exit_code is ExitCode.RUN_FAILED
+    (failure,) = first.result.failures
+    assert f"account(s) {staging}" in failure.error and "bootstrap plan" in failure.error
+    assert main(["bootstrap", "plan", *settings_arguments(bootstrap_settings)]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"= adopt the existing GitHub OIDC provider in Staging ({staging})" in shown
+
+    second = run_bootstrap(bootstrap_settings, apply=True)
+
+    assert second.exit_code is ExitCode.OK, [f.error for f in second.result.failures]
+    instances = boto3.client("cloudformation").list_stack_instances(
+        StackSetName="sso-sync-github-deploy-workloads-staging"
+    )["Summaries"]
+    assert [(i["Account"], i["Status"]) for i in instances] == [(staging, "CURRENT")]
+    assert run_bootstrap(bootstrap_settings, apply=True).plan.operations == ()

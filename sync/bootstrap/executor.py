@@ -161,6 +161,8 @@ class BootstrapExecutor:
                 | Step.DEPLOY_STACK_SET
                 | Step.WITHDRAW_STACK_SET
                 | Step.DELETE_STACK_SET
+                | Step.ADOPT_OIDC_PROVIDER
+                | Step.RETRY_STACK_INSTANCE
             ):
                 self._stack_set(operation.step, details)
             case Step.DEREGISTER_ADMINISTRATOR:
@@ -224,6 +226,18 @@ class BootstrapExecutor:
                 self._wait_for_stack_set(name, answer["OperationId"])
             case Step.DELETE_STACK_SET:
                 cloudformation.delete_stack_set(StackSetName=name)
+            case Step.ADOPT_OIDC_PROVIDER | Step.RETRY_STACK_INSTANCE:
+                answer = cloudformation.update_stack_instances(
+                    StackSetName=name,
+                    DeploymentTargets={
+                        "OrganizationalUnitIds": [self._unit(details["ou"])],
+                        "Accounts": [details["account_id"]],
+                        "AccountFilterType": "INTERSECTION",
+                    },
+                    Regions=[details["region"]],
+                    ParameterOverrides=self._parameters(details["overrides"]),
+                )
+                self._wait_for_stack_set(name, answer["OperationId"])
 
     def _deploy(self, name: str, details: dict[str, Any]) -> None:
         targets: dict[str, Any] = {
@@ -264,7 +278,12 @@ class BootstrapExecutor:
                 return
             if operation["Status"] in ("FAILED", "STOPPED"):
                 reason = operation.get("StatusReason") or "see the stack instances' status"
-                raise StepFailed(f"stack set {name}: {operation['Action']} {reason}")
+                raise StepFailed(
+                    f"stack set {name}: {operation['Action']} {operation['Status']}: {reason}. "
+                    "`sso-sync bootstrap plan` shows each failed account with AWS's reason; "
+                    "fix that in the account (an existing GitHub provider is adopted by the "
+                    "next apply), then apply again"
+                )
             if time.monotonic() > deadline:
                 raise StepFailed(f"stack set {name}: operation {operation_id} still running")
             time.sleep(pause)

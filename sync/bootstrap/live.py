@@ -41,6 +41,22 @@ class LivePolicy:
 
 
 @dataclass(frozen=True)
+class LiveStackInstance:
+    account_id: str
+    region: str
+    ou_path: str
+    status: str
+    """CURRENT, OUTDATED or INOPERABLE."""
+    detailed_status: str
+    """SUCCEEDED, FAILED, CANCELLED, INOPERABLE, PENDING, RUNNING, ..."""
+    reason: str
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "CURRENT" and self.detailed_status in ("SUCCEEDED", "")
+
+
+@dataclass(frozen=True)
 class LiveStackSet:
     name: str
     template: str
@@ -49,6 +65,8 @@ class LiveStackSet:
     """The OUs it is deployed to, as paths."""
     managed: bool
     """Tagged as made by the bootstrap: only these are ever changed or deleted."""
+    instances: tuple[LiveStackInstance, ...] = ()
+    """Read for the bootstrap's own stack sets: each account's stack, with AWS's reason."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +271,7 @@ class OrganizationState:
                 self._cloudformation.describe_stack_set, StackSetName=summary["StackSetName"]
             )["StackSet"]
             tags = {tag["Key"]: tag["Value"] for tag in stack_set.get("Tags", [])}
+            managed = tags.get(STACK_SET_TAG[0]) == STACK_SET_TAG[1]
             found.append(
                 LiveStackSet(
                     stack_set["StackSetName"],
@@ -264,10 +283,31 @@ class OrganizationState:
                     frozenset(
                         paths.get(unit, unit) for unit in stack_set.get("OrganizationalUnitIds", [])
                     ),
-                    tags.get(STACK_SET_TAG[0]) == STACK_SET_TAG[1],
+                    managed,
+                    self._stack_instances(stack_set["StackSetName"], paths) if managed else (),
                 )
             )
         return found
+
+    def _stack_instances(self, name: str, paths: dict[str, str]) -> tuple[LiveStackInstance, ...]:
+        assert self._cloudformation is not None
+        summaries = all_pages(
+            self._cloudformation.list_stack_instances,
+            "Summaries",
+            self._retrying,
+            StackSetName=name,
+        )
+        return tuple(
+            LiveStackInstance(
+                summary["Account"],
+                summary["Region"],
+                paths.get(summary.get("OrganizationalUnitId", ""), ""),
+                summary.get("Status", ""),
+                summary.get("StackInstanceStatus", {}).get("DetailedStatus", ""),
+                summary.get("StatusReason", ""),
+            )
+            for summary in summaries
+        )
 
     def _pages(self, operation: str, key: str, **params: Any) -> list:
         return all_pages(getattr(self._organizations, operation), key, self._retrying, **params)

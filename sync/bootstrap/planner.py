@@ -12,8 +12,9 @@ from enum import StrEnum
 from typing import Any
 
 from sync.bootstrap.definition import DesiredAccount, OrgDefinition
-from sync.bootstrap.live import ACCOUNT_QUOTA_NAME, LiveAccount, LiveOrganization
+from sync.bootstrap.live import ACCOUNT_QUOTA_NAME, LiveAccount, LiveOrganization, LiveStackSet
 from sync.bootstrap.stack_sets import AccountView, DesiredStackSet, desired_stack_sets
+from sync.bootstrap.template_yaml import read_template
 
 
 class Step(StrEnum):
@@ -32,6 +33,8 @@ class Step(StrEnum):
     UNSUBSCRIBE_OWNER = "stop budget mail to"
     DEREGISTER_ADMINISTRATOR = "deregister delegated administrator"
     REGISTER_ADMINISTRATOR = "register delegated administrator"
+    ADOPT_OIDC_PROVIDER = "adopt the existing GitHub OIDC provider"
+    RETRY_STACK_INSTANCE = "retry the failed stack"
     ENABLE_STACK_SETS = "enable StackSets trusted access"
     CREATE_STACK_SET = "create stack set"
     UPDATE_STACK_SET = "update stack set"
@@ -174,6 +177,7 @@ def _plan_stack_sets(
                 "alone (rename or delete it to let the bootstrap make its own)"
             )
             continue
+        _plan_failed_instances(wanted, found, live, operations)
         if (found.template, found.parameters) != (wanted.template, wanted.parameters):
             operations.append(
                 BootstrapOperation(
@@ -225,6 +229,58 @@ def _plan_stack_sets(
                 found.name,
                 "made by the bootstrap, no longer in the definition",
                 {"stack_set": found.name},
+            )
+        )
+
+
+GITHUB_PROVIDER = "token.actions.githubusercontent.com"
+
+
+def _plan_failed_instances(
+    wanted: DesiredStackSet,
+    found: LiveStackSet,
+    live: LiveOrganization,
+    operations: list[BootstrapOperation],
+) -> None:
+    """A deploy role's stack that failed because the account has GitHub's provider already is
+    pointed at that provider; any other failed stack is retried, with AWS's reason shown."""
+    names = {account.id: account.name for account in live.accounts}
+    adopts = "ExistingProviderArn" in read_template(wanted.template).get("Parameters", {})
+    for instance in found.instances:
+        if instance.healthy:
+            continue
+        account = f"{names.get(instance.account_id, 'account')} ({instance.account_id})"
+        details = {
+            "stack_set": found.name,
+            "account_id": instance.account_id,
+            "ou": instance.ou_path,
+            "region": instance.region,
+        }
+        if adopts and GITHUB_PROVIDER in instance.reason and "already exists" in instance.reason:
+            operations.append(
+                BootstrapOperation(
+                    Step.ADOPT_OIDC_PROVIDER,
+                    f"in {account} for {found.name}",
+                    "the account has GitHub's provider already (IAM allows one per URL): its "
+                    "deploy role trusts that one",
+                    details
+                    | {
+                        "overrides": {
+                            "ExistingProviderArn": f"arn:aws:iam::{instance.account_id}:"
+                            f"oidc-provider/{GITHUB_PROVIDER}"
+                        }
+                    },
+                )
+            )
+            continue
+        operations.append(
+            BootstrapOperation(
+                Step.RETRY_STACK_INSTANCE,
+                f"{found.name} in {account}, {instance.region}",
+                f"{instance.status} ({instance.detailed_status}): "
+                f"{instance.reason or 'AWS gave no reason'}; fix that in the account if apply "
+                "fails again",
+                details | {"overrides": {}},
             )
         )
 

@@ -14,6 +14,14 @@ Reference (CreateStackSet, CreateStackInstances, DescribeStackSetOperation):
 - A template with named IAM resources needs CAPABILITY_NAMED_IAM
   (InsufficientCapabilitiesException); parameters without a default must be given.
 - A stack set with instances cannot be deleted (StackSetNotEmptyException).
+- A stack instance whose stack fails is OUTDATED with DetailedStatus FAILED and a
+  StatusReason (ListStackInstances), and the operation that deployed it ends FAILED; an
+  UpdateStackInstances with ParameterOverrides changes the parameters of the accounts it names
+  (API Reference, UpdateStackInstances, StackInstanceSummary). One failure is modelled: IAM
+  allows one OIDC provider per URL in an account (IAM User Guide, "Create an OpenID Connect
+  (OIDC) identity provider"), so an AWS::IAM::OIDCProvider stack fails in an account that has
+  GitHub's already, unless the instance's ExistingProviderArn parameter names that provider
+  (the one condition of the shipped deploy-role template the emulator evaluates).
 
 The templates are not run: what they would create in each account is checked by cfn-lint and
 by the tests of the rendered templates."""
@@ -62,12 +70,16 @@ class _StackSet:
 class StackSetsEmulator:
     seconds_running: float = 0.05
     organizations_access: bool = False
+    existing_oidc_providers: set[str] = field(default_factory=set)
+    """Accounts that have GitHub's OIDC provider already (made by hand, years ago)."""
     running_elsewhere: dict[str, int] = field(default_factory=dict)
     """Stack set name -> how many more operations started on it meet one that is not the
     bootstrap's (an automatic deployment for an account that just joined an OU)."""
     _stack_sets: dict[str, _StackSet] = field(default_factory=dict)
     _operations: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     """Operation id -> (stack set, action, when it ends)."""
+    _overrides: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+    """(stack set, account, region) -> ParameterOverrides of that instance."""
 
     HANDLED = frozenset(
         {
@@ -81,6 +93,7 @@ class StackSetsEmulator:
             "CreateStackInstances",
             "DeleteStackInstances",
             "ListStackInstances",
+            "UpdateStackInstances",
             "DescribeStackSetOperation",
         }
     )
@@ -224,34 +237,74 @@ class StackSetsEmulator:
 
     def _list_stack_instances(self, p: dict) -> dict:
         s = self._named(p["StackSetName"])
-        return {
-            "Summaries": [
-                {
-                    "StackSetId": s.id,
-                    "Region": region,
-                    "Account": account,
-                    "OrganizationalUnitId": unit,
-                    "Status": "CURRENT",
-                    "StackInstanceStatus": {"DetailedStatus": "SUCCEEDED"},
+        summaries = []
+        for account, region, unit in sorted(self._instances(s)):
+            summary = {
+                "StackSetId": s.id,
+                "Region": region,
+                "Account": account,
+                "OrganizationalUnitId": unit,
+                "Status": "CURRENT",
+                "StackInstanceStatus": {"DetailedStatus": "SUCCEEDED"},
+            }
+            if reason := self._failure(s, account, region):
+                summary |= {
+                    "Status": "OUTDATED",
+                    "StatusReason": reason,
+                    "StackInstanceStatus": {"DetailedStatus": "FAILED"},
                 }
-                for account, region, unit in sorted(self._instances(s))
-            ]
+            summaries.append(summary)
+        return {"Summaries": summaries}
+
+    def _update_stack_instances(self, p: dict) -> dict:
+        s = self._named(p["StackSetName"])
+        targets = p.get("DeploymentTargets", {})
+        accounts = targets.get("Accounts", [])
+        if not targets.get("OrganizationalUnitIds") or (
+            accounts and targets.get("AccountFilterType") != "INTERSECTION"
+        ):
+            raise StackSetError(
+                "ValidationError",
+                "the emulator models UpdateStackInstances on OUs, narrowed to accounts with "
+                "AccountFilterType INTERSECTION",
+            )
+        self._start(s)
+        given = {
+            x["ParameterKey"]: x.get("ParameterValue", "") for x in p.get("ParameterOverrides", [])
         }
+        for account, region, unit in self._instances(s):
+            named = not accounts or account in accounts
+            if unit in targets["OrganizationalUnitIds"] and named and region in p["Regions"]:
+                self._overrides[(s.name, account, region)] = given
+        return {"OperationId": self._operation(s, "UPDATE")}
+
+    def _failure(self, s: _StackSet, account: str, region: str) -> str:
+        """Why the stack in this account fails, or "" (see the module's docstring)."""
+        types = {r.get("Type") for r in read_template(s.template)["Resources"].values()}
+        if "AWS::IAM::OIDCProvider" not in types or account not in self.existing_oidc_providers:
+            return ""
+        overrides = self._overrides.get((s.name, account, region), {})
+        if overrides.get("ExistingProviderArn", s.parameters.get("ExistingProviderArn", "")):
+            return ""
+        return (
+            "ResourceLogicalId:GitHubOidcProvider, ResourceType:AWS::IAM::OIDCProvider, "
+            "ResourceStatusReason:Provider with url https://token.actions.githubusercontent.com "
+            "already exists."
+        )
 
     def _describe_stack_set_operation(self, p: dict) -> dict:
         found = self._operations.get(p["OperationId"])
         if found is None or found[0] != p["StackSetName"]:
             raise StackSetError("OperationNotFoundException", "no such operation", 404)
         name, action, ends = found
-        running = time.monotonic() < ends
-        return {
-            "StackSetOperation": {
-                "OperationId": p["OperationId"],
-                "StackSetId": self._named(name).id,
-                "Action": action,
-                "Status": "RUNNING" if running else "SUCCEEDED",
-            }
-        }
+        s = self._named(name)
+        status = "RUNNING" if time.monotonic() < ends else "SUCCEEDED"
+        failed = sorted({a for a, region, _ in self._instances(s) if self._failure(s, a, region)})
+        answer = {"OperationId": p["OperationId"], "StackSetId": s.id, "Action": action}
+        if status == "SUCCEEDED" and failed:
+            status = "FAILED"
+            answer["StatusReason"] = f"stack instances failed in account(s) {', '.join(failed)}"
+        return {"StackSetOperation": answer | {"Status": status}}
 
     # --- helpers -----------------------------------------------------------------------
 
