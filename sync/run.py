@@ -37,6 +37,7 @@ from sync.model import (
 )
 from sync.planning.access_report import AccessAnswer, explain
 from sync.planning.identity_planner import build_plan
+from sync.planning.management_scope import management_part
 from sync.planning.plan import Plan, operation_json
 from sync.planning.plan_inputs import google_digest, identity_center_digest, rules_digest
 from sync.planning.safeguards import check_deletions, check_google_answer
@@ -257,6 +258,11 @@ class _Run:
             if instance_arn
             else None
         )
+        if changes is not None and settings.scope == "management":
+            raise ConfigError(
+                "--scope management makes no delta runs: the main deployment's delta runs "
+                "carry Google's changes; run full syncs (plan, apply) in the management account"
+            )
         self._state_store = state_store_for(settings.state)
         self._state = State()
         self.executor: Executor | None = None
@@ -320,6 +326,19 @@ class _Run:
         self._planned_from = (google, idc, access[1] if access is not None else None)
         plan = build_plan(google, idc, self._state, self._rules, access)
         self._state.memberships = plan.managed_after("membership")
+        if self._settings.scope == "management":
+            if access is None:
+                raise ConfigError(
+                    "--scope management needs the rules' permission sets and assignments, "
+                    "and an Identity Center instance"
+                )
+            if access[0].run_by_delegated_administrator:
+                raise ConfigError(
+                    "--scope management runs in the management account: these credentials "
+                    f"are of {access[0].caller_account_id}, not the management account "
+                    f"{access[0].management_account_id}"
+                )
+            return management_part(plan, *access)
         return plan
 
     def input_digests(self) -> dict[str, str]:

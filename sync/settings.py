@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         description="Where full syncs write the access report (who reaches what, and why): a "
         "local folder or s3://bucket/prefix (latest.html, latest.json and one pair a run).",
     )
+    scope: Literal["all", "management"] = Field(
+        "all",
+        description="all: everything the rules say. management: only the management "
+        "account's assignments and the permission sets assigned or provisioned there, for a "
+        "second deployment in the management account beside one in the delegated "
+        "administrator account (which may not manage those).",
+    )
     state: str = Field(
         ".sso-sync/state.json", description="State store: a local path or s3://bucket/key."
     )

@@ -12,7 +12,7 @@ import pytest
 from sync.apply.executor import spread_across_accounts
 from sync.cli import main
 from sync.delta.run import run_delta
-from sync.errors import ExitCode
+from sync.errors import ConfigError, ExitCode
 from sync.local.aws import ExtendedMotoApp, Refusal
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.planning.plan import Action, AssignmentOperation
@@ -680,3 +680,59 @@ def test_an_unreachable_aws_endpoint_is_a_configuration_error(
 
     assert result.returncode == 2, result.stderr
     assert "cannot reach AWS" in result.stderr and "AWS_ENDPOINT_URL" in result.stderr
+
+
+def management_account_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls from now on with the test's own keys: the management account's."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    boto3.setup_default_session()
+
+
+def test_a_management_scope_run_does_exactly_what_the_delegated_administrator_may_not(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+    idc: IdentityCenterView,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    seed_small_company(google)
+    management = boto3.client("organizations").describe_organization()["Organization"][
+        "MasterAccountId"
+    ]
+    rules = parse_rules(RULES + MANAGEMENT_RULE)
+    main_deployment = settings
+    management_deployment = settings.model_copy(
+        update={"scope": "management", "state": str(tmp_path / "management-state.json")}
+    )
+    moto_app.caller_accounts["delegated-admin-key"] = org["Production"]
+    delegated_administrator(monkeypatch, "delegated-admin-key")
+    assert run_sync(main_deployment, APPLY, rules).exit_code is ExitCode.OK
+    view = AccessView(moto_app)
+    assert view.assignments([management]) == set()
+    with pytest.raises(ConfigError, match="--scope management runs in the management account"):
+        run_sync(management_deployment, APPLY, rules)
+    management_account_session(monkeypatch)
+    moto_app.reset_counters()
+
+    report = run_sync(management_deployment, APPLY, rules)
+
+    assert report.exit_code is ExitCode.OK, report.summary()["errors"]
+    assert [(op.resource, op.action.value, op.label) for op in report.plan.operations] == [
+        (
+            "assignment",
+            "create",
+            f"ReadOnly → group Engineering in {report.plan.operations[0].account_name} "
+            f"({management})",
+        )
+    ]
+    assert writes(moto_app) == {"CreateAccountAssignment": 1}
+    engineering = idc.groups()["Engineering"]
+    assert view.assignments([management]) == {("ReadOnly", management, "GROUP", engineering)}
+    assert run_sync(management_deployment, APPLY, rules).plan.operations == ()
+    delegated_administrator(monkeypatch, "delegated-admin-key")
+    again = run_sync(main_deployment, APPLY, rules)
+    assert again.plan.operations == ()
+    assert "managed from the management account" in "\n".join(again.plan.warnings)

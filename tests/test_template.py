@@ -124,6 +124,7 @@ def test_delta_runs_have_their_own_schedule_and_payload_and_can_be_switched_off(
     assert "Input" not in events["FullSync"]["Properties"]  # the scheduled event: a full sync
     assert stack(Mode="apply").condition("DeltaRunsOn")
     assert not stack(Mode="apply", DeltaSchedule="off").condition("DeltaRunsOn")
+    assert not stack(Mode="apply", Scope="management").condition("DeltaRunsOn")
 
 
 @pytest.mark.parametrize(
