@@ -98,7 +98,7 @@ def test_a_nested_change_google_shows_late_in_the_parent_is_read_again_later(
 
     first = run_delta(synced, APPLY, rules)
     assert "frank@example.com" not in idc.users(), "not in engineering@'s members yet"
-    time.sleep(1.1)
+    google.wait(1.1)
     second = run_delta(synced, APPLY, rules)
 
     assert first.exit_code is ExitCode.OK and second.exit_code is ExitCode.OK
@@ -187,7 +187,7 @@ def test_an_event_shown_late_is_caught_by_the_overlap_and_handled_once(
     google.add_member("data@example.com", "carol@example.com")
 
     early = run_delta(synced, APPLY, rules)  # the event is not visible yet
-    time.sleep(0.6)
+    google.wait(0.6)
     caught = run_delta(synced, APPLY, rules)
     again = run_delta(synced, APPLY, rules)
 

@@ -5,6 +5,7 @@ import threading
 import time
 
 import boto3
+import pytest
 
 from sync.aws.identity_store import boto_config
 from sync.aws.rate_limit import CallMeter, TokenBucket
@@ -45,33 +46,50 @@ def test_meter_counts_every_attempt_by_operation(idc: IdentityCenterView) -> Non
     assert meter.calls == {"identitystore.ListUsers": 2, "identitystore.ListGroups": 1}
 
 
+class StepClock:
+    """Time that passes only when something sleeps: the bucket's waits are exact."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.time += seconds
+
+
 def test_a_throttled_call_cuts_the_rate_and_calls_that_pass_raise_it_slowly() -> None:
-    bucket = TokenBucket(rate_per_second=20)
+    clock = StepClock()
+    bucket = TokenBucket(rate_per_second=20, clock=clock)
 
     bucket.throttled()
     cut = bucket.rate
     bucket.throttled()  # the same moment of congestion: counted once
-    time.sleep(1.0)
+    clock.sleep(1.0)
     bucket.acquire()
 
-    assert cut == 20 * 0.7 and 14.3 <= bucket.rate <= 15.0
+    assert cut == 20 * 0.7
+    assert bucket.rate == pytest.approx(14 + 1.0 * 0.025 * 20)  # 2.5% of 20 regained a second
 
 
 def test_a_run_starts_at_its_rate_not_with_a_burst() -> None:
-    bucket = TokenBucket(rate_per_second=100)
-    started = time.monotonic()
+    clock = StepClock()
+    bucket = TokenBucket(rate_per_second=100, clock=clock)
+    started = clock.now()
 
     for _ in range(20):
         bucket.acquire()
 
-    assert time.monotonic() - started >= 19 / 100
+    assert clock.now() - started == pytest.approx(20 / 100)
 
 
 def test_a_cut_starts_from_what_was_sent_when_that_is_below_the_rate() -> None:
-    bucket = TokenBucket(rate_per_second=1000)
-    for _ in range(20):  # about 40 calls a second, whatever the configured 1,000
+    clock = StepClock()
+    bucket = TokenBucket(rate_per_second=1000, clock=clock)
+    for _ in range(20):  # 40 calls a second, whatever the configured 1,000
         bucket.acquire()
-        time.sleep(0.025)
+        clock.sleep(0.025)
 
     bucket.throttled()
 

@@ -13,7 +13,7 @@ a run set far above what it can send converges in one cut, not several.
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
+from typing import Any, Protocol
 
 THROTTLED_CODES = frozenset({"ThrottlingException", "TooManyRequestsException"})
 CUT_TO = 0.7
@@ -28,20 +28,39 @@ MEASURE_SECONDS = 1.0
 """The window over which the send rate is measured."""
 
 
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class MonotonicClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
 class TokenBucket:
     def __init__(
-        self, rate_per_second: float, burst: float | None = None, starts_full: bool = False
+        self,
+        rate_per_second: float,
+        burst: float | None = None,
+        starts_full: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         """A run's bucket starts empty, as botocore's adaptive one does (botocore/retries/
         bucket.py): its first second is sent at the rate, not as one burst. The emulators'
         quotas start full, the allowance a service gives a caller that was quiet."""
+        self._clock = clock or MonotonicClock()
         self._ceiling = rate_per_second
         self._rate = rate_per_second
         self._capacity = burst if burst is not None else max(1.0, rate_per_second)
         self._tokens = self._capacity if starts_full else 0.0
-        self._updated = time.monotonic()
+        self._updated = self._clock.now()
         self._lock = threading.Lock()
-        self._last_cut = 0.0
+        self._last_cut = float("-inf")
         self._recovery = RECOVERY_SHARE_PER_SECOND * rate_per_second
         self._sent: deque[float] = deque()
 
@@ -53,7 +72,7 @@ class TokenBucket:
         """A call was throttled: cut the rate (once per moment: calls in flight together
         report the same congestion)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.now()
             if now - self._last_cut < CUT_WINDOW_CALLS / self._rate:
                 return
             self._last_cut = now
@@ -81,7 +100,7 @@ class TokenBucket:
     def acquire(self) -> None:
         """Block until a call may be made."""
         while (wait := self._take()) > 0:
-            time.sleep(wait)
+            self._clock.sleep(wait)
 
     def try_acquire(self) -> bool:
         """Take a token if one is there now (the emulators throttle instead of waiting)."""
@@ -90,12 +109,12 @@ class TokenBucket:
     def _take(self) -> float:
         """0 if a token was taken, else how long until one is there."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.now()
             self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
             self._recover(now)
             self._updated = now
-            if self._tokens >= 1:
-                self._tokens -= 1
+            if self._tokens >= 1 - 1e-9:  # a wait's float rounding must not leave it short
+                self._tokens = max(0.0, self._tokens - 1)
                 self._sent.append(now)
                 self._forget_sends_before(now)
                 return 0.0

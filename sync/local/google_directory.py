@@ -214,6 +214,9 @@ class GoogleDirectoryEmulator:
         self.derived_delay_seconds = 0.0
         """How long a member added to a nested group takes to show in a parent's derived
         membership (includeDerivedMembership): Google documents up to 10 minutes."""
+        self.waited = 0.0
+        """Seconds a test has let pass (`wait`) on top of the real clock: Google's lags run
+        out when a test says so, not when a sleep may have been long enough."""
         self.search_lag_seconds = 0.0
         """How long Google's group search (groups.list query=) takes to show a new or renamed
         group: Google documents up to 36 hours (Directory API, "Search for groups")."""
@@ -253,6 +256,14 @@ class GoogleDirectoryEmulator:
 
     def _new_id(self) -> str:
         return str(next(self._ids))
+
+    def now(self) -> float:
+        """The emulator's clock: the real one, plus what tests let pass."""
+        return time.time() + self.waited
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` pass for Google's lags (the feed's, derived memberships', search's)."""
+        self.waited += seconds
 
     def add_user(
         self,
@@ -642,7 +653,7 @@ class GoogleDirectoryEmulator:
         except ValueError as error:
             return _api_error(400, "invalid", f"Invalid Input: {error}")
         searched = "query" in request.args
-        now = time.time()
+        now = self.now()
         groups = sorted(
             (
                 g
@@ -674,7 +685,7 @@ class GoogleDirectoryEmulator:
             start = _rfc3339(request.args.get("startTime", "1970-01-01T00:00:00Z"))
         except ValueError:
             return _api_error(400, "invalid", "Invalid value for: startTime")
-        visible_until = time.time() - self.report_delay_seconds
+        visible_until = self.now() - self.report_delay_seconds
         found = sorted(
             (
                 a
@@ -712,7 +723,7 @@ class GoogleDirectoryEmulator:
         self, group: DirectoryGroup, visited: set[str], nested_level: bool = False
     ) -> list[Member]:
         visited.add(group.id)
-        shown_before = time.time() - self.derived_delay_seconds
+        shown_before = self.now() - self.derived_delay_seconds
         rows: dict[str, Member] = {}
         for member in group.members:
             if nested_level and member.added_at > shown_before:
