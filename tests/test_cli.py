@@ -2,9 +2,11 @@
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,11 +184,45 @@ def apply_in_a_child(
         env={**os.environ, "AWS_ENDPOINT_URL": aws_url},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # A shell's background job starts with Ctrl-C ignored, and Python then keeps it so:
+        # the child must take Ctrl-C as a person at a terminal would send it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     if not hold.reached.wait(timeout=300):
         child.kill()
         raise AssertionError(f"the child never made 10 users: {child.communicate()[1]!r}")
     return child, hold
+
+
+class StderrLines:
+    """A child's standard error, line by line, as it comes. Each wait is bounded (300 s) so a
+    broken child fails the test instead of hanging the suite; the bound is not a guess at how
+    long a healthy child takes."""
+
+    def __init__(self, child: subprocess.Popen) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._said = ""
+        stream = child.stderr
+        assert stream is not None
+
+        def read() -> None:
+            for line in iter(stream.readline, b""):
+                self._lines.put(line.decode())
+            self._lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+
+    def until(self, needle: str) -> str:
+        while needle not in self._said:
+            line = self._lines.get(timeout=300)
+            assert line is not None, f"the child ended without saying {needle!r}: {self._said}"
+            self._said += line
+        return self._said
+
+    def until_the_end(self) -> str:
+        while (line := self._lines.get(timeout=300)) is not None:
+            self._said += line
+        return self._said
 
 
 def test_run_killed_in_the_middle_of_apply_is_repaired_by_the_next(
@@ -314,15 +350,12 @@ def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
     aws: tuple[ExtendedMotoApp, str],
 ) -> None:
     child, hold = apply_in_a_child(settings, google, moto_app, aws[1], concurrency=2)
+    said = StderrLines(child)
     child.send_signal(signal.SIGINT)
-    assert child.stderr is not None
-    noticed = ""
-    while "interrupted" not in noticed:  # the child says so once it starts no more
-        line = child.stderr.readline().decode()
-        assert line, "the child ended without saying it was interrupted"
-        noticed += line
+    said.until("interrupted")  # the child says so once it starts no more operations
     hold.release()
-    err = noticed + child.communicate(timeout=300)[1].decode()
+    child.wait(timeout=300)
+    err = said.until_the_end()
 
     assert child.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
