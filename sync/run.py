@@ -258,11 +258,6 @@ class _Run:
             if instance_arn
             else None
         )
-        if changes is not None and settings.scope == "management":
-            raise ConfigError(
-                "--scope management makes no delta runs: the main deployment's delta runs "
-                "carry Google's changes; run full syncs (plan, apply) in the management account"
-            )
         self._state_store = state_store_for(settings.state)
         self._state = State()
         self.executor: Executor | None = None

@@ -343,3 +343,15 @@ def test_joining_and_being_banned_in_google_groups_carry_over_whatever_names_the
 
     assert report.exit_code is ExitCode.OK
     assert idc.members("data@example.com") == {"dan@example.com", "carol@example.com"}
+
+
+def test_a_management_scope_deployment_makes_no_delta_runs(
+    synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, moto_app: ExtendedMotoApp
+) -> None:
+    google.requests.clear()
+    moto_app.reset_counters()
+
+    with pytest.raises(ConfigError, match="--scope management makes no delta runs"):
+        run_delta(synced.model_copy(update={"scope": "management"}), APPLY, rules)
+
+    assert google.requests == [] and sum(moto_app.calls.values()) == 0

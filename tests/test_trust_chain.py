@@ -155,15 +155,7 @@ def test_the_reviewed_plan_applies(
     assert AccessView(moto_app).described("Ops")["SessionDuration"] == "PT1H"
 
 
-POLICY_RULES = """
-version: 1
-sync:
-  groups:
-    - {email: engineering@example.com, name: Engineering}
-permission_sets:
-  Ops:
-    inline_policy: NAME
-"""
+POLICY_RULES = REVIEWED.replace("managed_policies: [ReadOnlyAccess]", "inline_policy: NAME")
 
 
 def key_bytes(settings: Settings) -> list[str]:

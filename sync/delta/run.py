@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sync.apply.executor import ApplyResult
 from sync.delta.change_hints import ChangeHints, hints_from
+from sync.errors import ConfigError
 from sync.google.activity_feed import SCOPES_HINT, connect_feed
 from sync.google.api import google_errors
 from sync.model import ActivityEvent
@@ -26,6 +27,11 @@ from sync.settings import Settings
 
 
 def run_delta(settings: Settings, options: RunOptions, rules: Rules | None = None) -> RunReport:
+    if settings.scope == "management":
+        raise ConfigError(
+            "--scope management makes no delta runs: the main deployment's delta runs carry "
+            "Google's changes; run full syncs (plan, apply) in the management account"
+        )
     started = time.monotonic()
     rules = rules or load_rules(settings.rules, settings.max_deletes)
     feed = connect_feed(settings)
