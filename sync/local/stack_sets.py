@@ -280,8 +280,10 @@ class StackSetsEmulator:
 
     def _failure(self, s: _StackSet, account: str, region: str) -> str:
         """Why the stack in this account fails, or "" (see the module's docstring)."""
+        if account not in self.existing_oidc_providers:
+            return ""
         types = {r.get("Type") for r in read_template(s.template)["Resources"].values()}
-        if "AWS::IAM::OIDCProvider" not in types or account not in self.existing_oidc_providers:
+        if "AWS::IAM::OIDCProvider" not in types:
             return ""
         overrides = self._overrides.get((s.name, account, region), {})
         if overrides.get("ExistingProviderArn", s.parameters.get("ExistingProviderArn", "")):
