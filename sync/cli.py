@@ -55,7 +55,12 @@ GOOGLE = frozenset(
 RETRIES = frozenset({"retry_attempts", "retry_max_wait"})
 SETTINGS_OF = {
     "sync": frozenset(Settings.model_fields)
-    - {"org_definition", "scheduled_runs", "invokers_may_allow_mass_delete"},
+    - {
+        "org_definition",
+        "scheduled_runs",
+        "invokers_may_allow_mass_delete",
+        "removals_rechecked_after",
+    },
     "access": GOOGLE | RETRIES | {"rules"},
     "report": GOOGLE
     | RETRIES

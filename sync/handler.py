@@ -2,23 +2,22 @@
 
 An EventBridge scheduled event runs a full sync; the delta schedule sends `{"mode": "delta"}`.
 A manual invocation passes a JSON object: `{}` (a full sync as the deployment's mode says),
-`{"dry_run": true}` (plan only), `{"no_delete": true}`, and `{"allow_mass_delete": true}`; the
-function sends itself `{"resume": true}` to continue a full sync whose time ran out. Anything
-else is rejected before any API call.
+`{"dry_run": true}` (plan only), `{"no_delete": true}`, and `{"allow_mass_delete": true}`.
+The workflow that carries a long full sync (`deploy/sync-workflow.asl.json`) sends
+`{"step": {...}}`: one step of the run its execution is (`sync/execution_step.py`), with the
+execution's input as the payload it asks for. Anything else is rejected before any API call.
 
 The deployment's mode bounds every invoker, whatever the payload: in plan mode nothing is
-written (a payload that asks to apply, to run a delta sync or to continue is refused), and
+written (a payload that asks to apply or to run a delta sync is refused), and
 `allow_mass_delete` is refused unless the deployment lets invokers ask for it.
 """
 
-import json
 import threading
 import time
 import uuid
 from dataclasses import replace
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from sync.delta.run import run_delta
 from sync.errors import ConfigError, ExitCode
+from sync.execution_step import StepRequest, run_step
 from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import load_settings
 
@@ -45,8 +45,21 @@ class ManualPayload(BaseModel):
     """Plan only (true); apply (false: refused in plan mode); absent: as the mode says."""
     no_delete: StrictBool = False
     allow_mass_delete: StrictBool = False
-    resume: StrictBool = False
-    """Sent by the function to itself to continue a run whose time ran out."""
+
+
+class StepPayload(BaseModel):
+    """What the workflow sends for each step of the execution it runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    execution: str
+    """The execution's name: the run's id."""
+    input: Any
+    """The execution's input: the run it asks for (a scheduled event, or a manual payload)."""
+    carried: str | None = None
+    """Where the previous step left the rest of the run; absent at the first step."""
+    failure: dict[str, Any] | None = None
+    """The error the workflow caught: the step ends the run."""
 
 
 def run_options(
@@ -63,18 +76,11 @@ def run_options(
     try:
         payload = ManualPayload.model_validate(event)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc']) or 'payload'}: "
-            f"{'unknown key' if item['type'] == 'extra_forbidden' else item['msg']}"
-            for item in error.errors()
-        )
-        raise ConfigError(f"invalid invocation payload: {problems}") from error
-    if payload.mode == "delta" and payload.resume:
-        raise ConfigError("invalid invocation payload: resume continues full syncs only")
-    if not applies and (payload.dry_run is False or payload.mode == "delta" or payload.resume):
+        raise ConfigError(f"invalid invocation payload: {_problems(error)}") from error
+    if not applies and (payload.dry_run is False or payload.mode == "delta"):
         raise ConfigError(
             "refused payload: this deployment is in Mode plan, so every invocation only plans "
-            "(a payload may not apply, run a delta sync or continue one); send {} or "
+            "(a payload may not apply or run a delta sync); send {} or "
             '{"dry_run": true}, or redeploy with Mode apply once a plan has been read'
         )
     if payload.allow_mass_delete and not mass_delete_allowed:
@@ -84,14 +90,21 @@ def run_options(
             "InvokersMayAllowMassDelete=false); raise safeguards.max_deletes in the reviewed "
             "rules, or run sso-sync apply --allow-mass-delete from the CLI"
         )
-    trigger = "continuation" if payload.resume else "manual"
     options = RunOptions(
         apply=applies and not payload.dry_run,
         no_delete=payload.no_delete,
         allow_mass_delete=payload.allow_mass_delete,
-        trigger="delta" if payload.mode == "delta" else trigger,
+        trigger="delta" if payload.mode == "delta" else "manual",
     )
     return options, payload.mode == "delta"
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in item['loc']) or 'payload'}: "
+        f"{'unknown key' if item['type'] == 'extra_forbidden' else item['msg']}"
+        for item in error.errors()
+    )
 
 
 @metrics.log_metrics
@@ -101,21 +114,34 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
     Bad payloads, bad configuration and failed reads raise, so the invocation is marked failed.
     """
-    budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
     settings = load_settings()
+    step = _step_payload(event)
     requested, delta = run_options(
-        event,
+        event if step is None else step.input,
         applies=settings.scheduled_runs == "apply",
         mass_delete_allowed=settings.invokers_may_allow_mass_delete,
     )
+    if step is not None and delta:
+        raise ConfigError(
+            "refused step: delta runs are short and run as direct invocations "
+            '({"mode": "delta"}), not as workflow executions'
+        )
     options = replace(
         requested,
-        run_id=uuid.uuid4().hex[:12],
-        time_budget=max(budget, 1.0),
+        run_id=uuid.uuid4().hex[:12] if step is None else step.execution,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS,
         progress=ProgressLog(),
     )
     logger.append_keys(run_id=options.run_id, trigger=options.trigger)
     try:
+        if step is not None:
+            result = run_step(
+                settings,
+                StepRequest(options.run_id or "", options, step.carried, _failure(step.failure)),
+            )
+            publish_metrics(result.report)
+            logger.info("sync step ended", extra={"summary": result.summary()})
+            return result.summary()
         report = run_delta(settings, options) if delta else run_sync(settings, options)
     except Exception:
         metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1)
@@ -123,9 +149,25 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         raise
     publish_metrics(report)
     logger.info("sync run ended", extra={"summary": report.summary()})
-    if _should_continue(report):
-        continue_later(context.invoked_function_arn)
     return {**report.summary(), "exit_code": int(report.exit_code)}
+
+
+def _step_payload(event: Any) -> StepPayload | None:
+    if not isinstance(event, dict) or "step" not in event:
+        return None
+    if len(event) != 1:
+        raise ConfigError('invalid invocation payload: a step payload is {"step": {...}} only')
+    try:
+        return StepPayload.model_validate(event["step"])
+    except ValidationError as error:
+        raise ConfigError(f"invalid step payload: {_problems(error)}") from error
+
+
+def _failure(caught: dict[str, Any] | None) -> str | None:
+    """The workflow's caught error ({"Error", "Cause"}) as one line."""
+    if caught is None:
+        return None
+    return f"{caught.get('Error', 'unknown error')}: {str(caught.get('Cause', ''))[:500]}"
 
 
 class ProgressLog:
@@ -143,28 +185,6 @@ class ProgressLog:
                 return
             self._said = now
         logger.info("apply progress", extra={"done": done, "total": total, "failed": failed})
-
-
-def _should_continue(report: RunReport) -> bool:
-    """Only a full sync that ran out of time, and got something done, chains another (a delta
-    run that did not finish leaves its events for the next one)."""
-    applied = report.applied
-    return bool(
-        report.mode == "full"
-        and applied
-        and applied.postponed
-        and applied.outcomes
-        and not applied.failures
-    )
-
-
-def continue_later(function_arn: str) -> None:
-    """Invoke this function again, asynchronously, to continue. With reserved concurrency 1
-    the invocation waits until this one ends (Lambda retries throttled async invocations)."""
-    logger.info("incomplete, continuing in a new invocation")
-    boto3.client("lambda").invoke(
-        FunctionName=function_arn, InvocationType="Event", Payload=json.dumps({"resume": True})
-    )
 
 
 def publish_metrics(report: RunReport) -> None:

@@ -24,8 +24,6 @@ from sync.aws.organizations import OrganizationReader
 from sync.aws.rate_limit import CallMeter, TokenBucket
 from sync.aws.retry import aws_retrying
 from sync.aws.sso_admin import AccessAdmin
-from sync.delta.change_hints import ChangeHints
-from sync.delta.slice_reader import read_slice
 from sync.errors import ConfigError, ExitCode, SafeguardRefusal, SyncError
 from sync.google.directory import connect_google
 from sync.model import (
@@ -41,6 +39,8 @@ from sync.planning.management_scope import management_part
 from sync.planning.plan import Plan, operation_json
 from sync.planning.plan_inputs import google_digest, identity_center_digest, rules_digest
 from sync.planning.safeguards import check_deletions, check_google_answer
+from sync.reading.change_hints import ChangeHints
+from sync.reading.slice_reader import read_slice
 from sync.records.audit import AuditLog, audit_sink_for
 from sync.records.plans import SavedPlan, plan_document, save_plan
 from sync.records.reports import previous_report, save_report
@@ -64,6 +64,9 @@ class RunOptions:
     """Given by the caller (the Lambda handler logs with it); otherwise made up."""
     time_budget: float | None = None
     """Seconds this run may spend; when they run out it stops between operations."""
+    time_left: Callable[[], float] | None = None
+    """Seconds the run may still spend, asked before each operation (Lambda's context knows);
+    at 0 or less it stops between operations."""
     approve: Callable[[Plan], bool] | None = None
     """Asked with the plan before anything is applied (a person at a terminal)."""
     expected: SavedPlan | None = None
@@ -171,7 +174,7 @@ def run_sync(
     rules = rules or load_rules(settings.rules, settings.max_deletes)
     run_id = options.run_id or uuid.uuid4().hex[:12]
     if not options.apply:
-        run = _Run(settings, rules, run_id, options, changes)
+        run = SyncRun(settings, rules, run_id, options, changes)
         report = run.read_and_plan()
         run.write_report(report)
         report.seconds = time.monotonic() - started
@@ -200,16 +203,15 @@ def run_sync(
             report.busy = str(held)  # the next delta run picks the changes up
         audit.close()
         return report
-    run: _Run | None = None
+    run: SyncRun | None = None
     try:
         with LeaseKeeper(lock, lease, settings.lock_seconds) as keeper:
-            run = _Run(settings, rules, run_id, options, changes)
+            run = SyncRun(settings, rules, run_id, options, changes)
             report = run.read_and_plan()
             report.refused = report.refused or _disapproved(report.plan, options, rules)
             if not report.refused:
-                budget = options.time_budget or settings.time_budget
-                deadline = started + budget if budget else None
-                report.applied = run.apply(report.plan, audit, deadline, keeper.lost)
+                out_of_time = time_check(started, settings, options)
+                report.applied = run.apply(report.plan, audit, out_of_time, keeper.lost)
             run.write_report(report)
         if keeper.lost.is_set():
             report.crashed = (
@@ -229,7 +231,7 @@ def run_sync(
     return report
 
 
-class _Run:
+class SyncRun:
     """The clients, snapshots and state of one run."""
 
     def __init__(
@@ -263,6 +265,20 @@ class _Run:
         self.executor: Executor | None = None
         self._report_reads: tuple[GoogleSnapshot, OrganizationSnapshot] | None = None
         self._planned_from: tuple[GoogleSnapshot, IdentityCenterSnapshot, Any] | None = None
+
+    def report_of(self, plan: Plan) -> RunReport:
+        """The report of applying a plan this run did not make (a carried plan)."""
+        return RunReport(
+            self._run_id,
+            self._options.trigger,
+            plan,
+            google_calls=self._google.calls,
+            aws_calls=self._meter.calls,
+        )
+
+    def load_state(self) -> None:
+        """The state as the last run or step left it, for a plan applied without reading."""
+        self._state = self._state_store.load()
 
     def read_and_plan(self) -> RunReport:
         """Everything is read before anything is written; then the plan and its safeguards."""
@@ -385,8 +401,15 @@ class _Run:
             )
 
     def apply(
-        self, plan: Plan, audit: AuditLog, deadline: float | None, stop: threading.Event
+        self,
+        plan: Plan,
+        audit: AuditLog,
+        out_of_time: Callable[[], bool] | None,
+        stop: threading.Event,
+        created_permission_sets: dict[str, str] | None = None,
     ) -> ApplyResult:
+        """Apply `plan` until done or out of time; `created_permission_sets`: those an earlier
+        step of the run created (name -> ARN)."""
         self.executor = executor = Executor(
             self._store,
             self._access,
@@ -395,9 +418,10 @@ class _Run:
             audit,
             self._retrying.copy,
             self._settings.concurrency,
-            deadline,
+            out_of_time,
             stop,
             self._options.progress,
+            created_permission_sets,
         )
         return executor.apply(plan)
 
@@ -423,6 +447,23 @@ class _Background(Generic[T]):
         if error is not None:
             raise error
         return value  # type: ignore[return-value]
+
+
+def time_check(
+    started: float, settings: Settings, options: RunOptions
+) -> Callable[[], bool] | None:
+    """When a run that started at `started` (monotonic) is out of time, if it ever is."""
+    budget = options.time_budget or settings.time_budget
+    deadline = started + budget if budget else None
+    time_left = options.time_left
+    if deadline is None and time_left is None:
+        return None
+
+    def out_of_time() -> bool:
+        late = deadline is not None and time.monotonic() >= deadline
+        return late or (time_left is not None and time_left() <= 0)
+
+    return out_of_time
 
 
 def _disapproved(plan: Plan, options: RunOptions, rules: Rules) -> str | None:

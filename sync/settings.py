@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="Seconds a run may spend before it stops cleanly between operations "
         "(Lambda: the remaining time less a margin).",
     )
+    removals_rechecked_after: float = Field(
+        900.0,
+        gt=0,
+        description="A long run's removal planned more seconds ago than this is not applied "
+        "from its carried plan: the run's confirming read reads both sides again and removes "
+        "only what the fresh plan still removes.",
+    )
     concurrency: int = Field(8, ge=1, le=64, description="Operations applied in parallel.")
     retry_attempts: int = Field(
         8, ge=1, le=30, description="Attempts per call on throttling, 5xx and conflicts."

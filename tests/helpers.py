@@ -2,12 +2,14 @@
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.settings import Settings
 
 WRITE_PREFIXES = (
     "Create",
@@ -60,6 +62,44 @@ def add_people(google: GoogleDirectoryEmulator, count: int, group: str | None = 
 def writes(app: ExtendedMotoApp) -> dict[str, int]:
     """Identity Center write calls (Identity Store and SSO Admin) the emulator received."""
     return {op: n for op, n in app.calls.items() if op.startswith(WRITE_PREFIXES)}
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The SSO_SYNC_ variables that configure `settings` (a function's environment)."""
+    return {
+        f"SSO_SYNC_{name.upper()}": str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }
+
+
+@dataclass
+class Context:
+    """What Lambda passes as the context object: the fields the structured logger reads, and
+    the time left, a constant or whatever `seconds_left` says when asked."""
+
+    function_name: str = "sso-sync"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sso-sync"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    remaining_seconds: float = 900.0
+    seconds_left: Callable[[], float] | None = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        seconds = self.seconds_left() if self.seconds_left else self.remaining_seconds
+        return int(seconds * 1000)
+
+
+class TimeRunsOutAfterWrites:
+    """An invocation's time left: plenty until the emulator has answered `count` more
+    Identity Center writes than when it was made, then none. A run stops at a point the test
+    chooses, whatever the machine's speed."""
+
+    def __init__(self, app: ExtendedMotoApp, count: int) -> None:
+        self._app, self._until = app, sum(writes(app).values()) + count
+
+    def __call__(self) -> float:
+        return 900.0 if sum(writes(self._app).values()) < self._until else 0.0
 
 
 @dataclass

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.delta.change_hints import hints_from
 from sync.errors import ConfigError
 from sync.model import ActivityEvent
+from sync.reading.change_hints import hints_from
 from sync.records.delta_cursor import DeltaCursor
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -4,7 +4,6 @@ import io
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,23 +15,17 @@ from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.stack import environment
 from sync.settings import Settings
-from tests.helpers import IdentityCenterView, add_people, seed_small_company, writes
+from tests.helpers import (
+    Context,
+    IdentityCenterView,
+    TimeRunsOutAfterWrites,
+    add_people,
+    seed_small_company,
+    settings_environment,
+    writes,
+)
 
 SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-
-
-@dataclass
-class Context:
-    """What Lambda passes as the context object (the fields the structured logger reads)."""
-
-    function_name: str = "sso-sync"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sso-sync"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-    remaining_seconds: float = 900.0
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int(self.remaining_seconds * 1000)
 
 
 @pytest.mark.parametrize(
@@ -63,13 +56,13 @@ def test_payloads_select_the_run() -> None:
     assert delta and delta_options.apply and delta_options.trigger == "delta"
     with pytest.raises(ConfigError, match="mode"):
         run_options({"mode": "partial"})
-    with pytest.raises(ConfigError, match="resume continues full syncs only"):
-        run_options({"mode": "delta", "resume": True})
+    with pytest.raises(ConfigError, match="unknown key"):
+        run_options({"resume": True})  # runs continue as workflow steps, never by themselves
 
 
 @pytest.mark.parametrize(
     "payload",
-    [{"dry_run": False}, {"mode": "delta"}, {"mode": "delta", "dry_run": True}, {"resume": True}],
+    [{"dry_run": False}, {"mode": "delta"}, {"mode": "delta", "dry_run": True}],
 )
 def test_in_plan_mode_a_payload_that_would_write_is_refused(payload: dict) -> None:
     with pytest.raises(ConfigError, match="refused payload: this deployment is in Mode plan"):
@@ -106,15 +99,7 @@ def test_the_delta_schedule_runs_a_delta_sync(
     assert offboarded["applied"] == {"user.delete": 1} and offboarded["exit_code"] == 0
     assert offboarded["feed"]["users"] == ["dan@example.com"]
     assert "dan@example.com" not in idc.users()
-    assert moto_app.lambda_invocations == []  # a delta run never chains another
-
-
-def settings_environment(settings: Settings) -> dict[str, str]:
-    return {
-        f"SSO_SYNC_{name.upper()}": str(value)
-        for name, value in settings.model_dump().items()
-        if value is not None
-    }
+    assert moto_app.lambda_functions.asynchronous == []  # a run never invokes a function
 
 
 def test_dry_run_writes_nothing_and_schedule_applies(
@@ -153,7 +138,7 @@ def test_dry_run_writes_nothing_and_schedule_applies(
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SsoSync"
 
 
-def test_a_run_out_of_time_stops_cleanly_and_continues_in_a_new_invocation(
+def test_a_run_out_of_time_stops_cleanly_and_the_next_run_continues(
     settings: Settings,
     google: GoogleDirectoryEmulator,
     moto_app: ExtendedMotoApp,
@@ -161,24 +146,17 @@ def test_a_run_out_of_time_stops_cleanly_and_continues_in_a_new_invocation(
 ) -> None:
     seed_small_company(google)
     add_people(google, 30, "data@example.com")
-    moto_app.latency_seconds = 0.05
-    slow = settings.model_copy(update={"concurrency": 1})
-    short = Context(remaining_seconds=handler.SAFETY_MARGIN_SECONDS + 1.5)
+    short = Context(seconds_left=TimeRunsOutAfterWrites(moto_app, 5))
 
-    with environment(settings_environment(slow)):
-        first = lambda_handler(SCHEDULED, short)
+    with environment(settings_environment(settings)):
+        first = lambda_handler({}, short)
+        resumed = lambda_handler({}, Context())
 
     assert first["outcome"] == "incomplete" and first["postponed"] > 0
     assert first["exit_code"] == 0
-    ((function, payload),) = moto_app.lambda_invocations
-    assert function == Context().invoked_function_arn
-    assert payload == {"resume": True}
-    moto_app.latency_seconds = 0.0
-    with environment(settings_environment(settings)):
-        resumed = lambda_handler(payload, Context())
-    assert resumed["outcome"] == "succeeded" and resumed["trigger"] == "continuation"
+    assert resumed["outcome"] == "succeeded"
     assert len(idc.users()) == 34
-    assert len(moto_app.lambda_invocations) == 1  # a complete run chains nothing
+    assert moto_app.lambda_functions.asynchronous == []  # it never invokes itself
     lines = [json.loads(line) for line in Path(settings.audit).read_text().splitlines()]
     attempted = [line for line in lines if line["operation"] != "run.summary"]
     assert len(attempted) == sum(first["applied"].values()) + sum(resumed["applied"].values())

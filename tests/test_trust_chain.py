@@ -17,10 +17,9 @@ from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.stack import environment
 from sync.settings import Settings
-from tests.helpers import seed_small_company, writes
+from tests.helpers import Context, seed_small_company, settings_environment, writes
 from tests.test_access_sync import AccessView
 from tests.test_cli import settings_arguments
-from tests.test_handler import Context, settings_environment
 
 REVIEWED = """
 version: 1
@@ -351,7 +350,9 @@ def test_an_exclude_that_matches_keeps_the_account_out(
         ({"source": "aws.events", "detail-type": "Scheduled Event"}, False),
         ({"dry_run": False}, True),
         ({"mode": "delta"}, True),
-        ({"resume": True}, True),
+        ({"step": {"execution": "run-1", "input": {}}}, False),
+        ({"step": {"execution": "run-1", "input": {"dry_run": False}}}, True),
+        ({"step": {"execution": "run-1", "input": {"mode": "delta"}}}, True),
         ({"allow_mass_delete": True}, True),
     ],
 )
@@ -373,6 +374,31 @@ def test_in_plan_mode_no_payload_writes(
                 lambda_handler(payload, Context())
         else:
             assert lambda_handler(payload, Context())["outcome"] == "planned"
+
+    assert writes(moto_app) == {}
+
+
+@pytest.mark.parametrize(
+    ("step", "refused"),
+    [
+        ({"execution": "run-1", "input": {}, "carried": "s3://else/p.json"}, "refused step"),
+        ({"execution": "run-1", "input": {}, "carried": "/tmp/plan.json"}, "refused step"),
+        ({"execution": "../state", "input": {}}, "execution name"),
+        ({"execution": "run-1", "input": {}, "resume": True}, "unknown key"),
+        ({"execution": "run-1", "input": {"mode": "delta"}}, "delta runs are short"),
+    ],
+)
+def test_a_step_payload_cannot_point_a_run_at_another_plan_or_place(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    step: dict,
+    refused: str,
+) -> None:
+    seed_small_company(google)
+
+    with environment(settings_environment(settings)), pytest.raises(ConfigError, match=refused):
+        lambda_handler({"step": step}, Context())
 
     assert writes(moto_app) == {}
 

@@ -5,7 +5,6 @@ audited, and recorded in the state as it succeeds. One failure does not stop the
 import itertools
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
@@ -54,6 +53,11 @@ class ApplyResult:
     def failures(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if not outcome.ok]
 
+    def left_of(self, plan: Plan) -> tuple[Operation, ...]:
+        """The operations of `plan` not attempted: postponed, or never reached."""
+        attempted = {id(outcome.operation) for outcome in self.outcomes}
+        return tuple(op for op in plan.operations if id(op) not in attempted)
+
     def counts(self) -> Counter[str]:
         return Counter(
             f"{o.operation.resource}.{o.operation.action.value}"
@@ -95,19 +99,23 @@ class Executor:
         audit: AuditLog,
         retrying: Callable[[], Retrying],
         concurrency: int,
-        deadline: float | None = None,
+        out_of_time: Callable[[], bool] | None = None,
         stop: threading.Event | None = None,
         progress: Callable[[int, int, int], None] | None = None,
+        created_permission_sets: dict[str, str] | None = None,
     ) -> None:
         self._store = store
         self._access = access
-        self._created_permission_sets: dict[str, str] = {}
+        self.created_permission_sets: dict[str, str] = dict(created_permission_sets or {})
+        """Permission sets this plan created, name -> ARN (given: what earlier steps of the
+        run created): assignments to them resolve through it."""
         self._state = state
         self._state_store = state_store
         self._audit = audit
         self._retrying = retrying
         self._concurrency = concurrency
-        self._deadline = deadline
+        self._out_of_time = out_of_time
+        """Asked before each operation starts: true once the run's time is spent."""
         self._stop = stop
         self._progress = progress
         """Told (done, total, failed) after each operation."""
@@ -122,7 +130,7 @@ class Executor:
     def apply(self, plan: Plan) -> ApplyResult:
         """Run every phase; the state is saved after each one, and on the way out of a crash.
 
-        When the deadline passes, operations not yet started are postponed: the run stops
+        Once out of time, operations not yet started are postponed: the run stops
         cleanly between operations, and the next run re-plans and continues."""
         self._total = len(plan.operations)
         try:
@@ -183,7 +191,7 @@ class Executor:
             self._state_store.save(self._state)
 
     def _run(self, operation: Operation) -> Outcome | None:
-        if self._deadline is not None and time.monotonic() >= self._deadline:
+        if self._out_of_time is not None and self._out_of_time():
             return None
         if self._stop is not None and self._stop.is_set():
             return None
@@ -264,7 +272,7 @@ class Executor:
                 assert operation.desired is not None
                 arn = access.create_permission_set(operation.name, operation.desired)
                 with self._lock:
-                    self._created_permission_sets[operation.name] = arn
+                    self.created_permission_sets[operation.name] = arn
                 return arn
             case Action.UPDATE:
                 assert operation.current is not None and operation.desired is not None
@@ -279,7 +287,7 @@ class Executor:
 
     def _resolve_assignment(self, operation: AssignmentOperation) -> tuple[str, str]:
         with self._lock:
-            arn = operation.permission_set_arn or self._created_permission_sets.get(
+            arn = operation.permission_set_arn or self.created_permission_sets.get(
                 operation.permission_set
             )
             ids = self._state.groups if operation.principal_type == "GROUP" else self._state.users

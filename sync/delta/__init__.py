@@ -1,2 +1,2 @@
-"""Delta runs: turn Google's change feed into hints, read the slice they name from both sides, and
-plan and apply only that."""
+"""Delta runs: read Google's change feed since the last one and hand what it names to a run that
+reads, plans and applies only that slice."""

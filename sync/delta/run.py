@@ -12,12 +12,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sync.apply.executor import ApplyResult
-from sync.delta.change_hints import ChangeHints, hints_from
 from sync.errors import ConfigError
 from sync.google.activity_feed import SCOPES_HINT, connect_feed
 from sync.google.api import google_errors
 from sync.model import ActivityEvent
 from sync.planning.plan import Plan
+from sync.reading.change_hints import ChangeHints, hints_from
 from sync.records.delta_cursor import DeltaCursor, load_cursor
 from sync.records.documents import document_at, sibling
 from sync.rules.loader import load_rules

@@ -28,6 +28,7 @@ from sync.aws.rate_limit import TokenBucket
 from sync.local.aws_errors import AwsError, JsonBody
 from sync.local.iam_fixes import AWS_POLICY_PREFIX, get_policy
 from sync.local.identity_store_fixes import IdentityStoreFixes
+from sync.local.lambda_functions import LambdaFunctions
 from sync.local.organizations_fixes import (
     BudgetsFixes,
     OrganizationsFixes,
@@ -89,9 +90,8 @@ class ExtendedMotoApp:
         self.before_first: dict[str, Callable[[], None]] = {}
         """Operation -> what happens (once) just before its next call is answered: a person
         changing Identity Center while a run reads it."""
-        self.lambda_invocations: list[tuple[str, JsonBody]] = []
-        """Asynchronous Lambda invocations received (function, payload): recorded, not run,
-        since moto would start a Docker container to run them."""
+        self.lambda_functions = LambdaFunctions()
+        """Lambda functions run in-process (moto would start a Docker container)."""
         self.caller_accounts: dict[str, str] = {}
         """Access key id -> the account its calls come from (default: the management account,
         which created the Organization). Another account is the Identity Center delegated
@@ -139,7 +139,7 @@ class ExtendedMotoApp:
             self.before_first.clear()
             self.calls.clear()
             self.throttled.clear()
-            self.lambda_invocations.clear()
+            self.lambda_functions = LambdaFunctions()
             self.caller_accounts.clear()
             self.sso_admin = SsoAdminFixes()
             self._fixes["SWBExternalService"] = self.sso_admin
@@ -160,11 +160,10 @@ class ExtendedMotoApp:
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         invoked = LAMBDA_INVOKE.match(environ.get("PATH_INFO", ""))
-        if invoked and environ.get("HTTP_X_AMZ_INVOCATION_TYPE") == "Event":
-            with self._lock:
-                self.lambda_invocations.append((invoked[1], _peek_body(environ)))
-            start_response("202 Accepted", [("Content-Length", "0")])
-            return [b""]
+        if invoked:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            return self.lambda_functions.invoke(invoked[1], environ, body, start_response)
         caller = self._caller_account(environ)
         query = _query(environ)
         if caller is not None and query.get("Action") == "GetCallerIdentity":

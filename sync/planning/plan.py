@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar, Literal
 
+from pydantic import TypeAdapter, ValidationError
+
 from sync.model import GroupAttributes, PermissionSetAttributes, UserAttributes
 
 
@@ -281,3 +283,40 @@ def plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(key): plain(item) for key, item in value.items()}
     return value
+
+
+_OPERATION_TYPES: dict[str, Any] = {
+    "user": PrincipalOperation,
+    "group": PrincipalOperation,
+    "membership": MembershipOperation,
+    "permission_set": PermissionSetOperation,
+    "assignment": AssignmentOperation,
+}
+
+
+class NotAnOperation(ValueError):
+    """A document's operation that is not one this version writes."""
+
+
+def operation_from_values(resource: str, values: Any) -> Operation:
+    """The operation whose `plain()` values these are: `values` typed back field by field
+    (pydantic validates each field against the operation's own types)."""
+    kind = _OPERATION_TYPES.get(resource)
+    if kind is None:
+        raise NotAnOperation(f"unknown resource {resource!r}")
+    try:
+        operation = _adapter(kind).validate_python(values, strict=False)
+    except ValidationError as error:
+        raise NotAnOperation(f"{resource}: {error.error_count()} invalid fields") from error
+    if operation.resource != resource:
+        raise NotAnOperation(f"a {operation.resource} operation filed as a {resource}")
+    return operation
+
+
+_ADAPTERS: dict[Any, TypeAdapter] = {}
+
+
+def _adapter(kind: Any) -> TypeAdapter:
+    if kind not in _ADAPTERS:
+        _ADAPTERS[kind] = TypeAdapter(kind)
+    return _ADAPTERS[kind]

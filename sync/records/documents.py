@@ -24,6 +24,10 @@ class Document(Protocol):
         """The whole text, or its chunks (never held whole in memory)."""
         ...
 
+    def delete(self) -> None:
+        """Gone, whether or not it existed."""
+        ...
+
 
 class LocalDocument:
     def __init__(self, path: Path) -> None:
@@ -42,6 +46,9 @@ class LocalDocument:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.writelines([text] if isinstance(text, str) else text)
         os.replace(temporary, self._path)
+
+    def delete(self) -> None:
+        self._path.unlink(missing_ok=True)
 
 
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -79,6 +86,9 @@ class S3Document:
                 ContentType=CONTENT_TYPES.get(self._key.rpartition(".")[2], "application/json"),
             )
 
+    def delete(self) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=self._key)
+
 
 def split_s3_url(location: str) -> tuple[str, str]:
     bucket, _, key = location.removeprefix("s3://").partition("/")
@@ -91,6 +101,13 @@ def document_at(location: str) -> Document:
     if location.startswith("s3://"):
         return S3Document(*split_s3_url(location))
     return LocalDocument(Path(location))
+
+
+def beside(location: str, name: str) -> str:
+    """A document in the same folder as another: `s3://b/state/state.json` and `runs/x.json`
+    give `s3://b/state/runs/x.json`."""
+    folder, slash, _ = location.rpartition("/")
+    return f"{folder}{slash}{name}"
 
 
 def sibling(location: str, suffix: str) -> str:

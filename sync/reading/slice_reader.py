@@ -17,7 +17,6 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sync.aws.identity_store import IdentityStore
-from sync.delta.change_hints import ChangeHints
 from sync.errors import ReadError
 from sync.google.api import google_errors
 from sync.google.directory import SCOPES_HINT, GoogleDirectoryReader, outside_member_warning
@@ -30,6 +29,7 @@ from sync.model import (
     State,
 )
 from sync.planning.identity_planner import Scope
+from sync.reading.change_hints import ChangeHints
 from sync.rules.model import Rules
 
 Found = TypeVar("Found")
