@@ -154,6 +154,7 @@ class RunReport:
             key: value
             for key, value in (
                 ("feed", self.feed),
+                ("busy", self.busy),
                 ("plan_location", self.plan_location),
                 ("report_location", self.report_location),
                 ("report_error", self.report_error),

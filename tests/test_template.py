@@ -121,7 +121,9 @@ def test_delta_runs_have_their_own_schedule_and_payload_and_can_be_switched_off(
     delta = events["DeltaSync"]["Properties"]
     assert json.loads(delta["Input"]) == {"mode": "delta"}
     assert delta["Enabled"] == {"If": ["DeltaRunsOn", True, False]}
-    assert "Input" not in events["FullSync"]["Properties"]  # the scheduled event: a full sync
+    assert "FullSync" not in events  # full syncs are the workflow's executions
+    workflow = template()["Resources"]["SyncWorkflow"]["Properties"]
+    assert "Input" not in workflow["Events"]["FullSync"]["Properties"]  # the scheduled event
     assert stack(Mode="apply").condition("DeltaRunsOn")
     assert not stack(Mode="apply", DeltaSchedule="off").condition("DeltaRunsOn")
     assert not stack(Mode="apply", Scope="management").condition("DeltaRunsOn")
@@ -297,8 +299,27 @@ def test_writes_to_permission_sets_need_the_managed_by_tag() -> None:
     assert "permissionSet/" not in json.dumps(through["Resource"])
 
 
-def test_the_function_may_invoke_only_itself() -> None:
-    function = template()["Resources"]["SyncFunction"]
-    (invoke,) = [s for s in statements(function) if "lambda:InvokeFunction" in s["Action"]]
+def test_nothing_may_invoke_the_function_but_its_schedules_and_its_workflow() -> None:
+    resources = template()["Resources"]
+    invokes = [
+        (name, statement)
+        for name, resource in resources.items()
+        for statement in statements(resource)
+        if "lambda:InvokeFunction" in json.dumps(statement)
+    ]
 
-    assert "*" not in json.dumps(invoke["Resource"])
+    assert invokes == []  # the workflow's invoke comes from SAM's LambdaInvokePolicy below
+    (policy,) = resources["SyncWorkflow"]["Properties"]["Policies"]
+    assert policy == {"LambdaInvokePolicy": {"FunctionName": {"Ref": "SyncFunction"}}}
+    assert "RecursiveLoop" not in json.dumps(resources["SyncFunction"])
+
+
+def test_the_package_never_invokes_a_function() -> None:
+    """The function continued a long run by invoking itself: Lambda's recursive loop
+    detection stops such a chain after about 16 invocations. Nothing in the package may
+    make a Lambda client or name the function's own ARN."""
+    sources = {path: path.read_text() for path in Path("sync").rglob("*.py")}
+    sources = {path: text for path, text in sources.items() if "local" not in path.parts}
+
+    for pattern in (r'client\(\s*"lambda"', r"invoked_function_arn", r"\.invoke\("):
+        assert [str(p) for p, text in sources.items() if re.search(pattern, text)] == []

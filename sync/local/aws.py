@@ -23,6 +23,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.organizations.models import organizations_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from moto.ssoadmin.models import ssoadmin_backends
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from sync.aws.rate_limit import TokenBucket
 from sync.local.aws_errors import AwsError, JsonBody
@@ -119,6 +120,14 @@ class ExtendedMotoApp:
         with self._lock:
             self.holds.append(hold)
         return hold
+
+    def wait_for_executions(self, timeout: float = 300.0) -> None:
+        """Return once every Step Functions execution started so far has ended (moto's
+        interpreter runs each on a thread it lists in TMP_THREADS)."""
+        for thread in list(TMP_THREADS):
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"a Step Functions execution still runs after {timeout} s")
 
     def reset_counters(self) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ payload, which Step Functions turns into an error named by errorType (Step Funct
 import json
 import threading
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -77,7 +78,11 @@ def _answer(
     function_error: str | None = None,
 ) -> list[bytes]:
     payload = json.dumps(body).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(payload))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),  # every Lambda answer carries one
+    ]
     if error_type is not None:
         headers.append(("x-amzn-ErrorType", error_type))
     if function_error is not None:
