@@ -52,7 +52,7 @@ def test_a_resumable_run_stopped_early_projects_the_rest(tmp_path: Path) -> None
 
     resumable = figures["resumable"]
     (first,) = resumable["per_invocation"]
-    assert resumable["outcome"] == "incomplete" and first["postponed"] > 0
+    assert resumable["outcome"] == "incomplete" and first["left"] > 0
     assert resumable["projection"]["invocations"] > 1
 
 

@@ -8,7 +8,8 @@ printed (table and JSON), never asserted.
 AWS's collective 20 calls/s for Identity Center and Google's 2,400 queries a minute are
 enforced by the emulators (throttling beyond), with 30 ms of latency a call; `--scale` speeds
 all three up by the same factor so that a run ends in reasonable time while ratios stay true.
-Each scenario runs `sso-sync apply` in a child process, the way the Lambda does.
+Each scenario runs `sso-sync apply` in a child process, the way the Lambda does; the resumable
+first sync runs the workflow's steps (sync/execution_step.py), one child process a step.
 """
 
 import argparse
@@ -26,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from sync.aws.rate_limit import TokenBucket
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
@@ -40,15 +43,12 @@ LATENCY_SECONDS = 0.030
 RULES = 'version: 1\nsync:\n  groups:\n    - query: "email:aws-*"\n'
 
 
-def run_child(environment: dict[str, str]) -> tuple[dict, int]:
+def run_child(environment: dict[str, str], *step: str) -> tuple[dict, int]:
+    """`sso-sync apply` (or, given `step`, one step of a workflow's run) in a child process:
+    its run summary and peak memory."""
+    arguments = ["step", *step] if step else ["apply", "--auto-approve", "--json"]
     result = subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("run_child.py")),
-            "apply",
-            "--auto-approve",
-            "--json",
-        ],
+        [sys.executable, str(Path(__file__).with_name("run_child.py")), *arguments],
         capture_output=True,
         text=True,
         env=environment,
@@ -60,7 +60,8 @@ def run_child(environment: dict[str, str]) -> tuple[dict, int]:
         for line in result.stderr.splitlines()
         if line.startswith("PEAK_RSS_KB")
     )
-    return json.loads(result.stdout)["run"], peak
+    summary = json.loads(result.stdout)
+    return (summary if step else summary["run"]), peak
 
 
 @contextmanager
@@ -136,24 +137,32 @@ def bench_shared_limit(users: int, scale: float, workdir: Path, share: float) ->
 def bench_resumable(
     users: int, scale: float, workdir: Path, budget_seconds: float, max_invocations: int | None
 ) -> dict[str, Any]:
-    """A first sync too long for one invocation: each run stops when its time budget ends and
-    the next continues (as the Lambda invokes itself), until the plan is done or
-    `max_invocations` have run (then the rest is projected at real rates)."""
+    """A first sync too long for one invocation, run as the workflow runs it: each step stops
+    when its time budget ends and the next applies the rest of the carried plan, until a
+    confirming read finds nothing left or `max_invocations` have run (then the rest is
+    projected at real rates)."""
     with bench_stack(users, scale, workdir) as (aws, google, environment, synced):
         work, done = required_work(google, synced, EMPTY)
         finished_read, _ = required_work(google, synced, done)
-        environment = {**environment, "SSO_SYNC_TIME_BUDGET": str(budget_seconds / scale)}
+        environment = {
+            **environment,
+            "SSO_SYNC_TIME_BUDGET": str(budget_seconds / scale),
+            "SSO_SYNC_LOCK": f"dynamodb://{lock_table(environment)}",  # as the template's
+        }
         aws.reset_counters()
         google.requests.clear()
         invocations: list[dict[str, Any]] = []
+        carried: list[str] = []
         outcome = "incomplete"
         while outcome == "incomplete" and len(invocations) != max_invocations:
-            summary, peak_kb = run_child(environment)
-            outcome = summary["outcome"]
+            summary, peak_kb = run_child(environment, "bench-run", *carried)
             invocations.append(invocation_figures(summary, peak_kb))
             print_invocation(len(invocations), invocations[-1])
-            if outcome == "incomplete" and not summary["applied"]:
-                outcome = "stuck: the reads took the whole budget (emulators too slow here?)"
+            carried = [summary["carried"]] if summary["carried"] else []
+            if summary["done"]:
+                outcome = summary["outcome"]
+            elif not summary["run"]["applied"]:
+                outcome = "stuck: the first read took the whole budget (emulators too slow here?)"
         aws_calls = sum(aws.calls.values()) - sum(aws.throttled.values())
         seconds = sum(i["seconds"] for i in invocations)
         bound = work.seconds(GOOGLE_QUERIES_PER_SECOND * scale, AWS_CALLS_PER_SECOND * scale)
@@ -171,6 +180,7 @@ def bench_resumable(
             "aws_calls": aws_calls,
             "required_aws_calls": work.aws_calls,
             "calls_ratio": aws_calls / work.aws_calls,
+            "largest_state_bytes": max(i["state_bytes"] for i in invocations),
         }
         if outcome == "incomplete":
             result["projection"] = project_the_rest(
@@ -179,11 +189,39 @@ def bench_resumable(
         return result
 
 
+WORKFLOW = Path(__file__).resolve().parents[2] / "deploy" / "sync-workflow.asl.json"
+
+
+def state_between_steps(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the workflow keeps of a step's output for the next step: its ResultSelector."""
+    selector = json.loads(WORKFLOW.read_text())["States"]["Step"]["ResultSelector"]
+    return {key.removesuffix(".$"): summary[key.removesuffix(".$")] for key in selector}
+
+
+def lock_table(environment: dict[str, str]) -> str:
+    """A run lock table in the emulator: steps are processes of their own, and hold the
+    execution's lease between them as the Lambda does."""
+    boto3.client(
+        "dynamodb",
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name=environment["AWS_DEFAULT_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    ).create_table(
+        TableName="sso-sync-lock",
+        KeySchema=[{"AttributeName": "lock", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lock", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "sso-sync-lock"
+
+
 def invocation_figures(summary: dict[str, Any], peak_kb: int) -> dict[str, Any]:
     aws = summary["api_calls"]["aws"]
     return {
+        "state_bytes": len(json.dumps(state_between_steps(summary))),
         "applied": sum(summary["applied"].values()),
-        "postponed": summary["postponed"],
+        "left": summary["left"],
         "aws_reads": sum(n for operation, n in aws.items() if ".List" in operation),
         "aws_calls": sum(aws.values()),
         "google_calls": sum(summary["api_calls"]["google"].values()),
@@ -194,11 +232,11 @@ def invocation_figures(summary: dict[str, Any], peak_kb: int) -> dict[str, Any]:
 
 def print_invocation(number: int, figures: dict[str, Any]) -> None:
     print(
-        f"  invocation {number}: applied {figures['applied']:,} "
-        f"({figures['postponed']:,} to go), AWS calls {figures['aws_calls']:,} of which "
-        f"{figures['aws_reads']:,} reads, Google calls {figures['google_calls']:,}, "
+        f"  step {number}: applied {figures['applied']:,} "
+        f"({figures['left']:,} left in the carried plan), AWS calls {figures['aws_calls']:,} "
+        f"of which {figures['aws_reads']:,} reads, Google calls {figures['google_calls']:,}, "
         f"{figures['seconds']:.0f} s, peak {figures['peak_mb']} MB",
-        flush=True,  # as each invocation ends, not when the run does
+        flush=True,  # as each step ends, not when the run does
     )
 
 
@@ -209,23 +247,17 @@ def project_the_rest(
     finished_read: int,
     budget_seconds: float,
 ) -> dict[str, Any]:
-    """The invocations still to come, at real rates: each reads Google whole and Identity
-    Center as it stands (from the last invocation's reads, growing linearly to a read of the
-    finished state, computed from the directory), then writes for the rest of its budget."""
-    reads = (invocations[-1]["aws_reads"] + finished_read) / 2
-    reading = max(reads / AWS_CALLS_PER_SECOND, work.google_calls / GOOGLE_QUERIES_PER_SECOND)
-    writes_each = (budget_seconds - reading) * AWS_CALLS_PER_SECOND
-    projection: dict[str, Any] = {
-        "reads_each": round(reads),
+    """The steps still to come, at real rates: the carried plan's writes, a budget's worth a
+    step (no step reads), then one confirming read of the finished state (computed from the
+    directory) that finds nothing left."""
+    writes_each = budget_seconds * AWS_CALLS_PER_SECOND
+    remaining = invocations[-1]["left"]
+    more = math.ceil(remaining / writes_each) + 1
+    calls = calls_so_far + remaining + finished_read
+    return {
+        "reads_each": 0,
         "finished_read": finished_read,
-        "writes_each": max(0, round(writes_each)),
-    }
-    if writes_each < 1:
-        return projection | {"invocations": None}  # the reads alone outlast an invocation
-    remaining = invocations[-1]["postponed"]
-    more = math.ceil(remaining / writes_each)
-    calls = calls_so_far + remaining + more * reads
-    return projection | {
+        "writes_each": round(writes_each),
         "invocations": len(invocations) + more,
         "aws_calls": round(calls),
         "calls_ratio": calls / work.aws_calls,
@@ -340,24 +372,23 @@ def print_resumable(result: dict[str, Any]) -> None:
         f"Resumable first sync of {result['users']:,} people, a "
         f"{result['budget_seconds_real_rate']:g} s budget an invocation at real rates: "
         f"{result['outcome']} after "
-        f"{result['invocations']} invocation(s) (each above); peak memory per invocation "
+        f"{result['invocations']} step(s) (each above); peak memory per step "
         f"{result['peak_rss_mb_per_invocation']} MB; {result['seconds']:.0f} s of runs, "
         f"{result['time_ratio']:.2f}x the bound; AWS calls {result['aws_calls']:,} = "
-        f"{result['calls_ratio']:.2f}x the required {result['required_aws_calls']:,}"
+        f"{result['calls_ratio']:.2f}x the required {result['required_aws_calls']:,}; "
+        f"largest state passed between steps {result['largest_state_bytes']:,} bytes "
+        "(Step Functions allows 262,144)"
     )
     if projection := result.get("projection"):
         reading = (
-            f"  projected at real rates (not run): each further invocation reads about "
-            f"{projection['reads_each']:,} AWS pages (a read of the finished state: "
-            f"{projection['finished_read']:,}) and writes about {projection['writes_each']:,}"
+            f"  projected at real rates (not run): each further step writes about "
+            f"{projection['writes_each']:,} and reads nothing, then a confirming read of the "
+            f"finished state ({projection['finished_read']:,} AWS pages)"
         )
-        if projection["invocations"] is None:
-            print(f"{reading}; it never finishes: the reads outlast an invocation")
-        else:
-            print(
-                f"{reading}; {projection['invocations']} invocations in all, AWS calls "
-                f"{projection['aws_calls']:,} = {projection['calls_ratio']:.2f}x the required"
-            )
+        print(
+            f"{reading}; {projection['invocations']} steps in all, AWS calls "
+            f"{projection['aws_calls']:,} = {projection['calls_ratio']:.2f}x the required"
+        )
 
 
 def main() -> None:
@@ -374,7 +405,7 @@ def main() -> None:
         "--resumable-users",
         type=int,
         default=0,
-        help="also a first sync of this many people through time budget and continuation",
+        help="also a first sync of this many people as the workflow's steps",
     )
     parser.add_argument(
         "--budget",
@@ -385,7 +416,7 @@ def main() -> None:
     parser.add_argument(
         "--max-invocations",
         type=int,
-        help="stop the resumable run after this many invocations and project the rest",
+        help="stop the resumable run after this many steps and project the rest",
     )
     parser.add_argument("--json", type=Path, default=Path("build/bench.json"))
     arguments = parser.parse_args()
