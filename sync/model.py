@@ -8,6 +8,31 @@ from datetime import datetime
 
 from sync.errors import ConfigError
 
+ENTERPRISE_EXTENSION = "aws:identitystore:enterprise"
+"""Identity Store's one user extension (botocore `identitystore` model, `ExtensionName`;
+DescribeUser: "aws:identitystore:enterprise is the only supported extension name")."""
+CORE_USER_ATTRIBUTES = {
+    "title": "Title",
+    "nickName": "NickName",
+    "userType": "UserType",
+    "preferredLanguage": "PreferredLanguage",
+    "locale": "Locale",
+    "timezone": "Timezone",
+    "profileUrl": "ProfileUrl",
+}
+"""Single-valued string attributes of an Identity Store user: UpdateUser path -> CreateUser
+and ListUsers key (botocore `identitystore` model, `User`)."""
+ENTERPRISE_USER_ATTRIBUTES = (
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "manager",
+)
+"""The enterprise extension's attributes (SCIM's enterprise user, as Identity Center keeps it):
+mapped as `enterprise.<name>`; the manager is the manager's UserId."""
+
 
 @dataclass(frozen=True, slots=True)
 class GoogleUser:
@@ -20,6 +45,8 @@ class GoogleUser:
     archived: bool = False
     aliases: frozenset[str] = frozenset()
     """Other addresses of the user (lower case), such as a former primary email."""
+    fields: tuple[tuple[str, str], ...] = ()
+    """(Directory field path, value) of the non-empty fields the rules' attributes read."""
 
     @property
     def active(self) -> bool:
@@ -57,11 +84,22 @@ class UserAttributes:
     given_name: str
     family_name: str
     email: str
+    extra: tuple[tuple[str, str | None], ...] = ()
+    """(attribute, value or None when absent) of the rules' mapped attributes, sorted by
+    attribute: title, enterprise.costCenter, ..."""
 
     @property
     def name(self) -> str:
         """The unique name of the user in Identity Center."""
         return self.user_name
+
+    def restricted_to(self, attributes: Iterable[str]) -> "UserAttributes":
+        """These attributes with `extra` holding exactly `attributes` (None where absent)."""
+        have = dict(self.extra)
+        extra = tuple((name, have.get(name)) for name in sorted(attributes))
+        return UserAttributes(
+            self.user_name, self.display_name, self.given_name, self.family_name, self.email, extra
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,6 +256,10 @@ class SyncRun:
         self._store = IdentityStore.connect(
             store_id, self._meter, self._retrying, settings.concurrency
         )
+        if rules.attributes is not None:
+            self._google.read_fields_too(rules.attributes.google_fields())
+            if rules.attributes.uses_enterprise():
+                self._store.read_enterprise_extension()
         self._access = (
             AccessAdmin.connect(instance_arn, self._meter, self._retrying, settings.concurrency)
             if instance_arn

@@ -26,6 +26,9 @@ from sync.aws.retry import (
 )
 from sync.errors import ConfigError, ReadError
 from sync.model import (
+    CORE_USER_ATTRIBUTES,
+    ENTERPRISE_EXTENSION,
+    ENTERPRISE_USER_ATTRIBUTES,
     GroupAttributes,
     IdcGroup,
     IdcMembership,
@@ -77,6 +80,13 @@ class IdentityStore:
         self._store_id = store_id
         self._retrying = retrying
         self._concurrency = concurrency
+        self._extensions: dict[str, Any] = {}
+        """Extensions=[...] for user reads: the enterprise extension when it is mapped."""
+
+    def read_enterprise_extension(self) -> None:
+        """Users are read with their enterprise extension (in the same listing: no
+        DescribeUser per person)."""
+        self._extensions = {"Extensions": [ENTERPRISE_EXTENSION]}
 
     @classmethod
     def connect(
@@ -98,7 +108,7 @@ class IdentityStore:
     def read_principals(self) -> tuple[tuple[IdcUser, ...], tuple[IdcGroup, ...]]:
         """All users and all groups."""
         with self._reading():
-            users = tuple(self._list("list_users", "Users", _user))
+            users = tuple(self._list("list_users", "Users", _user, **self._extensions))
             groups = tuple(self._list("list_groups", "Groups", _group))
         return users, groups
 
@@ -183,7 +193,9 @@ class IdentityStore:
     def _describe_user(self, user_id: str) -> IdcUser | None:
         return self._unless_missing(
             lambda: _user(
-                self._client.describe_user(IdentityStoreId=self._store_id, UserId=user_id)
+                self._client.describe_user(
+                    IdentityStoreId=self._store_id, UserId=user_id, **self._extensions
+                )
             )
         )
 
@@ -243,6 +255,7 @@ class IdentityStore:
                     "FamilyName": attributes.family_name,
                 },
                 Emails=[{"Value": attributes.email, "Type": "work", "Primary": True}],
+                **_mapped_attributes(attributes),
             )["UserId"]
         except ClientError as error:
             if not already_present(error):
@@ -284,7 +297,7 @@ class IdentityStore:
         self._client.update_user(
             IdentityStoreId=self._store_id,
             UserId=user_id,
-            Operations=[{"AttributePath": p, "AttributeValue": v} for p, v in changes.items()],
+            Operations=[_operation(path, value) for path, value in changes.items()],
         )
 
     def delete_user(self, user_id: str) -> None:
@@ -306,7 +319,7 @@ class IdentityStore:
         self._client.update_group(
             IdentityStoreId=self._store_id,
             GroupId=group_id,
-            Operations=[{"AttributePath": p, "AttributeValue": v} for p, v in changes.items()],
+            Operations=[_operation(path, value) for path, value in changes.items()],
         )
 
     def delete_group(self, group_id: str) -> None:
@@ -356,7 +369,50 @@ def _user(raw: dict) -> IdcUser:
             given_name=name.get("GivenName", ""),
             family_name=name.get("FamilyName", ""),
             email=primary.get("Value", ""),
+            extra=_extra(raw),
         ),
+    )
+
+
+def _extra(raw: dict) -> tuple[tuple[str, str | None], ...]:
+    """The single-valued attributes and the enterprise extension's, as the rules map them."""
+    found = [(path, raw[key]) for path, key in CORE_USER_ATTRIBUTES.items() if raw.get(key)]
+    enterprise = (raw.get("Extensions") or {}).get(ENTERPRISE_EXTENSION) or {}
+    for name in ENTERPRISE_USER_ATTRIBUTES:
+        value = enterprise.get(name)
+        if isinstance(value, dict):  # the manager: {"value": UserId}
+            value = value.get("value")
+        if value:
+            found.append((f"enterprise.{name}", str(value)))
+    return tuple(sorted(found))
+
+
+def _mapped_attributes(attributes: UserAttributes) -> dict[str, Any]:
+    """CreateUser's arguments for the mapped attributes that have a value."""
+    arguments: dict[str, Any] = {}
+    enterprise: dict[str, Any] = {}
+    for path, value in attributes.extra:
+        if value is None:
+            continue
+        if path.startswith("enterprise."):
+            name = path.removeprefix("enterprise.")
+            enterprise[name] = {"value": value} if name == "manager" else value
+        else:
+            arguments[CORE_USER_ATTRIBUTES[path]] = value
+    if enterprise:
+        arguments["Extensions"] = {ENTERPRISE_EXTENSION: enterprise}
+    return arguments
+
+
+def _operation(path: str, value: Any) -> dict[str, Any]:
+    """One UpdateUser operation; a value of None removes the attribute (no AttributeValue)."""
+    if path.startswith("enterprise."):
+        name = path.removeprefix("enterprise.")
+        path = f"{ENTERPRISE_EXTENSION}.{name}" + (".value" if name == "manager" else "")
+    return (
+        {"AttributePath": path}
+        if value is None
+        else {"AttributePath": path, "AttributeValue": value}
     )
 
 

@@ -16,6 +16,7 @@ from googleapiclient.errors import HttpError
 
 from sync.errors import ConfigError
 from sync.google.api import GoogleApi, configured_credentials, google_errors, is_not_found
+from sync.google.user_fields import custom_schema_read, read_fields
 from sync.model import GoogleGroup, GoogleSnapshot, GoogleUser
 from sync.rules.model import GroupSelector
 from sync.settings import Settings
@@ -57,7 +58,13 @@ class GoogleDirectoryReader:
         )
         self._customer_id = customer_id
         self._concurrency = concurrency
+        self._fields: tuple[str, ...] = ()
         self.calls = self._api.calls
+
+    def read_fields_too(self, paths: Sequence[str]) -> None:
+        """Also read these user fields (the rules' attributes), and the custom schemas they
+        name (and no others)."""
+        self._fields = tuple(paths)
 
     def read(self, selectors: Sequence[GroupSelector]) -> GoogleSnapshot:
         """Every user, and every synced group with its flattened members."""
@@ -95,12 +102,13 @@ class GoogleDirectoryReader:
     def user(self, key: str) -> GoogleUser | None:
         """One user by id, primary email or alias; None when Google has no such user."""
         try:
-            raw = self._api.execute("users.get", self._api.service.users().get(userKey=key))
+            request = self._api.service.users().get(userKey=key, **custom_schema_read(self._fields))
+            raw = self._api.execute("users.get", request)
         except HttpError as error:
             if is_not_found(error):
                 return None
             raise
-        return _user(raw)
+        return _user(raw, self._fields)
 
     def group(self, key: str) -> dict | None:
         """One group by id, email or alias; None when Google has no such group."""
@@ -152,12 +160,15 @@ class GoogleDirectoryReader:
         pages = self._api.pages(
             "users.list",
             lambda token: self._api.service.users().list(
-                customer=self._customer_id, maxResults=USERS_PAGE, pageToken=token
+                customer=self._customer_id,
+                maxResults=USERS_PAGE,
+                pageToken=token,
+                **custom_schema_read(self._fields),
             ),
         )
         for page in pages:
             for raw in page.get("users", []):
-                yield _user(raw)
+                yield _user(raw, self._fields)
 
     def _synced_groups(self, selectors: Sequence[GroupSelector]) -> Iterator[tuple[dict, str]]:
         """The groups the selectors name, from one listing of every group (a page per 200):
@@ -228,7 +239,7 @@ def outside_member_warning(group_email: str, member: dict) -> str:
     return f"{group_email}: member {address} is not a user of this directory; skipped"
 
 
-def _user(raw: dict[str, Any]) -> GoogleUser:
+def _user(raw: dict[str, Any], fields: Sequence[str] = ()) -> GoogleUser:
     name = raw.get("name", {})
     email = raw["primaryEmail"]
     addresses = {e.get("address", "").lower() for e in raw.get("emails", [])}
@@ -244,6 +255,7 @@ def _user(raw: dict[str, Any]) -> GoogleUser:
         suspended=bool(raw.get("suspended", False)),
         archived=bool(raw.get("archived", False)),
         aliases=frozenset(others) if others else NO_ALIASES,
+        fields=read_fields(raw, fields) if fields else (),
     )
 
 

@@ -58,27 +58,42 @@ class DirectoryUser:
     archived: bool = False
     is_admin: bool = False
     aliases: list[str] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+    """organizations, externalIds, relations: as the Directory API's user resource has them."""
+    custom_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def resource(self) -> dict[str, Any]:
-        return {
-            "kind": "admin#directory#user",
-            "id": self.id,
-            "primaryEmail": self.primary_email,
-            "name": {
-                "givenName": self.given_name,
-                "familyName": self.family_name,
-                "fullName": f"{self.given_name} {self.family_name}".strip(),
-            },
-            "suspended": self.suspended,
-            "archived": self.archived,
-            "isAdmin": self.is_admin,
-            "emails": [
-                {"address": self.primary_email, "primary": True},
-                *({"address": alias} for alias in self.aliases),
-            ],
-            "aliases": list(self.aliases),
-            "orgUnitPath": "/",
+    def resource(self, custom: frozenset[str] | None = frozenset()) -> dict[str, Any]:
+        """The user resource; with the custom schemas `custom` names (None: all of them).
+        Directory API users.get/list: customSchemas only with projection=custom and a
+        customFieldMask naming the schemas, or projection=full."""
+        schemas = {
+            name: fields
+            for name, fields in self.custom_schemas.items()
+            if custom is None or name in custom
         }
+        return (
+            ({"customSchemas": schemas} if schemas else {})
+            | self.profile
+            | {
+                "kind": "admin#directory#user",
+                "id": self.id,
+                "primaryEmail": self.primary_email,
+                "name": {
+                    "givenName": self.given_name,
+                    "familyName": self.family_name,
+                    "fullName": f"{self.given_name} {self.family_name}".strip(),
+                },
+                "suspended": self.suspended,
+                "archived": self.archived,
+                "isAdmin": self.is_admin,
+                "emails": [
+                    {"address": self.primary_email, "primary": True},
+                    *({"address": alias} for alias in self.aliases),
+                ],
+                "aliases": list(self.aliases),
+                "orgUnitPath": "/",
+            }
+        )
 
 
 @dataclass
@@ -199,6 +214,8 @@ class GoogleDirectoryEmulator:
         """Directory API queries allowed (Google: 2,400 a minute); beyond, 403
         userRateLimitExceeded."""
         self.requests: list[str] = []
+        self.arguments: list[tuple[str, dict[str, str]]] = []
+        """(path, query arguments) of each request, in order."""
         self.throttled = 0
         self._email_index: dict[str, str] = {}
         """Email -> id of a user or group, checked on each use (tests may edit emails)."""
@@ -294,6 +311,24 @@ class GoogleDirectoryEmulator:
                 if member.id == user.id:
                     member.email = new_email
         self._record("USER_SETTINGS", "RENAME_USER", USER_EMAIL=email, NEW_VALUE=new_email)
+
+    def set_profile(self, email: str, **fields: Any) -> None:
+        """Set (or, with None, clear) fields of a user's resource as the Admin console would:
+        organizations, externalIds, relations."""
+        user = self._user_or_raise(email)
+        for name, value in fields.items():
+            if value is None:
+                user.profile.pop(name, None)
+            else:
+                user.profile[name] = value
+
+    def set_custom_field(self, email: str, schema: str, name: str, value: Any) -> None:
+        """A custom schema field of a user (None clears it)."""
+        fields = self._user_or_raise(email).custom_schemas.setdefault(schema, {})
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
 
     def suspend_user(self, email: str, suspended: bool = True) -> None:
         user = self._user_or_raise(email)
@@ -592,6 +627,7 @@ class GoogleDirectoryEmulator:
     def _dispatch(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(request.path)
+            self.arguments.append((request.path, dict(request.args)))
             fault = next((f for f in self.faults if f.strikes(request.path)), None)
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
@@ -635,13 +671,20 @@ class GoogleDirectoryEmulator:
         if not self._customer_or_domain_matches(request):
             return _api_error(400, "badRequest", "Bad Request")
         users = sorted(self.users.values(), key=lambda u: u.primary_email)
-        return self._page(request, "users", users)
+        try:
+            custom = _custom_schemas_asked(request)
+        except ValueError as error:
+            return _api_error(400, "invalid", f"Invalid Input: {error}")
+        return self._page(request, "users", users, lambda user: user.resource(custom))
 
     def _users_get(self, request: Request, user_key: str) -> Response:
         user = self.users.get(user_key) or self.user_by_email(user_key)
         if user is None:
             return _api_error(404, "notFound", "Resource Not Found: userKey")
-        return _json(user.resource())
+        try:
+            return _json(user.resource(_custom_schemas_asked(request)))
+        except ValueError as error:
+            return _api_error(400, "invalid", f"Invalid Input: {error}")
 
     def _groups_list(self, request: Request) -> Response:
         if "userKey" in request.args:
@@ -828,6 +871,20 @@ def _b64decode(text: str) -> bytes:
 
 def _json(body: dict) -> Response:
     return Response(json.dumps(body), content_type="application/json")
+
+
+def _custom_schemas_asked(request: Request) -> frozenset[str] | None:
+    """Which custom schemas a users.get/list asks for (None: all). Directory API: projection
+    basic (default) returns none; custom needs customFieldMask; full returns all."""
+    projection = request.args.get("projection", "basic")
+    mask = request.args.get("customFieldMask")
+    if projection == "basic":
+        return frozenset()
+    if projection == "full":
+        return None
+    if projection == "custom" and mask:
+        return frozenset(mask.split(","))
+    raise ValueError(f"projection {projection!r} needs customFieldMask")
 
 
 def _api_error(status: int, reason: str, message: str, domain: str = "global") -> Response:

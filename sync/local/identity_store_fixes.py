@@ -1,4 +1,5 @@
-"""Identity Store behaviour moto 5.2 lacks or gets wrong: UpdateUser and UpdateGroup,
+"""Identity Store behaviour moto 5.2 lacks or gets wrong: UpdateUser and UpdateGroup, the
+enterprise extension (Create/Update/Describe/ListUsers `Extensions`; moto drops it),
 ConflictException on a duplicate membership, ResourceNotFoundException on deleting what does
 not exist, memberships removed with their user or group, identity store ids validated.
 
@@ -16,10 +17,15 @@ from moto.identitystore.models import Name, User, identitystore_backends
 from moto.moto_api._internal import mock_random
 
 from sync.local.aws_errors import AwsError, JsonBody
+from sync.model import CORE_USER_ATTRIBUTES, ENTERPRISE_EXTENSION, ENTERPRISE_USER_ATTRIBUTES
 
 NAME_PATHS = {"name.givenName": "GivenName", "name.familyName": "FamilyName"}
 USER_ATTRIBUTE_PATHS = {"userName", "displayName", "emails", *NAME_PATHS}
 GROUP_ATTRIBUTE_PATHS = {"displayName", "description"}
+ENTERPRISE_PATHS = {
+    f"{ENTERPRISE_EXTENSION}.{name}" + (".value" if name == "manager" else ""): name
+    for name in ENTERPRISE_USER_ATTRIBUTES
+}
 UNIQUE = "UNIQUENESS_CONSTRAINT_VIOLATION"
 # CreateUser's optional fields, in the order of moto's User after DisplayName.
 USER_OPTIONAL_FIELDS = (
@@ -94,6 +100,7 @@ class IdentityStoreFixes:
             "CreateGroupMembership": self._create_group_membership,
             "DeleteGroupMembership": self._delete_group_membership,
             "ListUsers": self._list_users,
+            "DescribeUser": self._describe_user,
             "ListGroupMemberships": self._list_group_memberships,
             "ListGroupMembershipsForMember": self._list_group_memberships_for_member,
             "DeleteUser": self._delete_user,
@@ -132,7 +139,13 @@ class IdentityStoreFixes:
             body["DisplayName"],
             *(body.get(key) for key in USER_OPTIONAL_FIELDS),
         )
+        extensions = body.get("Extensions") or {}
+        unknown = set(extensions) - {ENTERPRISE_EXTENSION}
+        if unknown:
+            raise AwsError("ValidationException", f"Unsupported extensions {sorted(unknown)}")
         store.users[user.UserId] = user
+        if extensions:
+            store.user_extensions[user.UserId] = dict(extensions[ENTERPRISE_EXTENSION])
         return {"UserId": user.UserId, "IdentityStoreId": user.IdentityStoreId}
 
     def _get_user_id(self, store: Any, body: JsonBody) -> JsonBody | None:
@@ -153,8 +166,19 @@ class IdentityStoreFixes:
             raise AwsError("ValidationException", "Operations must have 1 to 100 items")
         changed = user._asdict()
         name = user.Name._asdict() if user.Name else dict.fromkeys(Name._fields)
+        enterprise = dict(store.user_extensions.get(user.UserId, {}))
         for operation in operations:
             path, value = operation.get("AttributePath"), operation.get("AttributeValue")
+            if path in CORE_USER_ATTRIBUTES:
+                changed[CORE_USER_ATTRIBUTES[path]] = value  # no AttributeValue: removed
+                continue
+            if path in ENTERPRISE_PATHS:
+                attribute = ENTERPRISE_PATHS[path]
+                if value is None:
+                    enterprise.pop(attribute, None)
+                else:
+                    enterprise[attribute] = {"value": value} if attribute == "manager" else value
+                continue
             if path not in USER_ATTRIBUTE_PATHS:
                 raise AwsError("ValidationException", f"Unsupported AttributePath {path!r}")
             if path == "userName":
@@ -171,6 +195,7 @@ class IdentityStoreFixes:
                 changed["Emails"] = [{k[0].upper() + k[1:]: v for k, v in e.items()} for e in value]
         changed["Name"] = Name(**name)
         store.users[user.UserId] = type(user)(**changed)
+        store.user_extensions[user.UserId] = enterprise
         return {}
 
     def _update_group(self, store: Any, body: JsonBody) -> JsonBody:
@@ -200,7 +225,19 @@ class IdentityStoreFixes:
     def _list_users(self, store: Any, body: JsonBody) -> JsonBody | None:
         if body.get("Filters"):
             return None  # moto answers filtered listings
-        return _page(list(store.users.values()), body, "Users", _user_resource)
+        asked = _extensions_asked(body)
+        return _page(
+            list(store.users.values()),
+            body,
+            "Users",
+            lambda user: _user_resource(user, store.user_extensions, asked),
+        )
+
+    def _describe_user(self, store: Any, body: JsonBody) -> JsonBody:
+        user = store.users.get(body.get("UserId"))
+        if user is None:
+            raise AwsError("ResourceNotFoundException", "USER not found.")
+        return _user_resource(user, store.user_extensions, _extensions_asked(body))
 
     def _list_group_memberships(self, store: Any, body: JsonBody) -> JsonBody:
         index = store.group_memberships.by_group.get(body.get("GroupId"), {})
@@ -221,6 +258,7 @@ class IdentityStoreFixes:
         if user_id not in store.users:
             raise AwsError("ResourceNotFoundException", "USER not found.")
         _drop_memberships(store, store.group_memberships.by_user.get(user_id, {}))
+        store.user_extensions.pop(user_id, None)
         return None
 
     def _delete_group(self, store: Any, body: JsonBody) -> None:
@@ -240,6 +278,7 @@ def _store(body: JsonBody, region: str) -> Any:
     if not isinstance(store.users, IndexedUsers):
         store.users = IndexedUsers(store.users)
         store.group_memberships = IndexedMemberships(store.group_memberships)
+        store.user_extensions = {}
     return store
 
 
@@ -255,10 +294,24 @@ def _page(items: list[Any], body: JsonBody, key: str, render: Callable[[Any], An
     return page
 
 
-def _user_resource(user: Any) -> JsonBody:
-    resource = user._asdict()
+def _user_resource(
+    user: Any, extensions: dict[str, Any] | None = None, asked: bool = False
+) -> JsonBody:
+    """The user as DescribeUser and ListUsers answer it: its extension only when asked for
+    (`Extensions`: botocore model; AWS omits attributes that have no value)."""
+    resource = {key: value for key, value in user._asdict().items() if value is not None}
     resource["Name"] = user.Name._asdict() if user.Name else None
+    enterprise = (extensions or {}).get(user.UserId)
+    if asked and enterprise:
+        resource["Extensions"] = {ENTERPRISE_EXTENSION: enterprise}
     return resource
+
+
+def _extensions_asked(body: JsonBody) -> bool:
+    asked = body.get("Extensions") or []
+    if set(asked) - {ENTERPRISE_EXTENSION}:
+        raise AwsError("ValidationException", f"Unsupported extensions {asked}")
+    return bool(asked)
 
 
 def _pair(membership: Any) -> tuple[str, str]:

@@ -34,7 +34,9 @@ NAME_LENGTH = 1024
 NAME_SPACES = frozenset("\t\n\r \u00a0\u3000")
 
 
-def user_attributes(user: GoogleUser) -> UserAttributes:
+def user_attributes(
+    user: GoogleUser, extra: tuple[tuple[str, str | None], ...] = ()
+) -> UserAttributes:
     given = identity_store_text(user.given_name) or user.primary_email.split("@")[0]
     family = identity_store_text(user.family_name) or "-"
     return UserAttributes(
@@ -43,7 +45,55 @@ def user_attributes(user: GoogleUser) -> UserAttributes:
         given_name=given,
         family_name=family,
         email=user.primary_email,
+        extra=extra,
     )
+
+
+class MappedAttributes:
+    """The rules' attributes of each user, from the Google fields read. The manager becomes
+    the manager's Identity Store UserId when sso-sync manages them (else it stays unset and
+    one warning says who); a delta run's slice leaves managers alone (it has not read them)."""
+
+    MANAGER = "enterprise.manager"
+
+    def __init__(self, rules: Rules, google: GoogleSnapshot, state: State, slice_only: bool):
+        mapping = rules.attributes
+        self._fields = dict(mapping.user) if mapping else {}
+        if slice_only:
+            self._fields.pop(self.MANAGER, None)
+        self.names = sorted(self._fields)
+        self._ids = state.users
+        self._by_address: dict[str, str] = {}
+        if self.MANAGER in self._fields:
+            self._by_address = {
+                address: uid
+                for uid, user in google.users.items()
+                for address in (user.primary_email.lower(), *user.aliases)
+            }
+        self.unresolved: list[str] = []
+
+    def of(self, user: GoogleUser) -> tuple[tuple[str, str | None], ...]:
+        values = dict(user.fields)
+        extra = []
+        for name in self.names:
+            value = values.get(self._fields[name])
+            if name == self.MANAGER and value is not None:
+                value = self._ids.get(self._by_address.get(value.lower(), ""))
+                if value is None:
+                    self.unresolved.append(user.primary_email)
+            extra.append((name, identity_store_text(value) if value else None))
+        return tuple(extra)
+
+    def warning(self) -> str | None:
+        if not self.unresolved:
+            return None
+        named = ", ".join(sorted(self.unresolved)[:5])
+        more = f" and {len(self.unresolved) - 5} more" if len(self.unresolved) > 5 else ""
+        return (
+            f"enterprise.manager left unset for {named}{more}: their manager is not an "
+            "Identity Center user sso-sync manages (yet: a manager created in this run is set "
+            "by the next)"
+        )
 
 
 def identity_store_text(text: str) -> str:
@@ -74,6 +124,8 @@ def user_changes(current: UserAttributes, desired: UserAttributes) -> tuple[tupl
         changes.append(("name.familyName", desired.family_name))
     if current.email != desired.email:
         changes.append(("emails", [{"value": desired.email, "type": "work", "primary": True}]))
+    have = dict(current.extra)
+    changes += [(name, value) for name, value in desired.extra if have.get(name) != value]
     return tuple(changes)
 
 
@@ -150,6 +202,7 @@ class _Planner:
 
     def plan(self) -> Plan:
         self.warnings.extend(self.google.warnings)
+        mapped = MappedAttributes(self.rules, self.google, self.state, self.scope is not None)
         groups = self._reconcile(
             _Kind(
                 "group",
@@ -173,8 +226,8 @@ class _Planner:
                 "attributes changed in Google",
                 self._why_out_of_scope,
             ),
-            self._desired_users(),
-            {user.user_id: user.attributes for user in self.idc.users},
+            self._desired_users(mapped),
+            {user.user_id: user.attributes.restricted_to(mapped.names) for user in self.idc.users},
             self.state.users,
             self.scope.users if self.scope else None,
         )
@@ -229,7 +282,7 @@ class _Planner:
             )
         return desired
 
-    def _desired_users(self) -> list[_Desired]:
+    def _desired_users(self, mapped: MappedAttributes) -> list[_Desired]:
         """Active directory users who are members of at least one synced group (for a slice:
         of one of its groups, or of one outside it)."""
         candidates = {uid for group in self.google.groups for uid in group.member_ids}
@@ -245,7 +298,7 @@ class _Planner:
         )
         desired = []
         for user in users:
-            attributes = user_attributes(user)
+            attributes = user_attributes(user, mapped.of(user))
             changed = (
                 (user.given_name and attributes.given_name != user.given_name)
                 or (user.family_name and attributes.family_name != user.family_name)
@@ -257,6 +310,8 @@ class _Planner:
                     f"({attributes.given_name!r} {attributes.family_name!r})"
                 )
             desired.append(_Desired(user.id, attributes, "active member of a synced Google group"))
+        if (warning := mapped.warning()) is not None:
+            self.warnings.append(warning)
         return desired
 
     def _why_out_of_scope(self, google_id: str) -> str:

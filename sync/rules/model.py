@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from sync.rules.access import AssignmentRule, PermissionSetSpec
+from sync.rules.attributes import AttributeMapping
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -157,6 +158,9 @@ class Rules(_Strict):
     """Permission sets sso-sync creates and keeps as written here, by name."""
     assignments: list[AssignmentRule] = []
     """Which groups (or account owners) get which permission sets in which accounts."""
+    attributes: AttributeMapping | None = None
+    """Google Directory fields copied to every synced user's Identity Store attributes, and
+    the attributes that become session tags (attribute-based access control)."""
 
     @model_validator(mode="after")
     def _distinct_names(self) -> Self:
@@ -176,6 +180,8 @@ class Rules(_Strict):
     def reference_problems(self) -> list[tuple[tuple, str]]:
         """(key path, problem) for each assignment naming what this file does not define."""
         problems: list[tuple[tuple, str]] = []
+        if self.attributes is not None:
+            problems += [(("attributes", *path), why) for path, why in self.attributes.problems()]
         for index, rule in enumerate(self.assignments):
             for position, name in enumerate(rule.permission_sets):
                 if name not in self.permission_sets:

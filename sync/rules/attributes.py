@@ -1,0 +1,93 @@
+"""The rules' `attributes:` section: which Google Directory field fills which Identity Store
+attribute of every synced user, and which attributes become session tags for attribute-based
+access control (the instance's access-control attributes)."""
+
+import difflib
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync.model import CORE_USER_ATTRIBUTES, ENTERPRISE_USER_ATTRIBUTES
+
+USER_ATTRIBUTES = (
+    *CORE_USER_ATTRIBUTES,
+    *(f"enterprise.{name}" for name in ENTERPRISE_USER_ATTRIBUTES),
+)
+SESSION_SOURCES = ("userName", "displayName", "name.givenName", "name.familyName", "email")
+"""Attributes every synced user has, which may also become session tags."""
+
+ORGANIZATION_FIELDS = (
+    "title",
+    "department",
+    "costCenter",
+    "description",
+    "name",
+    "location",
+    "symbol",
+    "domain",
+)
+GOOGLE_FIELD = re.compile(
+    r"^(?:primaryEmail|name\.(?:givenName|familyName|fullName)"
+    rf"|organizations\.primary\.(?:{'|'.join(ORGANIZATION_FIELDS)})"
+    r"|externalIds\.[A-Za-z0-9_-]+|relations\.manager"
+    r"|customSchemas\.[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*)$"
+)
+SESSION_TAG_KEY = Annotated[str, Field(pattern=r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$")]
+Problem = tuple[tuple, str]
+
+
+class AttributeMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    user: dict[str, str] = {}
+    """Identity Store attribute (title, enterprise.costCenter, ...): the Google Directory field
+    that fills it (organizations.primary.costCenter, externalIds.organization,
+    relations.manager, customSchemas.HR.division, ...). A field that is empty in Google
+    removes the attribute."""
+    access_control: dict[SESSION_TAG_KEY, str] = {}
+    """Session tag key: the user attribute it carries (one of `user`'s, or userName,
+    displayName, name.givenName, name.familyName, email). When present, the instance's
+    access-control attributes are exactly these; when absent, they are left alone."""
+
+    def problems(self) -> list[Problem]:
+        """(key path under `attributes`, what is wrong) for each name sso-sync cannot map."""
+        found: list[Problem] = []
+        for attribute, google_field in self.user.items():
+            if attribute not in USER_ATTRIBUTES:
+                found.append((("user", attribute), _unknown(attribute, USER_ATTRIBUTES)))
+            elif attribute == "enterprise.manager" and google_field != "relations.manager":
+                found.append((("user", attribute), "only relations.manager fills the manager"))
+            elif not GOOGLE_FIELD.match(google_field):
+                found.append(
+                    (
+                        ("user", attribute),
+                        f"{google_field!r} is not a Google Directory field sso-sync reads "
+                        "(primaryEmail, name.givenName, organizations.primary.title, "
+                        "externalIds.<type>, relations.manager, "
+                        "customSchemas.<schema>.<field>)",
+                    )
+                )
+        sources = (*self.user, *SESSION_SOURCES)
+        for key, attribute in self.access_control.items():
+            if attribute not in sources:
+                found.append((("access_control", key), _unknown(attribute, sources)))
+        return found
+
+    def custom_schemas(self) -> list[str]:
+        """The Google custom schemas the mapping reads (for the Directory read's mask)."""
+        return sorted(
+            {field.split(".")[1] for field in self.user.values() if field.startswith("custom")}
+        )
+
+    def google_fields(self) -> list[str]:
+        return sorted(set(self.user.values()))
+
+    def uses_enterprise(self) -> bool:
+        return any(attribute.startswith("enterprise.") for attribute in self.user)
+
+
+def _unknown(name: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{name!r} is not an attribute sso-sync maps{hint}; one of: " + ", ".join(known)

@@ -1,0 +1,198 @@
+"""Google's HR fields on every Identity Center user, as the rules' `attributes:` section maps
+them: set on the first sync, updated one change at a time, removed when cleared in Google, and
+read in the same listing (no DescribeUser per person)."""
+
+from pathlib import Path
+
+import pytest
+
+from sync.cli import main
+from sync.local.aws import ExtendedMotoApp
+from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.model import ENTERPRISE_EXTENSION
+from sync.run import RunOptions, run_sync
+from sync.settings import Settings
+from tests.helpers import IdentityCenterView, seed_small_company, writes
+
+MAPPING = """
+attributes:
+  user:
+    title: organizations.primary.title
+    enterprise.department: organizations.primary.department
+    enterprise.costCenter: organizations.primary.costCenter
+    enterprise.employeeNumber: externalIds.organization
+    enterprise.manager: relations.manager
+    enterprise.division: customSchemas.HR.division
+  access_control:
+    CostCenter: enterprise.costCenter
+"""
+
+
+@pytest.fixture
+def mapped(settings: Settings, google: GoogleDirectoryEmulator) -> Settings:
+    Path(settings.rules).write_text(Path(settings.rules).read_text() + MAPPING)
+    seed_small_company(google)
+    for name, cost_center in (("alice", "CC-1"), ("bob", "CC-2"), ("carol", "CC-1")):
+        google.set_profile(
+            f"{name}@example.com",
+            organizations=[
+                {"name": "Example", "primary": False, "title": "Intern"},
+                {
+                    "primary": True,
+                    "title": "Engineer",
+                    "department": "R&D",
+                    "costCenter": cost_center,
+                },
+            ],
+            externalIds=[{"type": "organization", "value": f"E-{name}"}],
+            relations=[{"type": "manager", "value": "carol@example.com"}],
+        )
+        google.set_custom_field(f"{name}@example.com", "HR", "division", "Platform")
+        google.set_custom_field(f"{name}@example.com", "Payroll", "salary", "secret")
+    return settings
+
+
+def attributes_of(idc: IdentityCenterView, email: str) -> dict[str, object]:
+    user = idc.client.describe_user(
+        IdentityStoreId=idc.store_id,
+        UserId=idc.users()[email],
+        Extensions=[ENTERPRISE_EXTENSION],
+    )
+    found: dict[str, object] = {"title": user.get("Title")}
+    found |= user.get("Extensions", {}).get(ENTERPRISE_EXTENSION, {})
+    return found
+
+
+def sync(settings: Settings) -> dict:
+    return run_sync(settings, RunOptions(apply=True)).summary()
+
+
+def test_the_first_syncs_set_every_mapped_attribute_and_the_manager_once_synced(
+    mapped: Settings, idc: IdentityCenterView
+) -> None:
+    first = sync(mapped)
+    second = sync(mapped)  # carol, the manager, now has a UserId
+
+    assert any("enterprise.manager left unset" in w for w in first["warnings"])
+    assert second["applied"] == {"user.update": 3}  # each report gets their manager
+    alice = attributes_of(idc, "alice@example.com")
+    assert alice == {
+        "title": "Engineer",
+        "department": "R&D",
+        "costCenter": "CC-1",
+        "employeeNumber": "E-alice",
+        "division": "Platform",
+        "manager": {"value": idc.users()["carol@example.com"]},
+    }
+    assert attributes_of(idc, "dan@example.com") == {"title": None}  # nothing in Google
+
+
+def test_one_change_in_google_is_one_update_of_just_that_attribute(
+    mapped: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+) -> None:
+    sync(mapped)
+    sync(mapped)
+    google.set_custom_field("bob@example.com", "HR", "division", "Data")
+    moto_app.reset_counters()
+
+    changed = run_sync(mapped, RunOptions(apply=True))
+
+    (update,) = changed.plan.operations
+    assert update.changes == (("enterprise.division", "Data"),)
+    assert update.before == (("enterprise.division", "Platform"),)
+    assert writes(moto_app) == {"UpdateUser": 1}
+    assert attributes_of(idc, "bob@example.com")["division"] == "Data"
+
+
+def test_a_field_cleared_in_google_removes_the_attribute(
+    mapped: Settings, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    sync(mapped)
+    google.set_profile("alice@example.com", externalIds=None)
+
+    summary = sync(mapped)
+
+    assert summary["applied"] == {"user.update": 3}  # alice: her number gone, her manager set
+    assert "employeeNumber" not in attributes_of(idc, "alice@example.com")
+
+
+def test_a_rerun_with_no_change_writes_nothing_and_describes_no_one(
+    mapped: Settings, moto_app: ExtendedMotoApp
+) -> None:
+    sync(mapped)
+    sync(mapped)
+    moto_app.reset_counters()
+
+    summary = sync(mapped)
+
+    assert summary["planned"] == {} and writes(moto_app) == {}
+    assert "DescribeUser" not in moto_app.calls
+    assert moto_app.calls["ListUsers"] == 1
+
+
+def test_without_the_section_attributes_set_by_hand_are_left_alone(
+    settings: Settings, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    seed_small_company(google)
+    sync(settings)
+    alice = idc.users()["alice@example.com"]
+    idc.client.update_user(
+        IdentityStoreId=idc.store_id,
+        UserId=alice,
+        Operations=[{"AttributePath": "title", "AttributeValue": "Set by hand"}],
+    )
+
+    assert sync(settings)["planned"] == {}
+    assert attributes_of(idc, "alice@example.com")["title"] == "Set by hand"
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("    titel: organizations.primary.title", "did you mean title"),
+        ("    title: organizations.primary.tite", "not a Google Directory field"),
+        ("    enterprise.manager: externalIds.manager", "only relations.manager"),
+        ("    title: customSchemas.HR", "not a Google Directory field"),
+    ],
+)
+def test_a_bad_mapping_is_exit_2_naming_its_line(
+    settings: Settings, entry: str, says: str, capsys: pytest.CaptureFixture
+) -> None:
+    rules = Path(settings.rules)
+    text = rules.read_text() + "attributes:\n  user:\n" + entry + "\n"
+    rules.write_text(text)
+    line = len(text.splitlines())
+
+    assert main(["validate", str(rules)]) == 2
+
+    error = capsys.readouterr().err
+    assert f"{rules}:{line}:" in error and says in error
+
+
+def test_a_session_tag_of_an_unmapped_attribute_is_refused(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    rules = Path(settings.rules)
+    rules.write_text(
+        rules.read_text()
+        + "attributes:\n  access_control:\n    CostCenter: enterprise.costCenter\n"
+    )
+
+    assert main(["validate", str(rules)]) == 2
+    assert "access_control.CostCenter" in capsys.readouterr().err
+
+
+def test_the_read_asks_google_for_the_mapped_custom_schema_only(
+    mapped: Settings, google: GoogleDirectoryEmulator
+) -> None:
+    sync(mapped)
+
+    assert google.user_by_email("alice@example.com").custom_schemas["Payroll"]
+    listings = [args for path, args in google.arguments if path.endswith("/users")]
+    assert listings and all(
+        args.get("projection") == "custom" and args.get("customFieldMask") == "HR"
+        for args in listings
+    )
