@@ -35,7 +35,9 @@ from sync.records.carried_plans import (
     carried_location,
     delete_carried,
     load_carried,
-    save_carried,
+    load_progress,
+    save_plan,
+    save_progress,
 )
 from sync.rules.loader import load_rules
 from sync.rules.model import Rules
@@ -184,8 +186,10 @@ class _Step:
     ) -> StepResult:
         report = run.read_and_plan()
         planned_at = datetime.now(UTC)
-        progress = replace(progress, planned_at=planned_at) if progress else None
-        progress = progress or RunProgress(self._request.run_id, planned_at)
+        if progress is None:
+            progress = RunProgress(self._request.run_id, planned_at)
+        else:  # the confirming read: a new plan, its own positions
+            progress = replace(progress, planned_at=planned_at, done=[])
         if report.refused:
             return StepResult(report, done=True, progress=progress)
         report.applied = run.apply(report.plan, self._audit, self._out_of_time, stop)
@@ -194,40 +198,35 @@ class _Step:
         if not left:
             run.write_report(report)
             return StepResult(report, done=True, progress=progress)
-        return self._carry(run, report, Plan(left, report.plan.warnings), progress, {})
+        save_plan(self._location, Plan(left, report.plan.warnings), run.input_digests())
+        return self._carry(run, report, progress, len(left))
 
     def _apply_carried(self, run: SyncRun, carried: CarriedPlan, stop: Any) -> StepResult:
         plan, progress = carried.plan, carried.progress
         age = (datetime.now(UTC) - progress.planned_at).total_seconds()
         if age > self._settings.removals_rechecked_after:
-            kept = tuple(op for op in plan.operations if op.action is not Action.DELETE)
-            progress.rechecked_removals += len(plan.operations) - len(kept)
+            removals = {id(op): op for op in plan.operations if op.action is Action.DELETE}
+            progress.rechecked_removals += len(removals)
+            progress.mark_done(carried.position_of(op) for op in removals.values())
+            kept = tuple(op for op in plan.operations if id(op) not in removals)
             plan = replace(plan, operations=kept)
         run.load_state()
         report = run.report_of(plan)
         report.applied = run.apply(
-            plan, self._audit, self._out_of_time, stop, carried.created_permission_sets
+            plan, self._audit, self._out_of_time, stop, progress.created_permission_sets
         )
         progress.add(*_counts(report.applied))
-        left = Plan(report.applied.left_of(plan), plan.warnings)
-        return self._carry(run, report, left, progress, carried.inputs)
+        progress.mark_done(carried.position_of(o.operation) for o in report.applied.outcomes)
+        return self._carry(run, report, progress, len(report.applied.left_of(plan)))
 
     def _carry(
-        self,
-        run: SyncRun,
-        report: RunReport,
-        left: Plan,
-        progress: RunProgress,
-        inputs: dict[str, str],
+        self, run: SyncRun, report: RunReport, progress: RunProgress, left: int
     ) -> StepResult:
-        """Save what is left (nothing: the next step is the confirming read)."""
+        """Record what is done (with nothing left, the next step is the confirming read)."""
         assert run.executor is not None
-        created = run.executor.created_permission_sets
-        carried = CarriedPlan(left, progress, created, inputs or run.input_digests())
-        save_carried(self._location, carried)
-        return StepResult(
-            report, done=False, carried=self._location, progress=progress, left=len(left.operations)
-        )
+        progress.created_permission_sets = dict(run.executor.created_permission_sets)
+        save_progress(self._location, progress)
+        return StepResult(report, done=False, carried=self._location, progress=progress, left=left)
 
     def _end(self) -> None:
         self._lock.release(self._lease)
@@ -239,7 +238,7 @@ class _Step:
         progress = None
         if self._request.carried is not None:
             try:
-                progress = load_carried(self._location).progress
+                progress = load_progress(self._location)
             except ConfigError:
                 progress = None
         self._end()  # the lease only if it is still this run's

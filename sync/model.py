@@ -208,6 +208,9 @@ class AccessSnapshot:
 
     permission_sets: tuple[IdcPermissionSet, ...]
     assignments: tuple[IdcAssignment, ...]
+    access_control: tuple[tuple[str, str], ...] | None = None
+    """The instance's access-control attributes, (session tag key, source) sorted by key;
+    None when it has no configuration (or it was not read)."""
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,11 @@ class SyncRun:
         self._google = connect_google(settings)
         # Access (permission sets, assignments) is the full sync's: a delta run's changes
         # reach it through group memberships.
-        manages_access = bool(rules.permission_sets or rules.assignments) and changes is None
+        session_tags = rules.attributes is not None and bool(rules.attributes.access_control)
+        manages_access = (
+            bool(rules.permission_sets or rules.assignments or session_tags) and changes is None
+        )
+        self._reads_access_control = session_tags
         store_id, instance_arn = _identity_center(settings, self._meter, manages_access)
         self._retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
         self._store = IdentityStore.connect(
@@ -329,7 +333,7 @@ class SyncRun:
         if self._access is not None:
             self._check_managed_policies()
             org = OrganizationReader.connect(self._meter, self._retrying).read()
-            access = (org, self._access.read())
+            access = (org, self._access.read(access_control=self._reads_access_control))
         google = google_read.result()
         check_google_answer(google)
         self._state.nesting = {}

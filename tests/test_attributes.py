@@ -4,6 +4,7 @@ read in the same listing (no DescribeUser per person)."""
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from sync.cli import main
@@ -23,6 +24,8 @@ attributes:
     enterprise.employeeNumber: externalIds.organization
     enterprise.manager: relations.manager
     enterprise.division: customSchemas.HR.division
+"""
+SESSION_TAGS = """\
   access_control:
     CostCenter: enterprise.costCenter
 """
@@ -196,3 +199,56 @@ def test_the_read_asks_google_for_the_mapped_custom_schema_only(
         args.get("projection") == "custom" and args.get("customFieldMask") == "HR"
         for args in listings
     )
+
+
+def access_control(moto_app: ExtendedMotoApp) -> list[dict] | None:
+    instance, _ = moto_app.identity_center("us-east-1")
+    try:
+        described = boto3.client(
+            "sso-admin"
+        ).describe_instance_access_control_attribute_configuration(InstanceArn=instance)
+    except boto3.client("sso-admin").exceptions.ResourceNotFoundException:
+        return None
+    return described["InstanceAccessControlAttributeConfiguration"]["AccessControlAttributes"]
+
+
+def test_the_instance_access_control_attributes_are_the_rules(
+    mapped: Settings, moto_app: ExtendedMotoApp, org: dict[str, str]
+) -> None:
+    rules = Path(mapped.rules)
+    rules.write_text(rules.read_text() + SESSION_TAGS)
+    first = sync(mapped)
+    again = sync(mapped)
+    rules.write_text(rules.read_text() + "    Email: email\n    Manager: enterprise.manager\n")
+    widened = sync(mapped)
+
+    assert first["applied"]["access_control.create"] == 1
+    assert "access_control.update" not in again["planned"]
+    assert widened["applied"]["access_control.update"] == 1
+    assert access_control(moto_app) == [
+        {"Key": "CostCenter", "Value": {"Source": ["${path:enterprise.costCenter}"]}},
+        {"Key": "Email", "Value": {"Source": ["${path:emails[primary eq true].value}"]}},
+        {"Key": "Manager", "Value": {"Source": ["${path:enterprise.manager.value}"]}},
+    ]
+
+
+def test_without_session_tags_in_the_rules_the_instance_configuration_is_left_alone(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    org: dict[str, str],
+) -> None:
+    seed_small_company(google)
+    instance, _ = moto_app.identity_center("us-east-1")
+    by_hand = [{"Key": "Team", "Value": {"Source": ["${path:userType}"]}}]
+    boto3.client("sso-admin").create_instance_access_control_attribute_configuration(
+        InstanceArn=instance,
+        InstanceAccessControlAttributeConfiguration={"AccessControlAttributes": by_hand},
+    )
+
+    moto_app.reset_counters()
+
+    sync(settings)
+
+    assert "DescribeInstanceAccessControlAttributeConfiguration" not in moto_app.calls
+    assert access_control(moto_app) == by_hand

@@ -23,11 +23,11 @@ from sync.planning.plan import (
     plain,
 )
 from sync.records.carried_plans import (
-    CarriedPlan,
     RunProgress,
     carried_location,
     load_carried,
-    save_carried,
+    save_plan,
+    save_progress,
 )
 from tests.test_access_planner import BOX, DEV, managed_set, plan
 from tests.test_planner_properties import RULES, directories, hand_made
@@ -71,52 +71,66 @@ def test_every_planned_access_operation_comes_back_as_planned() -> None:
         assert back == operation
 
 
-def test_a_carried_plan_is_saved_and_read_back_with_its_progress(tmp_path: Path) -> None:
+def test_a_carried_plan_comes_back_without_what_is_done(tmp_path: Path) -> None:
     location = carried_location(str(tmp_path / "state.json"), "run-1")
+    plan = access_operations()
     progress = RunProgress("run-1", datetime(2026, 12, 7, tzinfo=UTC), 2, 40, 1, ["x failed"])
-    carried = CarriedPlan(access_operations(), progress, {"Ops": "arn:ps-ops"}, {"rules": "d"})
+    progress.mark_done([0, 2, 3])
+    progress.created_permission_sets = {"Ops": "arn:ps-ops"}
 
-    save_carried(location, carried)
+    save_plan(location, plan, {"rules": "d"})
+    save_progress(location, progress)
     back = load_carried(location)
 
-    assert location == str(tmp_path / "runs" / "run-1.json")
-    assert back.plan.operations == carried.plan.operations
+    assert location == str(tmp_path / "runs" / "run-1.jsonl")
+    assert progress.done == [[0, 0], [2, 3]]
+    expected = [op for i, op in enumerate(plan.operations) if i not in (0, 2, 3)]
+    assert list(back.plan.operations) == expected
+    assert [back.position_of(op) for op in back.plan.operations] == [
+        i for i in range(len(plan.operations)) if i not in (0, 2, 3)
+    ]
     assert back.progress == progress
-    assert back.created_permission_sets == {"Ops": "arn:ps-ops"}
     assert back.inputs == {"rules": "d"}
-    document = json.loads(Path(location).read_text())
-    assert document["format"] == "sso-sync plan 2"  # the reviewed plans' format
-    assert document["operations"][0] == operation_json(carried.plan.operations[0])
+    first_line, second_line = Path(location).read_text().splitlines()[:2]
+    assert json.loads(first_line)["format"] == "sso-sync carried plan 1"
+    assert json.loads(second_line)["values"] == operation_json(plan.operations[0])["values"]
+
+
+def test_progress_merges_what_each_step_did_into_ranges() -> None:
+    progress = RunProgress("run-1", datetime(2026, 12, 7, tzinfo=UTC))
+
+    progress.mark_done([5, 3, 4])
+    progress.mark_done([0, 1, 9])
+    progress.mark_done([2])
+
+    assert progress.done == [[0, 5], [9, 9]]
+    done = progress.is_done()
+    assert [position for position in range(11) if position in done] == [0, 1, 2, 3, 4, 5, 9]
 
 
 @pytest.mark.parametrize(
     ("edit", "says"),
     [
-        (lambda body: body | {"format": "sso-sync plan 1"}, "format"),
-        (lambda body: {k: v for k, v in body.items() if k != "progress"}, "progress"),
-        (lambda body: body | {"operations": [{"resource": "policy", "values": {}}]}, "policy"),
         (
-            lambda body: (
-                body | {"operations": [{"resource": "user", "values": {"action": "explode"}}]}
-            ),
-            "invalid",
+            lambda lines: [lines[0].replace("carried plan 1", "carried plan 0"), *lines[1:]],
+            "format",
         ),
+        (lambda lines: [lines[0], '{"resource": "policy", "values": {}}'], "policy"),
         (
-            lambda body: (
-                body
-                | {"operations": [{"resource": "user", "values": body["operations"][-1]["values"]}]}
-            ),
+            lambda lines: [lines[0], '{"resource": "user", "values": {"action": "explode"}}'],
             "user: .* invalid",
         ),
+        (lambda lines: [lines[0], "{not json"], "not a carried plan"),
     ],
 )
 def test_a_document_that_is_not_a_carried_plan_is_refused_saying_why(
     tmp_path: Path, edit, says: str
 ) -> None:
-    location = str(tmp_path / "runs" / "run-1.json")
-    progress = RunProgress("run-1", datetime(2026, 12, 7, tzinfo=UTC))
-    save_carried(location, CarriedPlan(access_operations(), progress, {}, {}))
-    Path(location).write_text(json.dumps(edit(json.loads(Path(location).read_text()))))
+    location = str(tmp_path / "runs" / "run-1.jsonl")
+    save_plan(location, access_operations(), {})
+    save_progress(location, RunProgress("run-1", datetime(2026, 12, 7, tzinfo=UTC)))
+    lines = Path(location).read_text().splitlines()
+    Path(location).write_text("\n".join(edit(lines)) + "\n")
 
     with pytest.raises(ConfigError, match=says):
         load_carried(location)
@@ -124,7 +138,7 @@ def test_a_document_that_is_not_a_carried_plan_is_refused_saying_why(
 
 def test_a_missing_carried_plan_says_to_start_again(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="start a new execution"):
-        load_carried(str(tmp_path / "runs" / "gone.json"))
+        load_carried(str(tmp_path / "runs" / "gone.jsonl"))
 
 
 def test_an_operation_filed_under_another_resource_is_refused() -> None:

@@ -19,6 +19,7 @@ from sync.aws.retry import RequestFailed, aws_error_text, error_code
 from sync.aws.sso_admin import AccessAdmin
 from sync.model import State
 from sync.planning.plan import (
+    AccessControlOperation,
     Action,
     AssignmentOperation,
     MembershipOperation,
@@ -231,6 +232,11 @@ class Executor:
         """One attempt at the operation; the id of what it created, if anything."""
         if isinstance(operation, (PermissionSetOperation, AssignmentOperation)):
             return self._call_access(operation)
+        if isinstance(operation, AccessControlOperation):
+            assert self._access is not None, "access operations come only with an access reader"
+            exists = operation.action is Action.UPDATE
+            self._access.put_access_control(operation.attributes, exists)
+            return None
         store = self._store
         if isinstance(operation, MembershipOperation):
             if operation.action is Action.CREATE:

@@ -59,9 +59,10 @@ class AccessAdmin:
 
     # --- reading ------------------------------------------------------------------------
 
-    def read(self, every_assignment: bool = False) -> AccessSnapshot:
+    def read(self, every_assignment: bool = False, access_control: bool = False) -> AccessSnapshot:
         """Every permission set; the assignments of the managed ones (of all of them with
-        `every_assignment`, for the access report's live view)."""
+        `every_assignment`, for the access report's live view); with `access_control`, the
+        instance's access-control attributes."""
         try:
             permission_sets = [
                 self._permission_set(arn)
@@ -111,6 +112,40 @@ class AccessAdmin:
                 for ps in permission_sets
             ),
             tuple(assignments),
+            self._access_control() if access_control else None,
+        )
+
+    def _access_control(self) -> tuple[tuple[str, str], ...] | None:
+        """(key, source) of the instance's access-control attributes; None when it has no
+        configuration (DescribeInstanceAccessControlAttributeConfiguration:
+        ResourceNotFoundException)."""
+        try:
+            described = self._call("describe_instance_access_control_attribute_configuration")
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise
+        attributes = described["InstanceAccessControlAttributeConfiguration"][
+            "AccessControlAttributes"
+        ]
+        return tuple(sorted((item["Key"], item["Value"]["Source"][0]) for item in attributes))
+
+    # --- access-control attributes: one attempt each; the executor retries ---------------
+
+    def put_access_control(self, attributes: tuple[tuple[str, str], ...], exists: bool) -> None:
+        """Create the instance's configuration, or replace its attributes."""
+        put = (
+            "update_instance_access_control_attribute_configuration"
+            if exists
+            else "create_instance_access_control_attribute_configuration"
+        )
+        getattr(self._client, put)(
+            InstanceArn=self._instance,
+            InstanceAccessControlAttributeConfiguration={
+                "AccessControlAttributes": [
+                    {"Key": key, "Value": {"Source": [source]}} for key, source in attributes
+                ]
+            },
         )
 
     def _permission_set(self, arn: str) -> IdcPermissionSet:

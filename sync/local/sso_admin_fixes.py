@@ -71,6 +71,8 @@ class SsoAdminFixes:
     refused_for_limits: int = 0
     _requests: dict[str, _Request] = field(default_factory=dict)
     _boundaries: dict[str, JsonBody] = field(default_factory=dict)
+    access_control: dict[str, list[JsonBody]] = field(default_factory=dict)
+    """Instance ARN -> its access-control attributes (moto has none of these operations)."""
     _fixes: dict[str, Callable[[Any, JsonBody], JsonBody | None]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,7 +99,44 @@ class SsoAdminFixes:
             "UntagResource": self._untag,
             "ListTagsForResource": self._list_tags,
             "AttachManagedPolicyToPermissionSet": self._attach_managed_policy,
+            "CreateInstanceAccessControlAttributeConfiguration": self._create_access_control,
+            "UpdateInstanceAccessControlAttributeConfiguration": self._update_access_control,
+            "DescribeInstanceAccessControlAttributeConfiguration": self._describe_access_control,
+            "DeleteInstanceAccessControlAttributeConfiguration": self._delete_access_control,
         }
+
+    # Access-control attributes, as the SSO Admin API reference describes them: one
+    # configuration per instance; Create on an instance that has one is ConflictException,
+    # Update/Describe/Delete without one ResourceNotFoundException; each attribute's Source is
+    # exactly one string (AccessControlAttributeValue), keys unique.
+
+    def _create_access_control(self, _: Any, body: JsonBody) -> JsonBody:
+        instance = body["InstanceArn"]
+        if instance in self.access_control:
+            raise AwsError("ConflictException", "The configuration already exists")
+        self.access_control[instance] = _attributes(body)
+        return {}
+
+    def _update_access_control(self, _: Any, body: JsonBody) -> JsonBody:
+        instance = body["InstanceArn"]
+        if instance not in self.access_control:
+            raise AwsError("ResourceNotFoundException", "No access control configuration")
+        self.access_control[instance] = _attributes(body)
+        return {}
+
+    def _describe_access_control(self, _: Any, body: JsonBody) -> JsonBody:
+        attributes = self.access_control.get(body["InstanceArn"])
+        if attributes is None:
+            raise AwsError("ResourceNotFoundException", "No access control configuration")
+        return {
+            "Status": "ENABLED",
+            "InstanceAccessControlAttributeConfiguration": {"AccessControlAttributes": attributes},
+        }
+
+    def _delete_access_control(self, _: Any, body: JsonBody) -> JsonBody:
+        if self.access_control.pop(body["InstanceArn"], None) is None:
+            raise AwsError("ResourceNotFoundException", "No access control configuration")
+        return {}
 
     def refuse_delegated_administrator(
         self, operation: str, body: JsonBody, region: str, management_account_id: str
@@ -338,3 +377,14 @@ def _find_assignment(backend: Any, body: JsonBody) -> Any:
         ):
             return assignment
     return None
+
+
+def _attributes(body: JsonBody) -> list[JsonBody]:
+    configuration = body.get("InstanceAccessControlAttributeConfiguration") or {}
+    attributes = configuration.get("AccessControlAttributes") or []
+    keys = [item.get("Key") for item in attributes]
+    if len(set(keys)) != len(keys) or any(
+        len((item.get("Value") or {}).get("Source") or []) != 1 for item in attributes
+    ):
+        raise AwsError("ValidationException", "Keys must be unique, each with one Source")
+    return attributes

@@ -16,7 +16,13 @@ from sync.model import (
     PermissionSetAttributes,
 )
 from sync.planning.grants import Grant, evaluate_grants, rule_label
-from sync.planning.plan import Action, AssignmentOperation, Operation, PermissionSetOperation
+from sync.planning.plan import (
+    AccessControlOperation,
+    Action,
+    AssignmentOperation,
+    Operation,
+    PermissionSetOperation,
+)
 from sync.rules.access import PermissionSetSpec
 from sync.rules.model import Rules
 
@@ -83,6 +89,25 @@ class AccessPlan:
     """Rules that would do what their author cannot have meant: the run is refused."""
 
 
+def _plan_access_control(rules: Rules, access: AccessSnapshot, result: "AccessPlan") -> None:
+    """The instance's access-control attributes exactly as the rules say, when they say any;
+    a configuration the rules do not mention is left alone."""
+    if rules.attributes is None or not rules.attributes.access_control:
+        return
+    wanted = rules.attributes.session_tags()
+    if access.access_control == wanted:
+        return
+    exists = access.access_control is not None
+    result.operations.append(
+        AccessControlOperation(
+            Action.UPDATE if exists else Action.CREATE,
+            wanted,
+            "attributes.access_control in the rules",
+            access.access_control or (),
+        )
+    )
+
+
 def plan_access(
     rules: Rules,
     google: GoogleSnapshot,
@@ -91,6 +116,7 @@ def plan_access(
     principals: Principals,
 ) -> AccessPlan:
     result = AccessPlan()
+    _plan_access_control(rules, access, result)
     out_of_reach = _management_only(org)
     usable = _plan_permission_sets(rules, access, result, out_of_reach)
     evaluation = evaluate_grants(rules, google, org)

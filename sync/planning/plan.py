@@ -120,7 +120,30 @@ class AssignmentOperation:
         )
 
 
-Operation = PrincipalOperation | MembershipOperation | PermissionSetOperation | AssignmentOperation
+@dataclass(frozen=True, slots=True)
+class AccessControlOperation:
+    """The instance's access-control attributes: session tags from user attributes."""
+
+    action: Action
+    attributes: tuple[tuple[str, str], ...]
+    """(session tag key, source such as ${path:enterprise.costCenter}), sorted by key."""
+    reason: str
+    before: tuple[tuple[str, str], ...] = ()
+
+    resource: ClassVar[str] = "access_control"
+
+    @property
+    def label(self) -> str:
+        return "access-control attributes of the instance"
+
+
+Operation = (
+    PrincipalOperation
+    | MembershipOperation
+    | PermissionSetOperation
+    | AssignmentOperation
+    | AccessControlOperation
+)
 
 DESTRUCTIVE = {Action.DELETE}
 API_ACTIONS = {Action.CREATE, Action.UPDATE, Action.DELETE}
@@ -203,6 +226,13 @@ def value_changes(operation: Operation) -> list[ValueChange]:
     if isinstance(operation, PrincipalOperation):
         before = dict(operation.before)
         return [ValueChange(path, before.get(path), after) for path, after in operation.changes]
+    if isinstance(operation, AccessControlOperation):
+        before, after = dict(operation.before), dict(operation.attributes)
+        return [
+            ValueChange(key, before.get(key), after.get(key))
+            for key in sorted(before.keys() | after.keys())
+            if before.get(key) != after.get(key)
+        ]
     if isinstance(operation, PermissionSetOperation) and operation.action is Action.UPDATE:
         return [
             ValueChange(
@@ -245,6 +275,8 @@ def operation_json(operation: Operation) -> dict[str, Any]:
             "user_google_id": operation.user_google_id,
             "membership_id": operation.membership_id,
         }
+    elif isinstance(operation, AccessControlOperation):
+        body |= {"attributes": dict(operation.attributes)}
     elif isinstance(operation, PermissionSetOperation):
         body |= {"permission_set_arn": operation.arn}
         if operation.changes:
@@ -291,6 +323,7 @@ _OPERATION_TYPES: dict[str, Any] = {
     "membership": MembershipOperation,
     "permission_set": PermissionSetOperation,
     "assignment": AssignmentOperation,
+    "access_control": AccessControlOperation,
 }
 
 

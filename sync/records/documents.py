@@ -3,7 +3,7 @@ written atomically, or one S3 object."""
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +28,10 @@ class Document(Protocol):
         """Gone, whether or not it existed."""
         ...
 
+    def lines(self) -> Iterator[str]:
+        """The text line by line, never whole in memory; nothing when it does not exist."""
+        ...
+
 
 class LocalDocument:
     def __init__(self, path: Path) -> None:
@@ -49,6 +53,12 @@ class LocalDocument:
 
     def delete(self) -> None:
         self._path.unlink(missing_ok=True)
+
+    def lines(self) -> Iterator[str]:
+        if not self._path.exists():
+            return
+        with self._path.open(encoding="utf-8") as file:
+            yield from file
 
 
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -88,6 +98,16 @@ class S3Document:
 
     def delete(self) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=self._key)
+
+    def lines(self) -> Iterator[str]:
+        try:
+            body = self._client.get_object(Bucket=self._bucket, Key=self._key)["Body"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return
+            raise ReadError(f"reading {self.location}: {error}") from error
+        for line in body.iter_lines():
+            yield line.decode()
 
 
 def split_s3_url(location: str) -> tuple[str, str]:

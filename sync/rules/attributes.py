@@ -16,6 +16,9 @@ USER_ATTRIBUTES = (
 )
 SESSION_SOURCES = ("userName", "displayName", "name.givenName", "name.familyName", "email")
 """Attributes every synced user has, which may also become session tags."""
+NOT_SESSION_SOURCES = ("preferredLanguage", "profileUrl")
+"""Attributes Identity Center does not offer as access-control attributes (IAM Identity
+Center guide, "Supported external identity provider attributes")."""
 
 ORGANIZATION_FIELDS = (
     "title",
@@ -68,7 +71,7 @@ class AttributeMapping(BaseModel):
                         "customSchemas.<schema>.<field>)",
                     )
                 )
-        sources = (*self.user, *SESSION_SOURCES)
+        sources = tuple(a for a in (*self.user, *SESSION_SOURCES) if a not in NOT_SESSION_SOURCES)
         for key, attribute in self.access_control.items():
             if attribute not in sources:
                 found.append((("access_control", key), _unknown(attribute, sources)))
@@ -80,11 +83,24 @@ class AttributeMapping(BaseModel):
             {field.split(".")[1] for field in self.user.values() if field.startswith("custom")}
         )
 
+    def session_tags(self) -> tuple[tuple[str, str], ...]:
+        """(key, source) of the access-control attributes, as Identity Center takes them:
+        `${path:...}` (the guide's table of supported attributes)."""
+        return tuple(sorted((key, _source(a)) for key, a in self.access_control.items()))
+
     def google_fields(self) -> list[str]:
         return sorted(set(self.user.values()))
 
     def uses_enterprise(self) -> bool:
         return any(attribute.startswith("enterprise.") for attribute in self.user)
+
+
+def _source(attribute: str) -> str:
+    if attribute == "email":
+        return "${path:emails[primary eq true].value}"
+    if attribute == "enterprise.manager":
+        return "${path:enterprise.manager.value}"
+    return "${path:" + attribute + "}"
 
 
 def _unknown(name: str, known: tuple[str, ...]) -> str:
