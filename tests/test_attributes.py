@@ -76,7 +76,7 @@ def test_the_first_syncs_set_every_mapped_attribute_and_the_manager_once_synced(
     first = sync(mapped)
     second = sync(mapped)  # carol, the manager, now has a UserId
 
-    assert any("enterprise.manager left unset" in w for w in first["warnings"])
+    assert not any("enterprise.manager" in w for w in first["warnings"])  # carol: pending
     assert second["applied"] == {"user.update": 3}  # each report gets their manager
     alice = attributes_of(idc, "alice@example.com")
     assert alice == {
@@ -252,3 +252,18 @@ def test_without_session_tags_in_the_rules_the_instance_configuration_is_left_al
 
     assert "DescribeInstanceAccessControlAttributeConfiguration" not in moto_app.calls
     assert access_control(moto_app) == by_hand
+
+
+def test_a_manager_who_is_not_synced_is_left_unset_with_one_warning(
+    mapped: Settings, google: GoogleDirectoryEmulator, idc: IdentityCenterView
+) -> None:
+    for name in ("dan", "alice"):  # erin is in no synced group
+        google.set_profile(
+            f"{name}@example.com", relations=[{"type": "manager", "value": "erin@example.com"}]
+        )
+
+    warnings = sync(mapped)["warnings"]
+
+    (warning,) = [w for w in warnings if "enterprise.manager" in w]
+    assert "alice@example.com, dan@example.com" in warning
+    assert "manager" not in attributes_of(idc, "dan@example.com")

@@ -295,7 +295,11 @@ def test_writes_to_permission_sets_need_the_managed_by_tag() -> None:
     tagged = next(s for s in granted if s["Sid"] == "WriteOnlyPermissionSetsManagedBySsoSync")
     through = next(s for s in granted if s["Sid"] == "WriteThroughThisInstanceAndItsAccounts")
     assert tagged["Action"] == through["Action"]
-    assert sso_writes - {"sso:CreatePermissionSet"} == set(tagged["Action"])
+    instance_only = next(s for s in granted if s["Sid"] == "AccessControlAttributesOfThisInstance")
+    assert instance_only["Resource"] == {"Ref": "InstanceArn"}
+    assert sso_writes - {"sso:CreatePermissionSet", *instance_only["Action"]} == set(
+        tagged["Action"]
+    )
     assert "permissionSet/" not in json.dumps(through["Resource"])
 
 

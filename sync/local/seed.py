@@ -57,6 +57,19 @@ GROUPS = {
     "finance": "Finance",
 }
 CONTRACTOR = "dev@contractor.example.net"
+DEPARTMENTS = {
+    # group: (department, cost center, manager's local part)
+    "founders": ("Leadership", "CC-100", None),
+    "backend": ("Engineering", "CC-200", "kenji.sato"),
+    "frontend": ("Engineering", "CC-200", "kenji.sato"),
+    "engineering": ("Engineering", "CC-200", "maya.chen"),
+    "data-science": ("Data", "CC-300", "maya.chen"),
+    "sensitive-data": ("Data", "CC-300", "maya.chen"),
+    "marketing": ("Marketing", "CC-400", "omar.haddad"),
+    "sales": ("Sales", "CC-500", "omar.haddad"),
+    "people-ops": ("People", "CC-600", "omar.haddad"),
+    "finance": ("Finance", "CC-700", "omar.haddad"),
+}
 
 
 def seed_demo_directory(google: GoogleDirectoryEmulator) -> None:
@@ -67,6 +80,7 @@ def seed_demo_directory(google: GoogleDirectoryEmulator) -> None:
         google.add_user(email, given, family, suspended=local in SUSPENDED)
         for group in groups:
             google.add_member(f"{group}@{DOMAIN}", email)
+        _profile(google, email, groups, len(google.users))
     # engineering@ contains the backend@ and frontend@ groups: nested membership.
     google.add_member(f"engineering@{DOMAIN}", f"backend@{DOMAIN}")
     google.add_member(f"engineering@{DOMAIN}", f"frontend@{DOMAIN}")
@@ -74,3 +88,15 @@ def seed_demo_directory(google: GoogleDirectoryEmulator) -> None:
     google.add_member(f"data-science@{DOMAIN}", f"maya.chen@{DOMAIN}", role="OWNER")
     # A contractor with an outside address: skipped, with a warning.
     google.add_member(f"backend@{DOMAIN}", CONTRACTOR)
+
+
+def _profile(google: GoogleDirectoryEmulator, email: str, groups: list[str], number: int) -> None:
+    """The HR fields an Admin console holds: department and cost center (of the person's
+    first group that has one), employee number, manager."""
+    department, cost_center, manager = next(DEPARTMENTS[g] for g in groups if g in DEPARTMENTS)
+    google.set_profile(
+        email,
+        organizations=[{"primary": True, "department": department, "costCenter": cost_center}],
+        externalIds=[{"type": "organization", "value": f"E{number:04}"}],
+        relations=[{"type": "manager", "value": f"{manager}@{DOMAIN}"}] if manager else None,
+    )

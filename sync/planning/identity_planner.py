@@ -71,6 +71,12 @@ class MappedAttributes:
                 for address in (user.primary_email.lower(), *user.aliases)
             }
         self.unresolved: list[str] = []
+        self._pending: set[str] = set()
+
+    def will_sync(self, google_ids: set[str]) -> None:
+        """Users this plan creates: their reports get them as manager from the next run on,
+        without a warning."""
+        self._pending = google_ids - self._ids.keys()
 
     def of(self, user: GoogleUser) -> tuple[tuple[str, str | None], ...]:
         values = dict(user.fields)
@@ -78,8 +84,9 @@ class MappedAttributes:
         for name in self.names:
             value = values.get(self._fields[name])
             if name == self.MANAGER and value is not None:
-                value = self._ids.get(self._by_address.get(value.lower(), ""))
-                if value is None:
+                manager = self._by_address.get(value.lower(), "")
+                value = self._ids.get(manager)
+                if value is None and manager not in self._pending:
                     self.unresolved.append(user.primary_email)
             extra.append((name, identity_store_text(value) if value else None))
         return tuple(extra)
@@ -91,8 +98,8 @@ class MappedAttributes:
         more = f" and {len(self.unresolved) - 5} more" if len(self.unresolved) > 5 else ""
         return (
             f"enterprise.manager left unset for {named}{more}: their manager is not an "
-            "Identity Center user sso-sync manages (yet: a manager created in this run is set "
-            "by the next)"
+            "Identity Center user sso-sync manages (a manager this run creates is set by the "
+            "next run)"
         )
 
 
@@ -297,6 +304,7 @@ class _Planner:
             key=lambda user: user.primary_email,
         )
         desired = []
+        mapped.will_sync({user.id for user in users})
         for user in users:
             attributes = user_attributes(user, mapped.of(user))
             changed = (
