@@ -28,7 +28,15 @@ from sync.bootstrap.run import BootstrapReport
 from sync.errors import ConfigError
 from sync.model import Account, OrganizationSnapshot
 from sync.planning.access_report import AccessAnswer, accounts_named
-from sync.planning.plan import Action, Plan, ValueChange, operation_json, value_changes
+from sync.planning.plan import (
+    Action,
+    Operation,
+    Plan,
+    PrincipalOperation,
+    ValueChange,
+    operation_json,
+    value_changes,
+)
 from sync.records.streamed_json import write_json
 from sync.reporting.access_matrix import cells_of
 from sync.run import RunReport
@@ -47,6 +55,7 @@ SECTIONS = (
     ("membership", "Memberships"),
     ("permission_set", "Permission sets"),
     ("assignment", "Assignments"),
+    ("access_control", "Session tags (attributes for access control)"),
 )
 VERBS = {("assignment", Action.CREATE): "assign", ("assignment", Action.DELETE): "unassign"}
 
@@ -73,12 +82,22 @@ def print_plan(plan: Plan, console: Console) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+            if created := created_attributes(operation):
+                console.print(f"      {escape(created)}", highlight=False, soft_wrap=True)
             for change in value_changes(operation):
                 for line in value_change_lines(change):
                     console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
     for warning in plan.warnings:
         console.print(f"[yellow]! {escape(warning)}[/yellow]", highlight=False, soft_wrap=True)
     console.print(summary_line(plan))
+
+
+def created_attributes(operation: Operation) -> str:
+    """A new user's mapped attributes (the rules' attributes.user), on one line."""
+    if operation.action is not Action.CREATE or not isinstance(operation, PrincipalOperation):
+        return ""
+    extra = getattr(operation.attributes, "extra", ())
+    return ", ".join(f"{name}: {value}" for name, value in extra if value is not None)
 
 
 def value_change_lines(change: ValueChange) -> list[str]:

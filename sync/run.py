@@ -25,7 +25,7 @@ from sync.aws.rate_limit import CallMeter, TokenBucket
 from sync.aws.retry import aws_retrying
 from sync.aws.sso_admin import AccessAdmin
 from sync.errors import ConfigError, ExitCode, SafeguardRefusal, SyncError
-from sync.google.directory import connect_google
+from sync.google.directory import GoogleDirectoryReader, connect_google
 from sync.model import (
     GoogleSnapshot,
     IdcGroup,
@@ -247,7 +247,7 @@ class SyncRun:
         self._changes = changes
         self._rechecks: frozenset[str] = frozenset()
         self._meter = CallMeter(TokenBucket(settings.rate_limit))
-        self._google = connect_google(settings)
+        self._google = _google_for(settings, rules)
         # Access (permission sets, assignments) is the full sync's: a delta run's changes
         # reach it through group memberships.
         session_tags = rules.attributes is not None and bool(rules.attributes.access_control)
@@ -260,10 +260,8 @@ class SyncRun:
         self._store = IdentityStore.connect(
             store_id, self._meter, self._retrying, settings.concurrency
         )
-        if rules.attributes is not None:
-            self._google.read_fields_too(rules.attributes.google_fields())
-            if rules.attributes.uses_enterprise():
-                self._store.read_enterprise_extension()
+        if rules.attributes is not None and rules.attributes.uses_enterprise():
+            self._store.read_enterprise_extension()
         self._access = (
             AccessAdmin.connect(instance_arn, self._meter, self._retrying, settings.concurrency)
             if instance_arn
@@ -488,7 +486,7 @@ def _disapproved(plan: Plan, options: RunOptions, rules: Rules) -> str | None:
 def explain_access(settings: Settings, email: str | None, account: str | None) -> AccessAnswer:
     """`sso-sync access`: from the rules, Google and the Organization; nothing is written."""
     rules = load_rules(settings.rules)
-    google = connect_google(settings).read(rules.sync.groups)
+    google = _google_for(settings, rules).read(rules.sync.groups)
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
     org = OrganizationReader.connect(CallMeter(None), retrying).read()
     return explain(rules, google, org, email, account)
@@ -500,7 +498,7 @@ def access_report(
     """`sso-sync report`: who reaches what and why, for everyone, with the Organization's
     tree and the risks; with `live`, from what Identity Center holds now. Writes nothing."""
     rules = load_rules(settings.rules)
-    google = connect_google(settings).read(rules.sync.groups)
+    google = _google_for(settings, rules).read(rules.sync.groups)
     meter = CallMeter(TokenBucket(settings.rate_limit))
     retrying = aws_retrying(settings.retry_attempts, settings.retry_max_wait)
     organization = OrganizationReader.connect(meter, retrying)
@@ -522,6 +520,14 @@ def access_report(
         organization.service_control_policies(),
         previous,
     )
+
+
+def _google_for(settings: Settings, rules: Rules) -> GoogleDirectoryReader:
+    """The Directory reader, reading the user fields the rules' attributes map."""
+    google = connect_google(settings)
+    if rules.attributes is not None:
+        google.read_fields_too(rules.attributes.google_fields())
+    return google
 
 
 def _mode(changes: ChangeHints | None) -> str:

@@ -126,6 +126,25 @@ def test_what_lena_can_reach(page: Page, demo_report: tuple[Path, dict[str, Any]
     assert len(rows(page)) == len(data["people"])
 
 
+def test_who_in_a_cost_center_reaches_what_and_their_department_in_the_why(
+    page: Page, demo_report: tuple[Path, dict[str, Any]]
+) -> None:
+    _, data = demo_report
+    in_data = [p["email"] for p in data["people"] if p["attributes"].get("Cost center") == "CC-300"]
+
+    page.select_option("#filter-attribute", "Cost center: CC-300")
+
+    assert rows(page) == in_data
+    assert "priya.nair@example.com" in in_data and "lena.berg@example.com" not in in_data
+    priya = next(p for p in data["people"] if p["email"] == "priya.nair@example.com")
+    account = data["accounts"][priya["access"][0]]["id"]
+    cell(page, "priya.nair@example.com", account).click()
+    assert "Department: Data · Cost center: CC-300" in page.locator("#why").text_content()
+    page.screenshot(path=ARTIFACTS / "access-report-cost-center.png")
+    page.click("#why button")
+    page.click("#filter-clear")
+
+
 def test_organization_risks_and_changes_tabs(
     page: Page, demo_report: tuple[Path, dict[str, Any]]
 ) -> None:

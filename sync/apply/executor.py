@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying
@@ -251,7 +252,7 @@ class Executor:
                 return create(operation.attributes)  # type: ignore[arg-type]
             case Action.UPDATE:
                 update = store.update_user if is_user else store.update_group
-                update(_id(operation.object_id), dict(operation.changes))
+                update(*self._resolve_update(operation))
             case Action.DELETE:
                 delete = store.delete_user if is_user else store.delete_group
                 delete(_id(operation.object_id))
@@ -304,6 +305,20 @@ class Executor:
             kind = operation.principal_type.lower()
             raise UnresolvedReference(f"{kind} {operation.principal_name} does not exist")
         return arn, principal_id
+
+    def _resolve_update(self, operation: PrincipalOperation) -> tuple[str, dict[str, Any]]:
+        """The object's id and the changes; a manager this plan created, by their UserId."""
+        changes = dict(operation.changes)
+        if operation.manager_google_id is None:
+            return _id(operation.object_id), changes
+        with self._lock:
+            user_id = operation.object_id or self._state.users.get(operation.google_id)
+            manager_id = self._state.users.get(operation.manager_google_id)
+        if user_id is None:
+            raise UnresolvedReference(f"user {operation.name} does not exist")
+        if manager_id is None:
+            raise UnresolvedReference(f"manager {changes['enterprise.manager']} does not exist")
+        return user_id, changes | {"enterprise.manager": manager_id}
 
     def _resolve(self, operation: MembershipOperation) -> tuple[str, str]:
         with self._lock:

@@ -72,6 +72,8 @@ class MappedAttributes:
             }
         self.unresolved: list[str] = []
         self._pending: set[str] = set()
+        self.pending_managers: dict[str, tuple[str, str]] = {}
+        """User's Google id -> (manager's Google id, email) for managers this plan creates."""
 
     def will_sync(self, google_ids: set[str]) -> None:
         """Users this plan creates: their reports get them as manager from the next run on,
@@ -85,6 +87,8 @@ class MappedAttributes:
             value = values.get(self._fields[name])
             if name == self.MANAGER and value is not None:
                 manager = self._by_address.get(value.lower(), "")
+                if manager in self._pending:
+                    self.pending_managers[user.id] = (manager, value)
                 value = self._ids.get(manager)
                 if value is None and manager not in self._pending:
                     self.unresolved.append(user.primary_email)
@@ -98,8 +102,7 @@ class MappedAttributes:
         more = f" and {len(self.unresolved) - 5} more" if len(self.unresolved) > 5 else ""
         return (
             f"enterprise.manager left unset for {named}{more}: their manager is not an "
-            "Identity Center user sso-sync manages (a manager this run creates is set by the "
-            "next run)"
+            "Identity Center user sso-sync manages"
         )
 
 
@@ -238,6 +241,7 @@ class _Planner:
             self.state.users,
             self.scope.users if self.scope else None,
         )
+        self._set_new_managers(mapped, users)
         memberships = self._plan_memberships(groups, users)
         if self.scope is not None:  # a slice: limits are shares of the whole population
             memberships = max(memberships, self.state.memberships)
@@ -262,6 +266,28 @@ class _Planner:
             managed.update(access_plan.managed)
             problems = tuple(access_plan.problems)
         return Plan(tuple(self.operations), tuple(self.warnings), managed, problems)
+
+    def _set_new_managers(self, mapped: MappedAttributes, users: Mapping[str, str | None]) -> None:
+        """Managers this plan creates are set once created: an update after the principals."""
+        current = {user.user_id: dict(user.attributes.extra) for user in self.idc.users}
+        for google_id, (manager_id, manager_email) in sorted(mapped.pending_managers.items()):
+            if google_id not in users:
+                continue
+            object_id = users[google_id]
+            before = current.get(object_id or "", {}).get(MappedAttributes.MANAGER)
+            self.operations.append(
+                PrincipalOperation(
+                    "user",
+                    Action.UPDATE,
+                    google_id,
+                    self.google.users[google_id].primary_email,
+                    f"manager {manager_email} is created by this plan",
+                    object_id,
+                    changes=((MappedAttributes.MANAGER, manager_email),),
+                    before=((MappedAttributes.MANAGER, before),),
+                    manager_google_id=manager_id,
+                )
+            )
 
     def _principal_names(self) -> dict[str, str]:
         """Names in Identity Center of recorded principals, and Google's for the rest."""

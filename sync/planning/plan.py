@@ -51,6 +51,9 @@ class PrincipalOperation:
     """(AttributePath, new value) pairs of an update."""
     before: tuple[tuple[str, Any], ...] = ()
     """(AttributePath, current value) pairs of an update, for the same paths."""
+    manager_google_id: str | None = None
+    """An update that sets the user's manager to a user this plan creates: the manager's
+    UserId is known only once created (the change names the manager until then)."""
 
     @property
     def label(self) -> str:
@@ -156,6 +159,8 @@ def phase_of(operation: Operation) -> Phase:
         return Phase.PROVISION
     if isinstance(operation, (MembershipOperation, AssignmentOperation)):
         return Phase.GRANT_ACCESS if operation.action is Action.CREATE else Phase.REMOVE_ACCESS
+    if isinstance(operation, PrincipalOperation) and operation.manager_google_id is not None:
+        return Phase.GRANT_ACCESS  # after the principals, the manager among them
     if operation.action is Action.DELETE:
         return Phase.DELETE
     return Phase.PRINCIPALS

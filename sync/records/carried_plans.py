@@ -178,11 +178,16 @@ def load_carried(location: str) -> CarriedPlan:
         done = progress.is_done()
         operations: list[Operation] = []
         positions: dict[int, int] = {}
+        shared: dict[str, str] = {}  # names and reasons repeat across hundreds of thousands
         for position, line in enumerate(lines):
             if position in done:
                 continue
             item = json.loads(line)
-            operation = operation_from_values(item["resource"], item["values"])
+            values = {
+                key: shared.setdefault(value, value) if isinstance(value, str) else value
+                for key, value in item["values"].items()
+            }
+            operation = operation_from_values(item["resource"], values)
             operations.append(operation)
             positions[id(operation)] = position
         return CarriedPlan(

@@ -283,6 +283,27 @@ def _rule_text(grant: Grant | None) -> str:
     return f"{grant.why}; account chosen by {grant.selector}"
 
 
+SHOWN_ATTRIBUTES = {
+    "enterprise.department": "Department",
+    "enterprise.costCenter": "Cost center",
+    "title": "Title",
+    "enterprise.division": "Division",
+}
+"""Mapped attributes the report shows beside a person and filters by."""
+
+
+def _shown_attributes(rules: Rules, user: GoogleUser | None) -> dict[str, str]:
+    """Label -> value of the person's mapped attributes the report shows."""
+    if user is None or rules.attributes is None:
+        return {}
+    values = dict(user.fields)
+    return {
+        label: values[rules.attributes.user[name]]
+        for name, label in SHOWN_ATTRIBUTES.items()
+        if name in rules.attributes.user and rules.attributes.user[name] in values
+    }
+
+
 def _people(builder: _Builder, live: LiveIdentityCenter | None) -> list[dict[str, Any]]:
     google = builder.google
     by_email = {u.primary_email.lower(): u for u in google.users.values()}
@@ -308,6 +329,7 @@ def _people(builder: _Builder, live: LiveIdentityCenter | None) -> list[dict[str
                 "name": user.full_name if user else "",
                 "status": status,
                 "groups": sorted(in_groups.get(user.id, [])) if user else [],
+                "attributes": _shown_attributes(builder.rules, user),
                 "access": _flat_cells(builder, builder.cells_of(email, user)),
                 "through": builder.throughs.pop(email, {}),
             }

@@ -72,7 +72,12 @@
   options($("filter-ou"), R.units.map((u) => [u.path, u.path]));
   options($("filter-account"), accounts.map((a, i) => [i, accountLabel(a)]));
   options($("filter-permission-set"), sets.map((ps, i) => [i, ps.name]));
-  const filterIds = ["filter-person", "filter-group", "filter-ou", "filter-account", "filter-permission-set", "filter-with-access"];
+  // Mapped HR attributes (rules: attributes.user): "Cost center: CC-200", ...
+  const attributeChoices = [...new Set(people.flatMap((p) =>
+    Object.entries(p.attributes).map(([label, value]) => `${label}: ${value}`)))].sort();
+  options($("filter-attribute"), attributeChoices.map((choice) => [choice, choice]));
+  $("filter-attribute").closest("label").hidden = attributeChoices.length === 0;
+  const filterIds = ["filter-person", "filter-group", "filter-attribute", "filter-ou", "filter-account", "filter-permission-set", "filter-with-access"];
   for (const id of filterIds) $(id).addEventListener("input", applyFilters);
   $("filter-clear").addEventListener("click", () => {
     $("filters").reset();
@@ -103,6 +108,7 @@
   function applyFilters() {
     const text = $("filter-person").value.trim().toLowerCase();
     const group = $("filter-group").value === "" ? null : Number($("filter-group").value);
+    const attribute = $("filter-attribute").value;
     const unit = $("filter-ou").value;
     const account = $("filter-account").value === "" ? null : Number($("filter-account").value);
     const setFilter = $("filter-permission-set").value === "" ? null : Number($("filter-permission-set").value);
@@ -115,6 +121,7 @@
     people.forEach((p, i) => {
       if (text && !p.email.toLowerCase().includes(text) && !p.name.toLowerCase().includes(text)) return;
       if (group !== null && !p.groups.includes(group)) return;
+      if (attribute && !Object.entries(p.attributes).some(([l, v]) => `${l}: ${v}` === attribute)) return;
       if (needAccess && !reachesAny(p.access, shown, setFilter)) return;
       rows.push(i);
     });
@@ -200,6 +207,10 @@
       el("h3", { text: "Why" }),
       el("p", {}, el("strong", { text: p.email }), ` in ${accountLabel(a)} (${a.ou})`)
     );
+    const facts = Object.entries(p.attributes);
+    if (facts.length) {
+      panel.append(el("p", { class: "attributes", text: facts.map(([l, v]) => `${l}: ${v}`).join(" · ") }));
+    }
     const entries = cellsOf(person).get(account) || [];
     if (!entries.length) {
       panel.append(el("p", { class: "none", text: "No access here." }));
