@@ -52,3 +52,33 @@ def churn(google: GoogleDirectoryEmulator, share: float, seed: int = 2) -> int:
         google.add_member(chance.choice(teams), email)
         google.add_member(f"aws-everyone@{DOMAIN}", email)
     return changes
+
+
+def give_profiles(google: GoogleDirectoryEmulator) -> None:
+    """HR fields for everyone seeded above: a department and cost center by team, and the
+    team's first member as every other member's manager."""
+    users = sorted(google.users.values(), key=lambda user: user.primary_email)
+    people = [user for user in users if user.primary_email.startswith("user")]
+    teams = max(1, len(people) // TEAM_SIZE)
+    for index, user in enumerate(people):
+        team = index % teams
+        lead = people[team].primary_email
+        google.set_profile(
+            user.primary_email,
+            organizations=[
+                {"primary": True, "department": f"Dept {team // 8}", "costCenter": f"CC-{team}"}
+            ],
+            relations=None if index == team else [{"type": "manager", "value": lead}],
+        )
+
+
+def manager_updates(google: GoogleDirectoryEmulator, synced_users: frozenset[str]) -> int:
+    """Users a first sync gives a manager it creates in the same run: one update each, after
+    the manager exists (both synced)."""
+    return sum(
+        1
+        for user in google.users.values()
+        if user.primary_email.lower() in synced_users
+        and (relations := user.profile.get("relations"))
+        and relations[0]["value"].lower() in synced_users
+    )

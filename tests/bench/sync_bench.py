@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,18 @@ from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.http_server import LocalServer
 from sync.local.stack import ADMIN_EMAIL, AWS_ENVIRONMENT
 from tests.bench.bound import EMPTY, Work, required_work
-from tests.bench.directory import churn, seed_directory
+from tests.bench.directory import churn, give_profiles, manager_updates, seed_directory
 
 AWS_CALLS_PER_SECOND = 20
 GOOGLE_QUERIES_PER_SECOND = 2400 / 60
 LATENCY_SECONDS = 0.030
 RULES = 'version: 1\nsync:\n  groups:\n    - query: "email:aws-*"\n'
+ATTRIBUTES = (
+    "attributes:\n  user:\n"
+    "    enterprise.department: organizations.primary.department\n"
+    "    enterprise.costCenter: organizations.primary.costCenter\n"
+    "    enterprise.manager: relations.manager\n"
+)
 
 
 def run_child(environment: dict[str, str], *step: str) -> tuple[dict, int]:
@@ -66,7 +73,7 @@ def run_child(environment: dict[str, str], *step: str) -> tuple[dict, int]:
 
 @contextmanager
 def bench_stack(
-    users: int, scale: float, workdir: Path
+    users: int, scale: float, workdir: Path, attributes: bool = False
 ) -> Iterator[tuple[ExtendedMotoApp, GoogleDirectoryEmulator, dict[str, str], list[str]]]:
     """Rate-limited emulators holding a synthetic directory of `users`, and the environment
     that points `sso-sync` at them."""
@@ -79,10 +86,12 @@ def bench_stack(
     )
     aws.latency_seconds = google.latency_seconds = LATENCY_SECONDS / scale
     synced = seed_directory(google, users)
+    if attributes:
+        give_profiles(google)
     with LocalServer(aws) as aws_server, LocalServer(google) as google_server:
         key = google.issue_service_account_key(f"{google_server.url}/token")
         (workdir / "key.json").write_text(json.dumps(key))
-        (workdir / "rules.yaml").write_text(RULES)
+        (workdir / "rules.yaml").write_text(RULES + (ATTRIBUTES if attributes else ""))
         environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SSO_SYNC_")},
             **AWS_ENVIRONMENT,
@@ -102,17 +111,26 @@ def bench_stack(
         yield aws, google, environment, synced
 
 
-def bench_size(users: int, scale: float, workdir: Path) -> list[dict[str, Any]]:
-    """First sync, no change and 1% churn, each against the bound of its own directory."""
+def bench_size(
+    users: int, scale: float, workdir: Path, attributes: bool = False
+) -> list[dict[str, Any]]:
+    """First sync, no change and 1% churn, each against the bound of its own directory. With
+    `attributes`, the rules map department, cost center and manager (first sync and no
+    change only)."""
     rows = []
-    with bench_stack(users, scale, workdir) as (aws, google, environment, synced):
+    with bench_stack(users, scale, workdir, attributes) as (aws, google, environment, synced):
         held = EMPTY
-        for scenario in ("first sync", "no-change sync", "1% churn"):
+        scenarios = ("first sync", "no-change sync", "1% churn")[: 2 if attributes else 3]
+        for scenario in scenarios:
             if scenario == "1% churn":
                 churn(google, 0.01)
             work, after = required_work(google, synced, held)
+            if attributes and held is EMPTY:
+                everyone = frozenset().union(*after.groups.values())
+                work = replace(work, aws_writes=work.aws_writes + manager_updates(google, everyone))
             summary, peak_kb = measured_run(aws, google, environment)
-            rows.append(row(users, scenario, scale, summary, peak_kb, aws, google, work))
+            label = f"{scenario}, attributes" if attributes else scenario
+            rows.append(row(users, label, scale, summary, peak_kb, aws, google, work))
             rows[-1]["ssosync_model_calls"] = ssosync_calls(google, synced)
             held = after
     return rows
@@ -418,6 +436,11 @@ def main() -> None:
         type=int,
         help="stop the resumable run after this many steps and project the rest",
     )
+    parser.add_argument(
+        "--attributes",
+        action="store_true",
+        help="the rules also map department, cost center and manager (first and no-change)",
+    )
     parser.add_argument("--json", type=Path, default=Path("build/bench.json"))
     arguments = parser.parse_args()
     rows: list[dict[str, Any]] = []
@@ -425,7 +448,7 @@ def main() -> None:
     started = time.monotonic()
     for users in arguments.users:
         with tempfile.TemporaryDirectory() as workdir:
-            rows += bench_size(users, arguments.scale, Path(workdir))
+            rows += bench_size(users, arguments.scale, Path(workdir), arguments.attributes)
     if arguments.shared_limit_users:
         with tempfile.TemporaryDirectory() as workdir:
             rows.append(
