@@ -90,6 +90,19 @@ class Context:
         return int(seconds * 1000)
 
 
+class ManualClock:
+    """A clock that moves only when the test says: an emulator's delays pass on demand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class TimeRunsOutAfterWrites:
     """An invocation's time left: plenty until the emulator has answered `count` more
     Identity Center writes than when it was made, then none. A run stops at a point the test

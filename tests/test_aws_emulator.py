@@ -1,13 +1,13 @@
 """The moto extensions behave as AWS does where moto 5.2 does not (shared FACTS.md)."""
 
 import json
-import time
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import IdentityCenterView
+from sync.local.aws import ExtendedMotoApp
+from tests.helpers import IdentityCenterView, ManualClock
 
 
 def test_update_user_and_group(idc: IdentityCenterView) -> None:
@@ -119,7 +119,9 @@ def test_invalid_identity_store_id_is_rejected(idc: IdentityCenterView) -> None:
         idc.client.list_users(IdentityStoreId="not-a-store")
 
 
-def test_organizations_refuse_what_aws_refuses(moto_app: object) -> None:
+def test_organizations_refuse_what_aws_refuses(moto_app: ExtendedMotoApp) -> None:
+    clock = ManualClock()
+    moto_app.organizations.clock = clock
     client = boto3.client("organizations")
     client.create_organization(FeatureSet="ALL")
     root = client.list_roots()["Roots"][0]["Id"]
@@ -138,7 +140,7 @@ def test_organizations_refuse_what_aws_refuses(moto_app: object) -> None:
         client.attach_policy(PolicyId=policies[0], TargetId=root)  # still PENDING_ENABLE
     with pytest.raises(ClientError, match="PolicyChangesInProgressException"):
         client.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
-    time.sleep(0.25)
+    clock.advance(moto_app.organizations.seconds_policy_type_pending)
     statuses = client.list_roots()["Roots"][0]["PolicyTypes"]
     assert statuses == [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}]
     for policy in policies[:4]:
@@ -154,17 +156,19 @@ def test_organizations_refuse_what_aws_refuses(moto_app: object) -> None:
         client.create_organizational_unit(ParentId=root, Name="Workloads")
 
 
-def test_account_creation_is_asynchronous(moto_app: object) -> None:
+def test_account_creation_is_asynchronous(moto_app: ExtendedMotoApp) -> None:
+    clock = ManualClock()
+    moto_app.organizations.clock = clock
     client = boto3.client("organizations")
     client.create_organization(FeatureSet="ALL")
 
     status = client.create_account(Email="a@example.com", AccountName="A")["CreateAccountStatus"]
     assert status["State"] == "IN_PROGRESS" and "AccountId" not in status
-    time.sleep(0.1)
+    clock.advance(moto_app.organizations.seconds_in_progress)
     done = client.describe_create_account_status(CreateAccountRequestId=status["Id"])
     assert done["CreateAccountStatus"]["State"] == "SUCCEEDED"
 
     again = client.create_account(Email="a@example.com", AccountName="B")["CreateAccountStatus"]
-    time.sleep(0.1)
+    clock.advance(moto_app.organizations.seconds_in_progress)
     failed = client.describe_create_account_status(CreateAccountRequestId=again["Id"])
     assert failed["CreateAccountStatus"]["FailureReason"] == "EMAIL_ALREADY_EXISTS"

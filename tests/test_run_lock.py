@@ -1,6 +1,7 @@
 """One apply at a time: concurrent runs against the emulators, expired and orphaned leases."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,12 +14,12 @@ import pytest
 
 from sync.apply.run_lock import DynamoDbLock, Lease, LocalFileLock, LockHeld
 from sync.errors import ExitCode
-from sync.local.aws import ExtendedMotoApp
+from sync.local.aws import ExtendedMotoApp, Hold
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.rules.model import Rules
 from sync.run import RunOptions, RunReport, run_sync
 from sync.settings import Settings
-from tests.helpers import add_people, seed_small_company, writes
+from tests.helpers import add_people, seed_small_company
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_two_concurrent_runs_one_applies_the_other_refuses_cleanly(
     seed_small_company(google)
     add_people(google, 20, "data@example.com")
     shared = settings.model_copy(update={"lock": f"dynamodb://{lock_table}", "concurrency": 1})
-    moto_app.latency_seconds = 0.05  # the first run takes a few seconds to apply
+    applying = moto_app.hold("CreateUser", after=1)  # the first run, caught mid-apply
     first: list[RunReport] = []
     runner = threading.Thread(
         target=lambda: first.append(
@@ -50,11 +51,10 @@ def test_two_concurrent_runs_one_applies_the_other_refuses_cleanly(
         )
     )
     runner.start()
-    deadline = time.monotonic() + 30
-    while not writes(moto_app) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert applying.reached.wait(timeout=120), "the first run never reached its second write"
 
     second = run_sync(shared, RunOptions(apply=True, trigger="manual"), rules)
+    applying.release()
     runner.join()
 
     assert second.exit_code is ExitCode.REFUSED
@@ -63,7 +63,6 @@ def test_two_concurrent_runs_one_applies_the_other_refuses_cleanly(
     assert first[0].exit_code is ExitCode.OK
     lines = [json.loads(line) for line in Path(settings.audit).read_text().splitlines()]
     assert any(line.get("outcome") == "refused" and line["trigger"] == "manual" for line in lines)
-    moto_app.latency_seconds = 0.0
     assert run_sync(shared, RunOptions(apply=True), rules).plan.operations == ()
 
 
@@ -117,24 +116,52 @@ def test_a_local_lease_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
+class LockEvents(logging.Handler):
+    """The run lock's own log lines, as events a test waits on: each renewal, and its loss."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.renewals = threading.Semaphore(0)
+        self.lost = threading.Event()
+        self._logger = logging.getLogger("sync.apply.run_lock")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("renewed the run lock"):
+            self.renewals.release()
+        elif record.getMessage().startswith("lost the run lock"):
+            self.lost.set()
+
+    def __enter__(self) -> "LockEvents":
+        self._level = self._logger.level
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
 def applying_in_background(
-    settings: Settings, rules: Rules, moto_app: ExtendedMotoApp, lock_table: str
-) -> tuple[Settings, threading.Thread, list[RunReport]]:
-    """A slow apply (30 people, 0.05 s a call) with a 0.6 s lease, started in a thread once
-    it has begun writing: (its settings, its thread, where its report lands)."""
+    settings: Settings,
+    rules: Rules,
+    moto_app: ExtendedMotoApp,
+    lock_table: str,
+    lease_seconds: float,
+) -> tuple[Settings, threading.Thread, list[RunReport], Hold]:
+    """A run held at its second user creation (until the test releases it), with a lease of
+    `lease_seconds`: (its settings, its thread, where its report lands, the hold)."""
     short = settings.model_copy(
-        update={"lock": f"dynamodb://{lock_table}", "concurrency": 1, "lock_seconds": 0.6}
+        update={"lock": f"dynamodb://{lock_table}", "concurrency": 1, "lock_seconds": lease_seconds}
     )
-    moto_app.latency_seconds = 0.05
+    applying = moto_app.hold("CreateUser", after=1)
     reports: list[RunReport] = []
     runner = threading.Thread(
         target=lambda: reports.append(run_sync(short, RunOptions(apply=True), rules))
     )
     runner.start()
-    deadline = time.monotonic() + 30
-    while not writes(moto_app) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return short, runner, reports
+    assert applying.reached.wait(timeout=120), "the run never reached its second write"
+    return short, runner, reports, applying
 
 
 def test_a_lease_shorter_than_the_run_is_renewed_so_a_second_apply_is_refused(
@@ -145,12 +172,16 @@ def test_a_lease_shorter_than_the_run_is_renewed_so_a_second_apply_is_refused(
     lock_table: str,
 ) -> None:
     seed_small_company(google)
-    add_people(google, 30, "data@example.com")  # about 4 s of writes: several lease lengths
-    short, runner, first = applying_in_background(settings, rules, moto_app, lock_table)
-    time.sleep(1.5)  # well past the first lease's own length
+    with LockEvents() as events:
+        short, runner, first, applying = applying_in_background(
+            settings, rules, moto_app, lock_table, lease_seconds=1.5
+        )
+        for _ in range(4):  # renewed every 0.5 s: past the first lease's own length
+            assert events.renewals.acquire(timeout=120), "the lease was not renewed"
 
-    second = run_sync(short, RunOptions(apply=True, trigger="manual"), rules)
-    runner.join()
+        second = run_sync(short, RunOptions(apply=True, trigger="manual"), rules)
+        applying.release()
+        runner.join()
 
     assert second.exit_code is ExitCode.REFUSED and second.applied is None
     assert first[0].exit_code is ExitCode.OK, first[0].summary()
@@ -165,17 +196,22 @@ def test_a_run_that_loses_its_lease_stops_starting_operations(
 ) -> None:
     seed_small_company(google)
     add_people(google, 30, "data@example.com")
-    _, runner, first = applying_in_background(settings, rules, moto_app, lock_table)
-    boto3.client("dynamodb").put_item(  # someone takes the lock from under it
-        TableName=lock_table,
-        Item={
-            "lock": {"S": "sso-sync-apply"},
-            "run_id": {"S": "intruder"},
-            "trigger": {"S": "manual"},
-            "expires_at": {"N": str(time.time() + 60)},
-        },
-    )
-    runner.join()
+    with LockEvents() as events:
+        _, runner, first, applying = applying_in_background(
+            settings, rules, moto_app, lock_table, lease_seconds=0.6
+        )
+        boto3.client("dynamodb").put_item(  # someone takes the lock from under it
+            TableName=lock_table,
+            Item={
+                "lock": {"S": "sso-sync-apply"},
+                "run_id": {"S": "intruder"},
+                "trigger": {"S": "manual"},
+                "expires_at": {"N": str(time.time() + 60)},
+            },
+        )
+        assert events.lost.wait(timeout=120), "the run did not notice"
+        applying.release()
+        runner.join()
 
     report = first[0]
     assert report.exit_code is ExitCode.RUN_FAILED
@@ -194,25 +230,30 @@ lock = LocalFileLock(path)  # held as long as the run holds it
 try:
     lock.acquire(Lease(sys.argv[3], "cli", time.time() + 60))
 except LockHeld:
-    print("refused")
+    print("refused", flush=True)
 else:
-    print("held")
-    time.sleep(1.5)
+    print("held", flush=True)
+    sys.stdin.read()  # held until the test has every answer
 """
 
 
 def test_local_runs_started_together_have_one_holder(tmp_path: Path) -> None:
     path = tmp_path / "lock"
-    start = time.time() + 2.0  # every process waits for the same moment
+    start = time.time() + 2.0  # every process waits for the same moment (more contention)
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", RACE, str(path), str(start), f"run{index}"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for index in range(8)
     ]
-    answers = [process.communicate(timeout=60)[0].strip() for process in processes]
+    # Each answers once it tried; the holder holds until every answer is in, so a process
+    # that starts late still meets the lock held, however slow the machine.
+    answers = [process.stdout.readline().strip() for process in processes]  # type: ignore[union-attr]
+    for process in processes:
+        process.communicate(timeout=60)
 
     assert sorted(answers) == ["held"] + ["refused"] * 7
 

@@ -197,6 +197,7 @@ class LeaseKeeper:
             else:
                 if held:
                     self._expires_at = renewed.expires_at
+                    log.debug("renewed the run lock until %.3f", renewed.expires_at)
             if not held:
                 log.error("lost the run lock: stopping before the next operation")
                 self.lost.set()

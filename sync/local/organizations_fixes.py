@@ -40,6 +40,8 @@ class OrganizationsFixes:
     seconds_in_progress: float = 0.05
     seconds_policy_type_pending: float = 0.2
     """How long an enabled policy type stays PENDING_ENABLE."""
+    clock: Callable[[], float] = time.monotonic
+    """What the two delays above are measured with (a test may move it by hand)."""
     emails_in_use_elsewhere: set[str] = field(default_factory=set)
     """Addresses of AWS accounts outside this organization: CreateAccount FAILS with them."""
     _requests: dict[str, _AccountRequest] = field(default_factory=dict)
@@ -78,12 +80,12 @@ class OrganizationsFixes:
                 raise AwsError("PolicyTypeAlreadyEnabledException", "Already enabled")
         root.policy_types.append({"Type": body["PolicyType"], "Status": "PENDING_ENABLE"})
         self._pending_policy_types[body["PolicyType"]] = (
-            time.monotonic() + self.seconds_policy_type_pending
+            self.clock() + self.seconds_policy_type_pending
         )
         return {"Root": root.describe()}
 
     def _settle_policy_types(self, backend: Any) -> None:
-        now = time.monotonic()
+        now = self.clock()
         for root in (ou for ou in backend.ou if ou.id.startswith("r-")):
             for policy_type in root.policy_types:
                 ready = self._pending_policy_types.get(policy_type["Type"], 0.0)
@@ -104,7 +106,7 @@ class OrganizationsFixes:
         else:
             created = backend.create_account(**body)["CreateAccountStatus"]
             status |= {"State": "SUCCEEDED", "AccountId": created["AccountId"]}
-        self._requests[request_id] = _AccountRequest(time.monotonic(), status)
+        self._requests[request_id] = _AccountRequest(self.clock(), status)
         return {"CreateAccountStatus": self._status(request_id)}
 
     def _describe_create_account(self, _backend: Any, body: JsonBody) -> JsonBody:
@@ -114,7 +116,7 @@ class OrganizationsFixes:
 
     def _status(self, request_id: str) -> JsonBody:
         request = self._requests[request_id]
-        if time.monotonic() - request.started >= self.seconds_in_progress:
+        if self.clock() - request.started >= self.seconds_in_progress:
             return request.status
         return {key: request.status[key] for key in ("Id", "AccountName", "RequestedTimestamp")} | {
             "State": "IN_PROGRESS"
