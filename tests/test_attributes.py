@@ -14,6 +14,7 @@ from sync.model import ENTERPRISE_EXTENSION
 from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, seed_small_company, writes
+from tests.test_access_sync import AccessView
 
 MAPPING = """
 attributes:
@@ -266,3 +267,56 @@ def test_a_manager_who_is_not_synced_is_left_unset_with_one_warning(
     (warning,) = [w for w in warnings if "enterprise.manager" in w]
     assert "alice@example.com, dan@example.com" in warning
     assert "manager" not in attributes_of(idc, "dan@example.com")
+
+
+SANDBOXES = """
+permission_sets:
+  SandboxAdmin:
+    managed_policies: [AdministratorAccess]
+assignments:
+  - user_from_tag: owner
+    permission_sets: [SandboxAdmin]
+    accounts: ["ou:/Sandbox"]
+attributes:
+  user_name: customSchemas.AWS.userName
+"""
+
+
+def test_a_user_name_from_a_custom_attribute_renames_the_same_user_keeping_their_access(
+    settings: Settings,
+    google: GoogleDirectoryEmulator,
+    moto_app: ExtendedMotoApp,
+    idc: IdentityCenterView,
+    org: dict[str, str],
+) -> None:
+    rules = Path(settings.rules)
+    rules.write_text(rules.read_text() + SANDBOXES)
+    seed_small_company(google)
+    for name in ("alice", "bob", "carol"):  # dan has none
+        google.set_custom_field(f"{name}@example.com", "AWS", "userName", f"{name}-aws")
+    first = sync(settings)
+    alice = idc.users()["alice-aws"]
+    assignments = AccessView(moto_app).assignments([org["sandbox-alice"]])
+    google.set_custom_field("alice@example.com", "AWS", "userName", "alice-renamed")
+
+    renamed = run_sync(settings, RunOptions(apply=True))
+
+    assert sorted(idc.users()) == ["alice-renamed", "bob-aws", "carol-aws"]
+    assert any("dan@example.com: no customSchemas.AWS.userName" in w for w in first["warnings"])
+    (rename,) = renamed.plan.operations
+    assert rename.changes == (("userName", "alice-renamed"),)
+    assert rename.reason == "user name (customSchemas.AWS.userName) changed in Google"
+    assert idc.users()["alice-renamed"] == alice  # the same user
+    assert "alice-renamed" in idc.members("Engineering")
+    assert AccessView(moto_app).assignments([org["sandbox-alice"]]) == assignments
+    assert {principal for *_, principal in assignments} == {alice}
+
+
+def test_a_user_name_from_a_field_sso_sync_cannot_read_is_exit_2(
+    settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    rules = Path(settings.rules)
+    rules.write_text(rules.read_text() + "attributes:\n  user_name: relations.manager\n")
+
+    assert main(["validate", str(rules)]) == 2
+    assert "attributes.user_name" in capsys.readouterr().err

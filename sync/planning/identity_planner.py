@@ -35,12 +35,12 @@ NAME_SPACES = frozenset("\t\n\r \u00a0\u3000")
 
 
 def user_attributes(
-    user: GoogleUser, extra: tuple[tuple[str, str | None], ...] = ()
+    user: GoogleUser, extra: tuple[tuple[str, str | None], ...] = (), user_name: str = ""
 ) -> UserAttributes:
     given = identity_store_text(user.given_name) or user.primary_email.split("@")[0]
     family = identity_store_text(user.family_name) or "-"
     return UserAttributes(
-        user_name=user.primary_email,
+        user_name=user_name or user.primary_email,
         display_name=identity_store_text(user.full_name) or f"{given} {family}"[:NAME_LENGTH],
         given_name=given,
         family_name=family,
@@ -58,6 +58,7 @@ class MappedAttributes:
 
     def __init__(self, rules: Rules, google: GoogleSnapshot, state: State, slice_only: bool):
         mapping = rules.attributes
+        self.user_name_field = mapping.user_name if mapping else None
         self._fields = dict(mapping.user) if mapping else {}
         if slice_only:
             self._fields.pop(self.MANAGER, None)
@@ -74,6 +75,14 @@ class MappedAttributes:
         self._pending: set[str] = set()
         self.pending_managers: dict[str, tuple[str, str]] = {}
         """User's Google id -> (manager's Google id, email) for managers this plan creates."""
+
+    def user_name(self, user: GoogleUser) -> str | None:
+        """The user's Identity Center UserName: the primary email, or the mapped field (None
+        when the user has no value there: not synced)."""
+        if self.user_name_field is None or self.user_name_field == "primaryEmail":
+            return user.primary_email
+        value = dict(user.fields).get(self.user_name_field)
+        return identity_store_text(value) if value else None
 
     def will_sync(self, google_ids: set[str]) -> None:
         """Users this plan creates: their reports get them as manager from the next run on,
@@ -116,6 +125,13 @@ def identity_store_text(text: str) -> str:
         if unicodedata.category(character)[0] in "LMSNP" or character in NAME_SPACES
     )
     return kept.strip()[:NAME_LENGTH].strip()
+
+
+def _rename_reason(rules: Rules) -> str:
+    field = rules.attributes.user_name if rules.attributes else None
+    if field is None or field == "primaryEmail":
+        return "primary email changed in Google"
+    return f"user name ({field}) changed in Google"
 
 
 def group_attributes(group: GoogleGroup) -> GroupAttributes:
@@ -232,7 +248,7 @@ class _Planner:
                 "user",
                 self.rules.is_protected_user,
                 user_changes,
-                "primary email changed in Google",
+                _rename_reason(self.rules),
                 "attributes changed in Google",
                 self._why_out_of_scope,
             ),
@@ -329,10 +345,14 @@ class _Planner:
             ),
             key=lambda user: user.primary_email,
         )
-        desired = []
+        desired, nameless = [], []
         mapped.will_sync({user.id for user in users})
         for user in users:
-            attributes = user_attributes(user, mapped.of(user))
+            user_name = mapped.user_name(user)
+            if user_name is None:
+                nameless.append(user.primary_email)
+                continue
+            attributes = user_attributes(user, mapped.of(user), user_name)
             changed = (
                 (user.given_name and attributes.given_name != user.given_name)
                 or (user.family_name and attributes.family_name != user.family_name)
@@ -346,6 +366,12 @@ class _Planner:
             desired.append(_Desired(user.id, attributes, "active member of a synced Google group"))
         if (warning := mapped.warning()) is not None:
             self.warnings.append(warning)
+        if nameless:
+            self.warnings.append(
+                f"{', '.join(nameless[:5])}{' and more' if len(nameless) > 5 else ''}: no "
+                f"{mapped.user_name_field} in Google, so no Identity Center user name; not "
+                "synced (set the field, or change attributes.user_name)"
+            )
         return desired
 
     def _why_out_of_scope(self, google_id: str) -> str:

@@ -43,6 +43,10 @@ Problem = tuple[tuple, str]
 class AttributeMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
+    user_name: str | None = None
+    """The Google Directory field that is each user's Identity Center UserName (default:
+    primaryEmail). It must be what Google's SAML app sends as the NameID. A user without it is
+    not synced (with a warning); a change is a rename (same user, same access)."""
     user: dict[str, str] = {}
     """Identity Store attribute (title, enterprise.costCenter, ...): the Google Directory field
     that fills it (organizations.primary.costCenter, externalIds.organization,
@@ -56,6 +60,16 @@ class AttributeMapping(BaseModel):
     def problems(self) -> list[Problem]:
         """(key path under `attributes`, what is wrong) for each name sso-sync cannot map."""
         found: list[Problem] = []
+        if self.user_name is not None and (
+            not GOOGLE_FIELD.match(self.user_name) or self.user_name == "relations.manager"
+        ):
+            found.append(
+                (
+                    ("user_name",),
+                    f"{self.user_name!r} is not a Google Directory field that can name a user "
+                    "(primaryEmail, externalIds.<type>, customSchemas.<schema>.<field>, ...)",
+                )
+            )
         for attribute, google_field in self.user.items():
             if attribute not in USER_ATTRIBUTES:
                 found.append((("user", attribute), _unknown(attribute, USER_ATTRIBUTES)))
@@ -89,7 +103,7 @@ class AttributeMapping(BaseModel):
         return tuple(sorted((key, _source(a)) for key, a in self.access_control.items()))
 
     def google_fields(self) -> list[str]:
-        return sorted(set(self.user.values()))
+        return sorted({*self.user.values(), *([self.user_name] if self.user_name else [])})
 
     def uses_enterprise(self) -> bool:
         return any(attribute.startswith("enterprise.") for attribute in self.user)
