@@ -34,6 +34,7 @@ from sync.planning.plan import (
     Plan,
     PrincipalOperation,
     ValueChange,
+    masked,
     operation_json,
     value_changes,
 )
@@ -97,7 +98,9 @@ def created_attributes(operation: Operation) -> str:
     if operation.action is not Action.CREATE or not isinstance(operation, PrincipalOperation):
         return ""
     extra = getattr(operation.attributes, "extra", ())
-    return ", ".join(f"{name}: {value}" for name, value in extra if value is not None)
+    return ", ".join(
+        f"{name}: {masked(operation, name, value)}" for name, value in extra if value is not None
+    )
 
 
 def value_change_lines(change: ValueChange) -> list[str]:

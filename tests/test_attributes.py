@@ -15,6 +15,7 @@ from sync.run import RunOptions, run_sync
 from sync.settings import Settings
 from tests.helpers import IdentityCenterView, seed_small_company, writes
 from tests.test_access_sync import AccessView
+from tests.test_cli import settings_arguments
 
 MAPPING = """
 attributes:
@@ -320,3 +321,28 @@ def test_a_user_name_from_a_field_sso_sync_cannot_read_is_exit_2(
 
     assert main(["validate", str(rules)]) == 2
     assert "attributes.user_name" in capsys.readouterr().err
+
+
+def test_a_sensitive_attribute_shows_as_changed_without_its_value(
+    mapped: Settings,
+    google: GoogleDirectoryEmulator,
+    idc: IdentityCenterView,
+    capsys: pytest.CaptureFixture,
+    tmp_path: Path,
+) -> None:
+    rules = Path(mapped.rules)
+    rules.write_text(rules.read_text() + "  sensitive: [enterprise.employeeNumber]\n")
+    sync(mapped)
+    google.set_profile("bob@example.com", externalIds=[{"type": "organization", "value": "E-9"}])
+    saved = tmp_path / "plan.json"
+
+    assert main(["plan", "--out", str(saved), *settings_arguments(mapped)]) == 0
+    shown = capsys.readouterr().out
+    applied = sync(mapped)
+
+    assert 'enterprise.employeeNumber: "(sensitive, sha256' in shown
+    assert "E-9" not in shown and "E-bob" not in shown
+    assert "E-9" not in saved.read_text() and "E-bob" not in saved.read_text()
+    assert "E-9" not in Path(mapped.audit).read_text()
+    assert applied["applied"] == {"user.update": 1}
+    assert attributes_of(idc, "bob@example.com")["employeeNumber"] == "E-9"  # written as it is

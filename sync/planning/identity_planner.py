@@ -543,9 +543,17 @@ class _Planner:
     def _add(
         self, kind: _Kind, action: Action, google_id: str, name: str, reason: str, **details: Any
     ) -> None:
+        sensitive = self._sensitive if kind.resource == "user" else ()
         self.operations.append(
-            PrincipalOperation(kind.resource, action, google_id, name, reason, **details)
+            PrincipalOperation(
+                kind.resource, action, google_id, name, reason, sensitive=sensitive, **details
+            )
         )
+
+    @property
+    def _sensitive(self) -> tuple[str, ...]:
+        mapping = self.rules.attributes
+        return tuple(sorted(mapping.sensitive)) if mapping else ()
 
     # --- memberships --------------------------------------------------------------------
 

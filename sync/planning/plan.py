@@ -1,5 +1,6 @@
 """The plan: typed operations, each with the reason it exists, in the order they apply."""
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -54,6 +55,8 @@ class PrincipalOperation:
     manager_google_id: str | None = None
     """An update that sets the user's manager to a user this plan creates: the manager's
     UserId is known only once created (the change names the manager until then)."""
+    sensitive: tuple[str, ...] = ()
+    """Mapped attributes whose values plans, logs and the audit show only as a digest."""
 
     @property
     def label(self) -> str:
@@ -230,7 +233,10 @@ def value_changes(operation: Operation) -> list[ValueChange]:
     """What an update changes, field by field, with values."""
     if isinstance(operation, PrincipalOperation):
         before = dict(operation.before)
-        return [ValueChange(path, before.get(path), after) for path, after in operation.changes]
+        return [
+            ValueChange(path, *(masked(operation, path, v) for v in (before.get(path), after)))
+            for path, after in operation.changes
+        ]
     if isinstance(operation, AccessControlOperation):
         before, after = dict(operation.before), dict(operation.attributes)
         return [
@@ -271,7 +277,7 @@ def operation_json(operation: Operation) -> dict[str, Any]:
     if isinstance(operation, PrincipalOperation):
         body |= {"google_id": operation.google_id, f"{operation.resource}_id": operation.object_id}
         if operation.changes:
-            body["changes"] = dict(operation.changes)
+            body["changes"] = {p: masked(operation, p, v) for p, v in operation.changes}
     elif isinstance(operation, MembershipOperation):
         body |= {
             "group": operation.group_name,
@@ -302,8 +308,31 @@ def operation_json(operation: Operation) -> dict[str, Any]:
             {"field": change.field, "before": change.before, "after": change.after}
             for change in diff
         ]
-    body["values"] = plain(operation)
+    body["values"] = _masked_values(operation, plain(operation))
     return body
+
+
+def masked(operation: Operation, path: str, value: Any) -> Any:
+    """A sensitive attribute's value as a digest (a change still shows: the digest changes)."""
+    if value is None or path not in getattr(operation, "sensitive", ()):
+        return value
+    digest = hashlib.sha256(json.dumps(value).encode()).hexdigest()[:12]
+    return f"(sensitive, sha256 {digest})"
+
+
+def _masked_values(operation: Operation, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with sensitive attributes as digests, everywhere they appear."""
+    if not getattr(operation, "sensitive", ()):
+        return values
+
+    def pairs(items: list[list[Any]]) -> list[list[Any]]:
+        return [[path, masked(operation, path, value)] for path, value in items]
+
+    masked_values = values | {key: pairs(values[key]) for key in ("changes", "before")}
+    attributes = values.get("attributes")
+    if isinstance(attributes, dict) and "extra" in attributes:
+        masked_values["attributes"] = attributes | {"extra": pairs(attributes["extra"])}
+    return masked_values
 
 
 def plain(value: Any) -> Any:

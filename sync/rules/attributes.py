@@ -52,6 +52,9 @@ class AttributeMapping(BaseModel):
     that fills it (organizations.primary.costCenter, externalIds.organization,
     relations.manager, customSchemas.HR.division, ...). A field that is empty in Google
     removes the attribute."""
+    sensitive: list[str] = []
+    """Mapped attributes (of `user`) whose values plans, logs and the audit log show only as
+    a digest: a change shows, its value does not."""
     access_control: dict[SESSION_TAG_KEY, str] = {}
     """Session tag key: the user attribute it carries (one of `user`'s, or userName,
     displayName, name.givenName, name.familyName, email). When present, the instance's
@@ -85,6 +88,9 @@ class AttributeMapping(BaseModel):
                         "customSchemas.<schema>.<field>)",
                     )
                 )
+        for index, attribute in enumerate(self.sensitive):
+            if attribute not in self.user:
+                found.append((("sensitive", index), f"{attribute!r} is not mapped in user"))
         sources = tuple(a for a in (*self.user, *SESSION_SOURCES) if a not in NOT_SESSION_SOURCES)
         for key, attribute in self.access_control.items():
             if attribute not in sources:
