@@ -262,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(error.__cause__, EndpointConnectionError):
             errors.print(
                 f"[red]sso-sync: cannot reach AWS ({escape(str(error.__cause__))}); check "
-                "AWS_ENDPOINT_URL, AWS_REGION and the network[/red]"
+                "AWS_ENDPOINT_URL, AWS_DEFAULT_REGION (or the profile's region) and the "
+                "network[/red]"
             )
             return int(ExitCode.BAD_INPUT)
         errors.print(f"[red]sso-sync: {escape(str(error))}[/red]")
@@ -276,7 +277,8 @@ INTERRUPTED = 130
 
 def _aws_not_configured(error: Exception, errors: Console) -> int:
     fix = (
-        "set AWS_REGION (for example us-east-1)"
+        "set AWS_DEFAULT_REGION (for example us-east-1) or a region in your AWS profile; "
+        "boto3 does not read AWS_REGION"
         if isinstance(error, NoRegionError)
         else "give AWS credentials (AWS_PROFILE, aws sso login, or the environment's keys)"
     )

@@ -1,6 +1,7 @@
 """Runtime configuration: environment variables with the prefix SSO_SYNC_, or CLI flags.
 
-AWS endpoint and region are deliberately absent: boto3 reads AWS_ENDPOINT_URL and AWS_REGION.
+AWS endpoint and region are deliberately absent: boto3 reads AWS_ENDPOINT_URL and
+AWS_DEFAULT_REGION (or the profile's region; not AWS_REGION).
 """
 
 from collections.abc import Mapping

@@ -342,6 +342,30 @@ def test_missing_aws_credentials_is_a_configuration_error_that_says_what_to_do(
     assert "AWS is not configured" in result.stderr and "give AWS credentials" in result.stderr
 
 
+def test_without_a_region_the_error_names_the_variable_boto3_reads(
+    settings: Settings, google: GoogleDirectoryEmulator, aws: tuple[ExtendedMotoApp, str]
+) -> None:
+    seed_small_company(google)
+    environment = {k: v for k, v in os.environ.items() if k != "AWS_DEFAULT_REGION"}
+    environment |= {
+        "AWS_REGION": "us-east-1",  # what people set; boto3 does not read it
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_ENDPOINT_URL": aws[1],
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "sync.cli", "plan", *settings_arguments(settings)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "set AWS_DEFAULT_REGION" in result.stderr
+    assert "boto3 does not read AWS_REGION" in result.stderr
+
+
 def test_ctrl_c_stops_starting_operations_and_the_summary_says_what_was_applied(
     settings: Settings,
     google: GoogleDirectoryEmulator,
