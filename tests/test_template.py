@@ -230,6 +230,9 @@ def test_runtime_logs_and_outputs() -> None:
     assert {"FunctionName", "FunctionLogGroupName", "LockTableName", "DataBucketName"} <= set(
         loaded["Outputs"]
     )
+    # The Google side of keyless credentials names the role (SAM's SyncFunctionRole).
+    assert loaded["Outputs"]["FunctionRoleName"]["Value"] == {"Ref": "SyncFunctionRole"}
+    assert loaded["Outputs"]["SyncWorkflowArn"]["Value"] == {"Ref": "SyncWorkflow"}
 
 
 def test_sam_build_runs_our_packaging() -> None:
