@@ -36,7 +36,7 @@ test: $(STAMP) $(SAM_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 # make test three times in a row while busy loops keep every core occupied: a test that races
 # the clock or another process fails here first.
