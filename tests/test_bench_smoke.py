@@ -26,7 +26,7 @@ def test_the_benchmark_runs_and_reports_every_scenario(tmp_path: Path) -> None:
         "sync_bench",
         tmp_path / "bench.json",
         *("--users", "150", "--shared-limit-users", "150"),
-        *("--resumable-users", "150", "--budget", "5"),
+        *("--resumable-users", "150", "--budget", "20"),
     )
 
     rows = figures["runs"]
@@ -47,7 +47,7 @@ def test_a_resumable_run_stopped_early_projects_the_rest(tmp_path: Path) -> None
     figures = bench(
         "sync_bench",
         tmp_path / "bench.json",
-        *("--users", "--resumable-users", "300", "--budget", "5", "--max-invocations", "1"),
+        *("--users", "--resumable-users", "300", "--budget", "20", "--max-invocations", "1"),
     )
 
     resumable = figures["resumable"]
