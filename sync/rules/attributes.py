@@ -97,12 +97,6 @@ class AttributeMapping(BaseModel):
                 found.append((("access_control", key), _unknown(attribute, sources)))
         return found
 
-    def custom_schemas(self) -> list[str]:
-        """The Google custom schemas the mapping reads (for the Directory read's mask)."""
-        return sorted(
-            {field.split(".")[1] for field in self.user.values() if field.startswith("custom")}
-        )
-
     def session_tags(self) -> tuple[tuple[str, str], ...]:
         """(key, source) of the access-control attributes, as Identity Center takes them:
         `${path:...}` (the guide's table of supported attributes)."""
