@@ -330,16 +330,23 @@ def test_missing_aws_credentials_is_a_configuration_error_that_says_what_to_do(
     }
     environment.pop("AWS_SESSION_TOKEN")
 
-    result = subprocess.run(
+    result = plan_in_a_child(settings, environment)
+
+    assert result.returncode == 2, result.stderr
+    assert "AWS is not configured" in result.stderr and "give AWS credentials" in result.stderr
+
+
+def plan_in_a_child(
+    settings: Settings, environment: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`sso-sync plan` in a process of its own, with exactly this environment."""
+    return subprocess.run(
         [sys.executable, "-m", "sync.cli", "plan", *settings_arguments(settings)],
         env=environment,
         capture_output=True,
         text=True,
         timeout=120,
     )
-
-    assert result.returncode == 2, result.stderr
-    assert "AWS is not configured" in result.stderr and "give AWS credentials" in result.stderr
 
 
 def test_without_a_region_the_error_names_the_variable_boto3_reads(
@@ -353,13 +360,7 @@ def test_without_a_region_the_error_names_the_variable_boto3_reads(
         "AWS_ENDPOINT_URL": aws[1],
     }
 
-    result = subprocess.run(
-        [sys.executable, "-m", "sync.cli", "plan", *settings_arguments(settings)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = plan_in_a_child(settings, environment)
 
     assert result.returncode == 2, result.stderr
     assert "set AWS_DEFAULT_REGION" in result.stderr

@@ -285,6 +285,8 @@ class _Planner:
 
     def _set_new_managers(self, mapped: MappedAttributes, users: Mapping[str, str | None]) -> None:
         """Managers this plan creates are set once created: an update after the principals."""
+        if not mapped.pending_managers:
+            return  # every plan passes here: no lookup of the whole snapshot for nothing
         current = {user.user_id: dict(user.attributes.extra) for user in self.idc.users}
         for google_id, (manager_id, manager_email) in sorted(mapped.pending_managers.items()):
             if google_id not in users:
