@@ -126,7 +126,7 @@ def org(moto_app: ExtendedMotoApp) -> dict[str, str]:
     """A small Organization: Workloads (Production, Staging, Development), a sandbox for
     alice; account ids by name."""
     return build_organization(
-        boto3.client("organizations"),
+        moto_app,
         [
             PlannedAccount("Production", "prod@example.com", "/Workloads/Production"),
             PlannedAccount("Staging", "staging@example.com", "/Workloads/Staging"),

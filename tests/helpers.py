@@ -1,11 +1,12 @@
 """Shared test helpers: a directory builder and a read-only view of the identity store."""
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
@@ -171,16 +172,17 @@ class PlannedAccount:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def build_organization(client: Any, accounts: list[PlannedAccount]) -> dict[str, str]:
+def build_organization(moto_app: ExtendedMotoApp, accounts: list[PlannedAccount]) -> dict[str, str]:
     """Create the organization, its OUs and accounts; return account ids by name (the
     management account included, as "Management")."""
+    client = boto3.client("organizations")
     organization = client.create_organization(FeatureSet="ALL")["Organization"]
     root_id = client.list_roots()["Roots"][0]["Id"]
     units: dict[str, str] = {"/": root_id}
     ids = {"Management": organization["MasterAccountId"]}
     for account in accounts:
         parent = _unit(client, units, account.ou_path)
-        account_id = create_account(client, account.email, account.name)
+        account_id = create_account(moto_app, account.email, account.name)
         if parent != root_id:
             client.move_account(
                 AccountId=account_id, SourceParentId=root_id, DestinationParentId=parent
@@ -194,15 +196,13 @@ def build_organization(client: Any, accounts: list[PlannedAccount]) -> dict[str,
     return ids
 
 
-def create_account(client: Any, email: str, name: str) -> str:
-    """Create an account and wait for it (the emulator, like AWS, answers IN_PROGRESS)."""
-    status = client.create_account(Email=email, AccountName=name)["CreateAccountStatus"]
-    while status["State"] == "IN_PROGRESS":
-        time.sleep(0.02)
-        status = client.describe_create_account_status(CreateAccountRequestId=status["Id"])[
-            "CreateAccountStatus"
-        ]
-    return status["AccountId"]
+def create_account(moto_app: ExtendedMotoApp, email: str, name: str) -> str:
+    """Create an account (the emulator, like AWS, answers IN_PROGRESS; the test ends that)."""
+    client = boto3.client("organizations")
+    request = client.create_account(Email=email, AccountName=name)["CreateAccountStatus"]
+    moto_app.organizations.finish_account_requests()
+    status = client.describe_create_account_status(CreateAccountRequestId=request["Id"])
+    return status["CreateAccountStatus"]["AccountId"]
 
 
 def move_account(client: Any, account_id: str, to_path: str) -> None:

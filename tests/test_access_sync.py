@@ -197,7 +197,7 @@ def test_moved_and_new_accounts_converge(
     run_sync(settings, APPLY, access_rules)
     organizations = boto3.client("organizations")
     move_account(organizations, org["Staging"], "/Suspended")
-    qa = create_account(organizations, "qa@example.com", "QA")
+    qa = create_account(moto_app, "qa@example.com", "QA")
     move_account(organizations, qa, "/Workloads/Development")
 
     report = run_sync(settings, APPLY, access_rules)
@@ -306,7 +306,7 @@ def test_sixty_assignments_never_exceed_ten_outstanding_and_spread_across_accoun
 ) -> None:
     seed_small_company(google)
     owners = add_people(google, 60, "data@example.com")
-    sandboxes = build_organization_accounts(owners)
+    sandboxes = build_organization_accounts(moto_app, owners)
     moto_app.sso_admin.seconds_in_progress = 0.3
     busy = settings.model_copy(update={"concurrency": 32})
 
@@ -338,11 +338,11 @@ def test_assignment_writes_take_accounts_in_turn() -> None:
     assert order == ["111", "222", "333", "111", "222", "333"]
 
 
-def build_organization_accounts(owners: list[str]) -> list[str]:
+def build_organization_accounts(moto_app: ExtendedMotoApp, owners: list[str]) -> list[str]:
     organizations = boto3.client("organizations")
     ids = []
     for index, owner in enumerate(owners):
-        account = create_account(organizations, f"sandbox{index}@example.com", f"sandbox-{index}")
+        account = create_account(moto_app, f"sandbox{index}@example.com", f"sandbox-{index}")
         move_account(organizations, account, "/Sandbox")
         organizations.tag_resource(ResourceId=account, Tags=[{"Key": "owner", "Value": owner}])
         ids.append(account)

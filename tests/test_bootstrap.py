@@ -459,7 +459,7 @@ def test_moving_the_delegated_administrator_deregisters_the_old_one_first(
 def test_identity_center_takes_one_delegated_administrator(moto_app: ExtendedMotoApp) -> None:
     client = boto3.client("organizations")
     ids = build_organization(
-        client,
+        moto_app,
         [
             PlannedAccount("A", "a@example.com", "/Shared"),
             PlannedAccount("B", "b@example.com", "/Shared"),

@@ -234,7 +234,7 @@ def test_a_delta_run_waits_for_a_running_sync_and_keeps_its_place(
     synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
 ) -> None:
     lock = LocalFileLock(Path(synced.lock))
-    lease = Lease("other-run", "schedule", time.time() + 60)
+    lease = Lease("other-run", "schedule", time.time() + 3600)
     lock.acquire(lease)
     google.suspend_user("dan@example.com")
 

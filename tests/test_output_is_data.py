@@ -3,7 +3,6 @@ codes (`:100:`, `:skull:`) or markup (`[bold]`, `[/]`) come out verbatim."""
 
 from pathlib import Path
 
-import boto3
 import pytest
 
 from sync.cli import main
@@ -43,7 +42,7 @@ def odd_names(
     google.add_user("eve@example.com", "Eve", "Example")
     google.add_member("ops@example.com", "eve@example.com")
     build_organization(
-        boto3.client("organizations"),
+        moto_app,
         [
             PlannedAccount(PRODUCTION, "prod@example.com", "/Workloads/Production"),
             PlannedAccount(SANDBOX, "sb@example.com", "/Sandbox", {"owner": STRANGER}),

@@ -131,10 +131,14 @@ def test_who_in_a_cost_center_reaches_what_and_their_department_in_the_why(
 ) -> None:
     _, data = demo_report
     in_data = [p["email"] for p in data["people"] if p["attributes"].get("Cost center") == "CC-300"]
+    production = next(a["id"] for a in data["accounts"] if a["name"] == "Production")
+    cell(page, "lena.berg@example.com", production).click()
+    assert "lena.berg@example.com" in page.locator("#why").text_content()
 
     page.select_option("#filter-attribute", "Cost center: CC-300")
 
     assert rows(page) == in_data
+    assert page.locator("#why").is_hidden()  # lena's cell is filtered out: her why goes too
     assert "priya.nair@example.com" in in_data and "lena.berg@example.com" not in in_data
     priya = next(p for p in data["people"] if p["email"] == "priya.nair@example.com")
     account = data["accounts"][priya["access"][0]]["id"]

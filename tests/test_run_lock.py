@@ -70,23 +70,23 @@ def test_an_expired_lease_is_taken_over(lock_table: str) -> None:
     lock = DynamoDbLock(lock_table)
     lock.acquire(Lease("crashed", "schedule", time.time() - 1))
 
-    lock.acquire(Lease("next", "schedule", time.time() + 60))
+    lock.acquire(Lease("next", "schedule", time.time() + 3600))
 
     with pytest.raises(LockHeld, match="run next"):
-        lock.acquire(Lease("third", "manual", time.time() + 60))
+        lock.acquire(Lease("third", "manual", time.time() + 3600))
 
 
 def test_releasing_leaves_someone_elses_lease_alone(lock_table: str) -> None:
     lock = DynamoDbLock(lock_table)
     mine = Lease("mine", "schedule", time.time() - 1)
     lock.acquire(mine)
-    theirs = Lease("theirs", "schedule", time.time() + 60)
+    theirs = Lease("theirs", "schedule", time.time() + 3600)
     lock.acquire(theirs)  # mine expired
 
     lock.release(mine)
 
     with pytest.raises(LockHeld, match="run theirs"):
-        lock.acquire(Lease("another", "manual", time.time() + 60))
+        lock.acquire(Lease("another", "manual", time.time() + 3600))
 
 
 def test_a_local_lease_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
@@ -109,10 +109,10 @@ def test_a_local_lease_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     )
     lock = LocalFileLock(path)
 
-    lock.acquire(Lease("next", "cli", time.time() + 60))
+    lock.acquire(Lease("next", "cli", time.time() + 3600))
 
     with pytest.raises(LockHeld, match="run next"):
-        LocalFileLock(path).acquire(Lease("other", "cli", time.time() + 60))
+        LocalFileLock(path).acquire(Lease("other", "cli", time.time() + 3600))
     assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
@@ -206,7 +206,7 @@ def test_a_run_that_loses_its_lease_stops_starting_operations(
                 "lock": {"S": "sso-sync-apply"},
                 "run_id": {"S": "intruder"},
                 "trigger": {"S": "manual"},
-                "expires_at": {"N": str(time.time() + 60)},
+                "expires_at": {"N": str(time.time() + 3600)},
             },
         )
         assert events.lost.wait(timeout=120), "the run did not notice"
@@ -223,12 +223,11 @@ RACE = """
 import sys, time
 from pathlib import Path
 from sync.apply.run_lock import Lease, LocalFileLock, LockHeld
-path, start = Path(sys.argv[1]), float(sys.argv[2])
-while time.time() < start:
-    pass
-lock = LocalFileLock(path)  # held as long as the run holds it
+print("ready", flush=True)
+sys.stdin.readline()  # every process is started and waits here: they try together
+lock = LocalFileLock(Path(sys.argv[1]))  # held as long as the run holds it
 try:
-    lock.acquire(Lease(sys.argv[3], "cli", time.time() + 60))
+    lock.acquire(Lease(sys.argv[2], "cli", time.time() + 3600))
 except LockHeld:
     print("refused", flush=True)
 else:
@@ -239,18 +238,21 @@ else:
 
 def test_local_runs_started_together_have_one_holder(tmp_path: Path) -> None:
     path = tmp_path / "lock"
-    start = time.time() + 2.0  # every process waits for the same moment (more contention)
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", RACE, str(path), str(start), f"run{index}"],
+            [sys.executable, "-c", RACE, str(path), f"run{index}"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for index in range(8)
     ]
+    assert [p.stdout.readline().strip() for p in processes] == ["ready"] * 8  # type: ignore[union-attr]
+    for process in processes:
+        process.stdin.write("go\n")  # type: ignore[union-attr]
+        process.stdin.flush()  # type: ignore[union-attr]
     # Each answers once it tried; the holder holds until every answer is in, so a process
-    # that starts late still meets the lock held, however slow the machine.
+    # that tries late still meets the lock held, however slow the machine.
     answers = [process.stdout.readline().strip() for process in processes]  # type: ignore[union-attr]
     for process in processes:
         process.communicate(timeout=60)

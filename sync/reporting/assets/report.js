@@ -87,6 +87,7 @@
   let columns = [];
   let rows = [];
   let picked = null; // [person index, account index]
+  let drawn = null; // the rows window on screen; a scroll that keeps it redraws nothing
 
   function inUnit(account, path) {
     return path === "/" || account.ou === path || account.ou.startsWith(path + "/");
@@ -125,10 +126,14 @@
       if (needAccess && !reachesAny(p.access, shown, setFilter)) return;
       rows.push(i);
     });
+    if (picked && !(rows.includes(picked[0]) && columns.includes(picked[1]))) {
+      picked = null; // the why follows the selection: it goes when its cell is filtered out
+      $("why").hidden = true;
+    }
     $("matrix-count").textContent = `${rows.length} of ${people.length} people × ${columns.length} accounts`;
     drawHead();
     $("matrix-scroll").scrollTop = 0;
-    drawRows();
+    drawRows(true);
   }
 
   function drawHead() {
@@ -153,19 +158,23 @@
     head.append(units, names);
   }
 
-  function drawRows() {
+  // Cells are replaced only when what they show changes: a cell replaced between a press and
+  // a release under the pointer would lose the click.
+  function drawRows(changed = false) {
     const scroll = $("matrix-scroll");
     const body = $("matrix").tBodies[0];
     const first = Math.max(0, Math.floor(scroll.scrollTop / ROW) - BUFFER);
     const count = Math.ceil(scroll.clientHeight / ROW) + 2 * BUFFER;
     const last = Math.min(rows.length, first + count);
+    if (!changed && drawn && drawn[0] === first && drawn[1] === last) return;
+    drawn = [first, last];
     const setFilter = $("filter-permission-set").value === "" ? null : Number($("filter-permission-set").value);
     const fragment = document.createDocumentFragment();
     fragment.append(spacer(first * ROW));
     for (let r = first; r < last; r++) {
       const index = rows[r];
       const p = people[index];
-      const row = el("tr", { "data-person": p.email });
+      const row = el("tr", { "data-person": p.email, "data-index": index });
       row.append(
         el("th", { class: "person" + (p.status === "active" ? "" : " inactive"), title: p.status },
           p.email, p.name ? el("small", { text: p.name }) : null,
@@ -178,11 +187,11 @@
         const isPicked = picked && picked[0] === index && picked[1] === a;
         const cell = el("td", {
           "data-account": accounts[a].id,
+          "data-column": a,
           class: [admin ? "admin" : "", isPicked ? "picked" : ""].join(" ").trim() || null,
           title: names.join(", ") || null,
           text: names.join(", "),
         });
-        cell.addEventListener("click", () => explain(index, a));
         row.append(cell);
       }
       fragment.append(row);
@@ -228,13 +237,20 @@
       panel.append(list);
     }
     panel.append(el("button", { type: "button", text: "Close" }));
-    panel.lastChild.addEventListener("click", () => {
-      panel.hidden = true;
-      picked = null;
-      drawRows();
-    });
-    drawRows();
+    panel.lastChild.addEventListener("click", closeWhy);
+    drawRows(true);
   }
+
+  function closeWhy() {
+    $("why").hidden = true;
+    picked = null;
+    drawRows(true);
+  }
+
+  $("matrix").tBodies[0].addEventListener("click", (event) => {
+    const cell = event.target.closest("td[data-column]");
+    if (cell) explain(Number(cell.parentElement.dataset.index), Number(cell.dataset.column));
+  });
 
   // A why names the group; the nested groups a person is in it through are the person's.
   function whyText(person, why) {
@@ -252,7 +268,7 @@
       drawRows();
     });
   });
-  window.addEventListener("resize", drawRows);
+  window.addEventListener("resize", () => drawRows());
 
   // --- organization -----------------------------------------------------------------------
   function drawOrganization() {
