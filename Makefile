@@ -7,7 +7,7 @@ SAM_STAMP := .venv-sam/.installed
 # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo test test-stress fuzz format clean schema package bench-import bench build-SyncFunction
+.PHONY: install browser demo local test test-stress fuzz format clean schema package bench-import bench build-SyncFunction
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ browser: $(CHROMIUM)
 
 demo: $(STAMP)
 	$(BIN)/sso-sync demo
+
+# The emulators with the demo company, kept up until Ctrl-C: try any command against them.
+local: $(STAMP)
+	$(BIN)/sso-sync local
 
 test: $(STAMP) $(SAM_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .

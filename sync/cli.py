@@ -232,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("demo", help="run the whole sync against local emulators")
+    commands.add_parser(
+        "local",
+        help="start the local emulators with the demo company and keep them up until Ctrl-C, "
+        "to try every command against them (prints the variables to set)",
+    )
     return parser
 
 
@@ -246,8 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("sync.records.audit").setLevel(logging.WARNING)
     console = terminal()
     errors = terminal(stderr=True)
-    for variable in unknown_variables(os.environ):
-        errors.print(f"[yellow]sso-sync: {escape(variable)} is not a setting; ignored[/yellow]")
+    for variable, meant in unknown_variables(os.environ).items():
+        hint = f" (did you mean {meant}?)" if meant else ""
+        errors.print(
+            f"[yellow]sso-sync: {escape(variable)} is not a setting; ignored{escape(hint)}[/yellow]"
+        )
     try:
         return int(_dispatch(arguments, console))
     except KeyboardInterrupt:
@@ -298,6 +306,10 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
         from sync.local.demo import run_demo  # the emulators are an optional extra
 
         return run_demo(console)
+    if arguments.command == "local":
+        from sync.local.serve import run_local
+
+        return run_local(console)
     if arguments.command == "validate":
         path = arguments.file or load_settings().rules
         rules = load_rules(path)
@@ -328,14 +340,23 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
     if arguments.command == "bootstrap":
         return _bootstrap(arguments, settings, console)
     if arguments.command == "access":
-        if arguments.email is None and arguments.account is None:
-            raise ConfigError("access needs a person's email, --account, or both")
         if arguments.matrix:
             show_matrix(access_report(settings), console, arguments.email, arguments.account)
             return ExitCode.OK
+        if arguments.email is None and arguments.account is None:
+            raise ConfigError(
+                "access needs a person's email, --account, or both (or --matrix, alone for "
+                "everyone in every account)"
+            )
         answer = explain_access(settings, arguments.email, arguments.account)
         subject = " in ".join(s for s in (arguments.email, arguments.account) if s)
-        show_access(answer, console, subject, "csv" if arguments.csv else arguments.json)
+        show_access(
+            answer,
+            console,
+            subject,
+            "csv" if arguments.csv else arguments.json,
+            per_person=arguments.email is None,
+        )
         return ExitCode.OK
     if arguments.command == "report":
         return _report(arguments, settings, console)

@@ -215,25 +215,31 @@ def print_feed(feed: dict[str, Any], console: Console) -> None:
 
 
 def show_access(
-    answer: AccessAnswer, console: Console, subject: str, as_json: bool | str = False
+    answer: AccessAnswer,
+    console: Console,
+    subject: str,
+    as_json: bool | str = False,
+    per_person: bool = False,
 ) -> None:
-    """One greppable line per account and permission set, with the reason (or JSON, or CSV
-    with `as_json="csv"`); for a person the rules give nothing, why."""
+    """One greppable line per account and permission set (per person too, with
+    `per_person`), with the reason; or JSON, or CSV with `as_json="csv"` (a row a person);
+    for a person the rules give nothing, why."""
     lines = answer.lines
-    if as_json == "csv":
+    if as_json == "csv":  # one row a person: what a spreadsheet filters and counts
         writer = csv.writer(sys.stdout)
-        writer.writerow(["account", "account_id", "permission_set", "principal", "people", "why"])
+        writer.writerow(["account", "account_id", "permission_set", "person", "through", "why"])
         for line in lines:
-            writer.writerow(
-                [
-                    line.account,
-                    line.account_id,
-                    line.permission_set,
-                    line.principal,
-                    len(line.people),
-                    line.why,
-                ]
-            )
+            for person in line.people:
+                writer.writerow(
+                    [
+                        line.account,
+                        line.account_id,
+                        line.permission_set,
+                        person,
+                        line.principal,
+                        line.why,
+                    ]
+                )
         return
     if as_json:
         body: Any = [line.to_json() for line in lines]
@@ -249,12 +255,16 @@ def show_access(
     rows = sorted(lines, key=lambda x: (x.account.lower(), x.permission_set, x.principal))
     width = max(len(f"{row.account} ({row.account_id})") for row in rows)
     for row in rows:
-        people = f" [{len(row.people)} people]" if row.principal.startswith("group") else ""
-        line = (
-            f"  {row.account + ' (' + row.account_id + ')':<{width}}  {row.permission_set:<20}"
-            f"  {row.principal}{people}"
-        )
-        console.print(f"{escape(line)}  [dim]# {escape(row.why)}[/dim]", highlight=False)
+        line = f"  {row.account + ' (' + row.account_id + ')':<{width}}  {row.permission_set:<20}"
+        if per_person:  # who reaches these accounts: each person, and through what
+            via = f"member of {row.principal}; " if row.principal.startswith("group") else ""
+            for person in row.people:
+                console.print(
+                    f"{escape(line)}  {escape(person)}  [dim]# {escape(via + row.why)}[/dim]",
+                    highlight=False,
+                )
+            continue
+        console.print(f"{escape(line)}  {escape(row.principal)}  [dim]# {escape(row.why)}[/dim]")
 
 
 def show_matrix(
@@ -281,26 +291,58 @@ def show_matrix(
         raise ConfigError(f"{person} is not among the people the rules sync")
     used = sorted({a for p in people for a in p["access"][::2] if a in columns})
     codes = short_codes([ps["name"] for ps in sets])
-    table = Table(title=escape(report["view_label"]), title_justify="left", show_lines=False)
-    table.add_column("person", no_wrap=True)
-    for index in used:
-        table.add_column(escape(accounts[index]["name"]), justify="center")
-    for row in people:
-        cells = cells_of(report, row)
-        table.add_row(
-            escape(row["email"]),
-            *(
-                " ".join(sorted({codes[ps] for ps, _ in cells.get(index, [])})) or "·"
-                for index in used
-            ),
+    rows = [
+        (
+            row["email"],
+            {
+                index: " ".join(sorted({codes[ps] for ps, _ in entries}))
+                for index, entries in cells_of(report, row).items()
+            },
         )
-    console.print(table)
+        for row in people
+    ]
+    width = {
+        index: max(
+            [len(accounts[index]["name"])] + [len(cells.get(index, "")) for _, cells in rows]
+        )
+        for index in used
+    }
+    person_width = max([len("person")] + [len(email) for email, _ in rows])
+    parts = _columns_that_fit(used, width, console.width - person_width - 4)
+    console.print(escape(report["view_label"]))
+    for part in parts:
+        title = None
+        if len(parts) > 1:
+            first, last = used.index(part[0]) + 1, used.index(part[-1]) + 1
+            title = f"Accounts {first} to {last} of {len(used)}"
+        table = Table(title=title, title_justify="left", show_lines=False)
+        table.add_column("person", no_wrap=True)
+        for index in part:
+            table.add_column(escape(accounts[index]["name"]), justify="center", no_wrap=True)
+        for email, cells in rows:
+            table.add_row(escape(email), *(cells.get(index) or "·" for index in part))
+        console.print(table)
     legend = [f"{codes[i]} {ps['name']}" for i, ps in enumerate(sets)]
     console.print("[dim]" + escape(", ".join(legend)) + "[/dim]")
     console.print(
         f"{len(people)} people x {len(used)} accounts. Why: sso-sync access EMAIL; the whole "
         "picture: sso-sync report --html FILE."
     )
+
+
+def _columns_that_fit(used: list[int], width: dict[int, int], room: int) -> list[list[int]]:
+    """The account columns in runs that each fit `room` characters beside the person column
+    (a column takes its text, two of padding and a border), at least one column a run."""
+    parts: list[list[int]] = [[]]
+    taken = 0
+    for index in used:
+        needed = width[index] + 3
+        if parts[-1] and taken + needed > room:
+            parts.append([])
+            taken = 0
+        parts[-1].append(index)
+        taken += needed
+    return parts
 
 
 def short_codes(names: list[str]) -> list[str]:

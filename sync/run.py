@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import boto3
@@ -24,6 +25,7 @@ from sync.aws.organizations import OrganizationReader
 from sync.aws.rate_limit import CallMeter, TokenBucket
 from sync.aws.retry import aws_retrying
 from sync.aws.sso_admin import AccessAdmin
+from sync.bootstrap.definition import load_definition
 from sync.errors import ConfigError, ExitCode, SafeguardRefusal, SyncError
 from sync.google.directory import GoogleDirectoryReader, connect_google
 from sync.model import (
@@ -387,6 +389,7 @@ class SyncRun:
                 datetime.now(UTC),
                 policies=reader.service_control_policies(),
                 previous=previous_report(prefix),
+                unit_order=unit_order(self._settings),
             )
             report.report_location = save_report(prefix, self._run_id, body)
         except (SyncError, ClientError, BotoCoreError, OSError) as error:
@@ -519,7 +522,20 @@ def access_report(
         live_view,
         organization.service_control_policies(),
         previous,
+        unit_order(settings),
     )
+
+
+def unit_order(settings: Settings) -> tuple[str, ...]:
+    """The OUs in the order the Organization's definition gives them (Workloads, Shared,
+    Sandbox), for the report's columns; none where the definition is not at hand (the
+    Lambda's package holds the rules only): then by name."""
+    try:
+        definition, _ = load_definition(Path(settings.org_definition))
+    except ConfigError:
+        return ()
+    sandboxes = (definition.sandboxes.ou,) if definition.sandboxes else ()
+    return (*definition.organizational_units, *sandboxes)
 
 
 def _google_for(settings: Settings, rules: Rules) -> GoogleDirectoryReader:

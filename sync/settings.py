@@ -4,6 +4,7 @@ AWS endpoint and region are deliberately absent: boto3 reads AWS_ENDPOINT_URL an
 AWS_DEFAULT_REGION (or the profile's region; not AWS_REGION).
 """
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -136,15 +137,25 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+        problems = "\n  ".join(
+            f"{_setting_name(item['loc'])}: {item['msg']}"
+            + (f" (given {item['input']!r})" if item["type"] != "extra_forbidden" else "")
+            for item in error.errors()
         )
-        raise ConfigError(f"invalid settings: {problems}") from error
+        raise ConfigError(f"invalid settings:\n  {problems}") from error
 
 
-def unknown_variables(environment: Mapping[str, str]) -> list[str]:
-    """SSO_SYNC_ variables that name no setting: a misspelling would otherwise do nothing."""
-    known = {f"SSO_SYNC_{name.upper()}" for name in Settings.model_fields}
-    return sorted(
-        name for name in environment if name.startswith("SSO_SYNC_") and name not in known
-    )
+def _setting_name(location: tuple) -> str:
+    name = str(location[0]) if location else ""
+    return f"SSO_SYNC_{name.upper()} (--{name.replace('_', '-')})" if name else "settings"
+
+
+def unknown_variables(environment: Mapping[str, str]) -> dict[str, str | None]:
+    """SSO_SYNC_ variables that name no setting, each with the setting it may mean (a
+    misspelling would otherwise do nothing)."""
+    known = sorted(f"SSO_SYNC_{name.upper()}" for name in Settings.model_fields)
+    return {
+        name: next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None)
+        for name in sorted(environment)
+        if name.startswith("SSO_SYNC_") and name not in known
+    }

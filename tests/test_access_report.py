@@ -283,3 +283,30 @@ def test_a_full_sync_writes_the_report_once_its_plan_is_done(
     latest = json.loads((tmp_path / "reports" / "latest.json").read_text())
     assert latest["view"] == "planned" and latest["changes"] is None
     assert (tmp_path / "reports" / "latest.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_the_whole_matrix_fits_80_columns_in_the_organizations_order(
+    company: tuple[Settings, dict[str, str]],
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings, accounts = company
+    monkeypatch.setenv("COLUMNS", "80")
+
+    assert main(["access", "--matrix", *arguments_of(settings)]) == 0  # no email: everyone
+
+    out = capsys.readouterr().out
+    tables = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert tables and max(len(line) for line in tables) <= 80
+    assert "…" not in out  # a column that does not fit goes to the next table, never cut
+    headers = [
+        name.strip() for line in tables if line.startswith("┃") for name in line.split("┃")[2:-1]
+    ]
+    reached = set(accounts) - {"Management"}
+    assert set(headers) == reached | {"master"}  # every account someone reaches, once
+    position = {name: headers.index(name) for name in headers}
+    sandboxes = [position[name] for name in headers if name.startswith("sandbox-")]
+    # as deploy/org.yaml lists the OUs: Workloads, then Shared, then Sandbox
+    assert position["master"] < position["Production"] < position["Development"]
+    assert position["Development"] < position["Access Management"] < min(sandboxes)
+    assert "maya.chen@example.com" in out and "accounts" in out

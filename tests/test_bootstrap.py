@@ -210,7 +210,7 @@ FIVE = (
     [
         (
             ("ou: /Workloads/Production, tags: {env: prod}", "ou: /Nowhere"),
-            "accounts.0.ou: OU /Nowhere is not in organizational_units",
+            "accounts item 1.ou: OU /Nowhere is not in organizational_units",
         ),
         (("name: Staging,", "name: Production,"), "a second account named Production"),
         (
@@ -218,7 +218,7 @@ FIVE = (
             "a second account with the email",
         ),
         (("  monthly_budget: 100\n", ""), "sandboxes.monthly_budget: Field required"),
-        (("    - yara.saleh@example.com\n", "    - {owner: yara}\n"), "sandboxes.owners.8"),
+        (("    - yara.saleh@example.com\n", "    - {owner: yara}\n"), "sandboxes.owners item 9"),
         (
             (
                 "/Sandbox: {scps: [region-allowlist, sandbox-guardrails]}",
@@ -318,6 +318,7 @@ def test_a_plan_beyond_the_account_quota_is_refused_before_any_account_is_create
     bootstrap_settings: Settings, moto_app: ExtendedMotoApp, capsys: pytest.CaptureFixture
 ) -> None:
     moto_app.service_quotas.account_quota = 10  # AWS Organizations' default
+    moto_app.service_quotas.account_quota_code = "L-12345678"  # codes may change: as answered
 
     report = run_bootstrap(bootstrap_settings, apply=True)
 
@@ -325,6 +326,7 @@ def test_a_plan_beyond_the_account_quota_is_refused_before_any_account_is_create
     (blocker,) = report.plan.blockers
     assert "would hold 16 accounts and its quota is 10" in blocker
     assert "request-service-quota-increase" in blocker and "--desired-value 16" in blocker
+    assert "--quota-code L-12345678 " in blocker
     assert boto3.client("organizations").list_accounts()["Accounts"] == []
     assert main(["bootstrap", "plan", *settings_arguments(bootstrap_settings)]) == 3
     assert "Refused:" in capsys.readouterr().out

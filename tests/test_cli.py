@@ -33,7 +33,10 @@ def test_validate_reports_key_path_and_line(tmp_path: Path, capsys: pytest.Captu
     bad.write_text("version: 1\nsync:\n  groups:\n    - emial: a@example.com\n")
 
     assert main(["validate", str(bad)]) == 2
-    assert f"{bad}:4: sync.groups.0.emial: unknown key" in capsys.readouterr().err
+    assert (
+        f"{bad}:4: sync.groups item 1.emial: unknown key (did you mean email?)"
+        in capsys.readouterr().err
+    )
 
 
 def test_validate_accepts_the_shipped_file(capsys: pytest.CaptureFixture) -> None:
@@ -56,7 +59,7 @@ def test_malformed_rules_file_exits_2_before_any_api_call(
     )
 
     assert main(["apply", "--auto-approve", *settings_arguments(settings)]) == 2
-    assert "sync.groups.0.bad: unknown key" in capsys.readouterr().err
+    assert "sync.groups item 1.bad: unknown key" in capsys.readouterr().err
     assert sum(moto_app.calls.values()) == 0
     assert google.requests == []
 
@@ -310,7 +313,10 @@ def test_version_verbose_after_the_command_and_misspelt_variables(
 
     assert main(["validate", "-v", "mappings/rules.yaml"]) == 0
 
-    assert "SSO_SYNC_MAX_DELETE is not a setting; ignored" in capsys.readouterr().err
+    assert (
+        "SSO_SYNC_MAX_DELETE is not a setting; ignored (did you mean SSO_SYNC_MAX_DELETES?)"
+        in capsys.readouterr().err
+    )
 
 
 def test_missing_aws_credentials_is_a_configuration_error_that_says_what_to_do(

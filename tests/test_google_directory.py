@@ -196,7 +196,7 @@ def test_a_group_google_does_not_have_is_named_with_its_place_in_the_rules(
     google.add_group("eng@example.com")
     directory = reader(google_server, tmp_path)
 
-    with pytest.raises(ConfigError, match=r"sync\.groups\.1: .* syncs gone@example\.com"):
+    with pytest.raises(ConfigError, match=r"sync\.groups item 2: .* syncs gone@example\.com"):
         directory.read(
             [GroupSelector(email="eng@example.com"), GroupSelector(email="gone@example.com")]
         )

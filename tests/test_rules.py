@@ -25,19 +25,19 @@ def test_the_shipped_rules_file_is_valid() -> None:
     [
         (
             "version: 1\nsync:\n  groups:\n    - email: a@example.com\n      nmae: X\n",
-            ":5: sync.groups.0.nmae: unknown key",
+            ":5: sync.groups item 1.nmae: unknown key (did you mean name?)",
         ),
         (
             "version: 1\nsync:\n  groups:\n    - email: not-an-email\n",
-            ":4: sync.groups.0.email: String should match pattern",
+            ":4: sync.groups item 1.email: String should match pattern",
         ),
         (
             "version: 1\nsync:\n  groups:\n    - query: 'email:aws-*'\n      name: X\n",
-            ":4: sync.groups.0: 'name' can only rename a group given by 'email'",
+            ":4: sync.groups item 1: 'name' can only rename a group given by 'email'",
         ),
         (
             "version: 1\nsync:\n  groups:\n    - {email: a@example.com, query: 'email:a*'}\n",
-            ":4: sync.groups.0: give exactly one of 'email' or 'query'",
+            ":4: sync.groups item 1: give exactly one of 'email' or 'query'",
         ),
         (
             "version: 1\nsync:\n  groups: [{email: a@example.com}]\n"
@@ -140,17 +140,17 @@ sync:
         (
             "permission_sets: {P: {}}\nassignments:\n"
             "  - {groups: [Engineering], permission_sets: [Q], accounts: [all]}\n",
-            ":8: assignments rule 1.permission_sets.0: permission set 'Q' is not defined",
+            ":8: assignments rule 1.permission_sets item 1: permission set 'Q' is not defined",
         ),
         (
             "permission_sets: {P: {}}\nassignments:\n"
             "  - {groups: [Marketing], permission_sets: [P], accounts: [all]}\n",
-            ":8: assignments rule 1.groups.0: group 'Marketing' is not synced",
+            ":8: assignments rule 1.groups item 1: group 'Marketing' is not synced",
         ),
         (
             "permission_sets: {P: {}}\nassignments:\n"
             "  - {groups: [Engineering], permission_sets: [P], accounts: ['ou:Workloads']}\n",
-            ":8: assignments rule 1.accounts.0: 'ou:Workloads': an OU path looks like",
+            ":8: assignments rule 1.accounts item 1: 'ou:Workloads': an OU path looks like",
         ),
         (
             "permission_sets: {P: {}}\nassignments:\n"
@@ -226,5 +226,5 @@ def test_more_managed_policies_than_a_role_takes_by_default_is_valid_with_a_warn
 def test_a_group_query_sso_sync_cannot_match_itself_is_refused(query: str) -> None:
     text = f'version: 1\nsync:\n  groups:\n    - query: "{query}"\n'
 
-    with pytest.raises(ConfigError, match=r"rules\.yaml:4: sync\.groups\.0: .*email:VALUE"):
+    with pytest.raises(ConfigError, match=r"rules\.yaml:4: sync\.groups item 1: .*email:VALUE"):
         parse_rules(text, source="rules.yaml")

@@ -143,10 +143,15 @@ def test_access_with_selectors_a_person_in_accounts_csv_and_why_not(
     }
     assert main(["access", "--account", "ou:/Workloads/**", "--csv", *arguments]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert rows[0] == "account,account_id,permission_set,principal,people,why"
+    assert rows[0] == "account,account_id,permission_set,person,through,why"
     assert any(
-        row.startswith("Production,") and ",ReadOnly,group Engineering," in row for row in rows
+        row.startswith("Production,") and f",ReadOnly,{lena},group Engineering," in row
+        for row in rows
     )
+    assert main(["access", "--account", "Production", *arguments]) == 0
+    people = capsys.readouterr().out
+    line = next(line for line in people.splitlines() if lena in line)
+    assert "ReadOnly" in line and "# member of group Engineering; assignments rule 3" in line
     assert main(["access", f"eric.larsen@{DOMAIN}", *arguments]) == 0
     assert "no access to any account (suspended in Google Workspace)" in capsys.readouterr().out
     assert main(["access", f"paul.jensen@{DOMAIN}", *arguments]) == 0

@@ -448,7 +448,7 @@ def test_a_group_google_lacks_is_named_with_the_rules_file_and_line(
         "    - email: gone@example.com\n"
     )
 
-    with pytest.raises(ConfigError, match=r"rules\.yaml:5: sync\.groups\.1: .*gone@example"):
+    with pytest.raises(ConfigError, match=r"rules\.yaml:5: sync\.groups item 2: .*gone@example"):
         run_sync(settings, RunOptions())
 
 

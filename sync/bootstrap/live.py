@@ -14,6 +14,9 @@ from sync.aws.retry import aws_error_text, error_code
 from sync.errors import ReadError
 
 ACCOUNT_QUOTA_NAME = "Default maximum number of accounts"
+ACCOUNT_QUOTA_CODE = "L-E619E033"
+"""Its code today; AWS Organizations' quotas page warns codes may change, so the code
+ListServiceQuotas answers is used when it answers (found by the name above)."""
 SCP = "SERVICE_CONTROL_POLICY"
 IDENTITY_CENTER_PRINCIPAL = "sso.amazonaws.com"
 STACK_SET_PREFIX = "sso-sync-"
@@ -80,6 +83,8 @@ class LiveOrganization:
     """EnablePolicyType is asynchronous: enabled, but PENDING_ENABLE until AWS is done."""
     account_quota: int | None = None
     """Accounts the Organization may hold (Service Quotas); None where it cannot be read."""
+    account_quota_code: str = ACCOUNT_QUOTA_CODE
+    """The quota's code, as Service Quotas names it (what a request for more needs)."""
     units: dict[str, str] = field(default_factory=dict)
     """OU path -> id, with "/" for the root."""
     accounts: tuple[LiveAccount, ...] = ()
@@ -116,11 +121,11 @@ class OrganizationState:
         self._quotas = quotas
         self._cloudformation = cloudformation
 
-    def _account_quota(self) -> int | None:
+    def _account_quota(self) -> dict[str, Any]:
         """The Organization's account quota; AWS Organizations documents 10 by default (fewer
         for some new organizations), found by name as its guide advises."""
         if self._quotas is None:
-            return None
+            return {}
         try:
             quotas = all_pages(
                 self._quotas.list_service_quotas,
@@ -129,11 +134,14 @@ class OrganizationState:
                 ServiceCode="organizations",
             )
         except (ClientError, BotoCoreError):
-            return None  # not readable here: CreateAccount will say so if it is reached
+            return {}  # not readable here: CreateAccount will say so if it is reached
         for quota in quotas:
             if quota.get("QuotaName") == ACCOUNT_QUOTA_NAME:
-                return int(quota["Value"])
-        return None
+                return {
+                    "account_quota": int(quota["Value"]),
+                    "account_quota_code": quota.get("QuotaCode") or ACCOUNT_QUOTA_CODE,
+                }
+        return {}
 
     def read(self) -> LiveOrganization:
         try:
@@ -148,7 +156,7 @@ class OrganizationState:
             organization = self._call("describe_organization")["Organization"]
         except ClientError as error:
             if error_code(error) == "AWSOrganizationsNotInUseException":
-                return LiveOrganization(exists=False, account_quota=self._account_quota())
+                return LiveOrganization(exists=False, **self._account_quota())
             raise
         (root,) = self._pages("list_roots", "Roots")
         units = {"/": root["Id"]}
@@ -177,7 +185,7 @@ class OrganizationState:
             root_id=root["Id"],
             scps_enabled=_policy_type_status(root, SCP) == "ENABLED",
             scps_pending=_policy_type_status(root, SCP) == "PENDING_ENABLE",
-            account_quota=self._account_quota(),
+            **self._account_quota(),
             units=units,
             accounts=accounts,
             policies=tuple(self._policies(paths)),

@@ -308,7 +308,7 @@ def _account_quota_blockers(
         "raise it first, from the management account, in Service Quotas (AWS Organizations, "
         f"'{ACCOUNT_QUOTA_NAME}', region us-east-1), for example: aws service-quotas "
         "request-service-quota-increase --region us-east-1 --service-code organizations "
-        f"--quota-code <code from list-service-quotas> --desired-value {total}",
+        f"--quota-code {live.account_quota_code} --desired-value {total}",
     )
 
 

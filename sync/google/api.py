@@ -77,8 +77,25 @@ def google_credentials(
 
 def configured_credentials(settings: Settings, scopes: Sequence[str]) -> Credentials:
     """The configured credentials (key file, secret or keyless), asking for `scopes`."""
+    missing = []
     if not settings.google_admin_email:
-        raise ConfigError("SSO_SYNC_GOOGLE_ADMIN_EMAIL (--google-admin-email) is required")
+        missing.append(
+            "SSO_SYNC_GOOGLE_ADMIN_EMAIL (--google-admin-email): the Google admin the service "
+            "account acts as"
+        )
+    if settings.google_credentials_file is None and settings.google_credentials_secret is None:
+        missing.append(
+            "SSO_SYNC_GOOGLE_CREDENTIALS_FILE (--google-credentials-file) or "
+            "SSO_SYNC_GOOGLE_CREDENTIALS_SECRET: the service-account key or keyless "
+            "configuration"
+        )
+    if missing:
+        raise ConfigError(
+            "Google Workspace is not configured; set "
+            + "; and ".join(missing)
+            + " (README: Pointing it at real Google and AWS; `sso-sync local` starts emulators "
+            "to try it against)"
+        )
     return google_credentials(
         _google_key(settings), settings.google_admin_email, scopes, settings.google_token_uri
     )
@@ -257,13 +274,9 @@ def _google_key(settings: Settings) -> dict[str, Any]:
             text = settings.google_credentials_file.read_text(encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"{source}: cannot read Google credentials: {error}") from error
-    elif settings.google_credentials_secret is not None:
+    else:  # one of the two is set: configured_credentials checked
         source = f"secret {settings.google_credentials_secret}"
-        text = _secret_text(settings.google_credentials_secret)
-    else:
-        raise ConfigError(
-            "set SSO_SYNC_GOOGLE_CREDENTIALS_FILE or SSO_SYNC_GOOGLE_CREDENTIALS_SECRET"
-        )
+        text = _secret_text(str(settings.google_credentials_secret))
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

@@ -189,8 +189,8 @@ class GoogleDirectoryReader:
                 raw = by_address.get(selector.email.lower())
                 if raw is None:
                     raise ConfigError(
-                        f"{selector.place or 'rules'}: sync.groups.{index}: the rules file "
-                        f"syncs {selector.email}, but Google has no such group (check the "
+                        f"{selector.place or 'rules'}: sync.groups item {index + 1}: the rules "
+                        f"file syncs {selector.email}, but Google has no such group (check the "
                         "address, or remove the entry)"
                     )
                 yield raw, selector.name or raw["email"]

@@ -7,22 +7,20 @@ from pathlib import Path
 
 import boto3
 from rich.console import Console
-from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
-from sync.bootstrap.run import run_bootstrap
 from sync.delta.run import run_delta
 from sync.errors import ExitCode
-from sync.local.seed import DOMAIN, seed_demo_directory
-from sync.local.stack import LocalStack, environment
+from sync.local.company import ACCOUNT_QUOTA, RULES, start_company
+from sync.local.seed import DOMAIN
+from sync.local.stack import KEY_FILE, LocalStack, environment
 from sync.render import print_bootstrap, show_access, show_matrix, show_report
 from sync.reporting.html_page import report_html, report_json
 from sync.rules.loader import load_rules
 from sync.run import RunOptions, access_report, explain_access, run_sync
 from sync.settings import Settings
 
-RULES = Path("mappings/rules.yaml")
 WORKDIR = Path(".sso-sync/demo")
 REPORT = WORKDIR / "access-report.html"
 
@@ -35,23 +33,19 @@ def run_demo(console: Console) -> ExitCode:
             return _acts(stack, console)
     finally:
         stack.stop()
+        (WORKDIR / KEY_FILE).unlink(missing_ok=True)  # its emulator is gone with the demo
 
 
 def _acts(stack: LocalStack, console: Console) -> ExitCode:
-    seed_demo_directory(stack.google)
-    _, store_id = stack.aws.identity_center("us-east-1")
-    settings = stack.settings(WORKDIR, store_id, rules=str(RULES))
+    console.print(Rule("0. Bootstrap the Organization from deploy/org.yaml"))
+    console.print(
+        f"(The emulated Organization's account quota is raised to {ACCOUNT_QUOTA} first: a "
+        "new Organization may hold 10, and `sso-sync bootstrap plan` says how to ask for more.)"
+    )
+    settings, bootstrap = start_company(stack, WORKDIR)
     rules = load_rules(RULES)
     identity_store = boto3.client("identitystore")
-    _hand_made_objects(identity_store, store_id)
-    console.print(Rule("0. Bootstrap the Organization from deploy/org.yaml"))
-    bootstrap = run_bootstrap(settings, apply=True)
-    if bootstrap.plan.blockers:  # a new Organization's account quota: 10
-        for blocker in bootstrap.plan.blockers:
-            console.print(f"[red bold]Refused:[/red bold] {escape(blocker)}", highlight=False)
-        stack.aws.service_quotas.account_quota = 50
-        console.print("The demo raises the account quota to 50, as Service Quotas would.")
-        bootstrap = run_bootstrap(settings, apply=True)
+    store_id = settings.identity_store_id
     print_bootstrap(bootstrap, console)
     accounts = boto3.client("organizations").list_accounts()["Accounts"]
 
@@ -148,23 +142,12 @@ def _show_audit(path: Path, console: Console) -> None:
             str(entry["attempts"]),
         )
     console.print(table)
-    console.print(escape(json.dumps(last[-1])), soft_wrap=True, highlight=False)
-
-
-def _hand_made_objects(client: object, store_id: str) -> None:
-    for email, given, family in (
-        ("breakglass@example.com", "Break", "Glass"),
-        (f"maya.chen@{DOMAIN}", "Maya", "Chen"),
-    ):
-        client.create_user(  # type: ignore[attr-defined]
-            IdentityStoreId=store_id,
-            UserName=email,
-            DisplayName=f"{given} {family}",
-            Name={"GivenName": given, "FamilyName": family},
-            Emails=[{"Value": email, "Type": "work", "Primary": True}],
-        )
-    client.create_group(  # type: ignore[attr-defined]
-        IdentityStoreId=store_id,
-        DisplayName="AWSControlTowerAdmins",
-        Description="Created by AWS Control Tower",
+    summary = last[-1]
+    applied = ", ".join(f"{count} {name}" for name, count in summary["applied"].items())
+    calls = {side: sum(counts.values()) for side, counts in summary["api_calls"].items()}
+    console.print(
+        f"Its last line, the run's summary: {summary['outcome']}; applied {applied or 'nothing'}; "
+        f"{calls['aws']} AWS and {calls['google']} Google calls in {summary['seconds']} s "
+        "(each audit line is one JSON object).",
+        highlight=False,
     )

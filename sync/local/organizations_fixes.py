@@ -270,6 +270,8 @@ class ServiceQuotasFixes:
 
     account_quota: int = 10
     """AWS Organizations: 10 accounts by default (fewer for some new organizations)."""
+    account_quota_code: str = "L-E619E033"
+    """Its code; AWS Organizations' quotas page warns that codes may change over time."""
 
     def handle(self, operation: str, body: JsonBody, _region: str) -> JsonBody | None:
         if operation != "ListServiceQuotas" or body.get("ServiceCode") != "organizations":
@@ -279,7 +281,7 @@ class ServiceQuotasFixes:
                 {
                     "ServiceCode": "organizations",
                     "ServiceName": "AWS Organizations",
-                    "QuotaCode": "L-E619E033",
+                    "QuotaCode": self.account_quota_code,
                     "QuotaName": "Default maximum number of accounts",
                     "Value": float(self.account_quota),
                     "Unit": "None",

@@ -14,6 +14,8 @@ from sync.settings import Settings
 
 REGION = "us-east-1"
 ADMIN_EMAIL = "admin@example.com"
+KEY_FILE = "google-key.json"
+"""The emulator's service-account key, in a run's folder: valid only while its emulator runs."""
 AWS_ENVIRONMENT = {
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
@@ -64,9 +66,7 @@ class LocalStack:
     def settings_environment(self, workdir: Path, identity_store_id: str) -> dict[str, str]:
         """SSO_SYNC_* variables for a run in `workdir` against this stack."""
         return {
-            "SSO_SYNC_GOOGLE_CREDENTIALS_FILE": str(
-                self.write_google_key(workdir / "google-key.json")
-            ),
+            "SSO_SYNC_GOOGLE_CREDENTIALS_FILE": str(self.write_google_key(workdir / KEY_FILE)),
             "SSO_SYNC_GOOGLE_ADMIN_EMAIL": ADMIN_EMAIL,
             "SSO_SYNC_GOOGLE_API_ENDPOINT": self.google_url,
             "SSO_SYNC_STATE": str(workdir / "state.json"),

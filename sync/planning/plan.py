@@ -180,6 +180,9 @@ class Plan:
     held_back: int = 0
     """Deletions left out of this plan (--no-delete)."""
 
+    def __post_init__(self) -> None:  # each warning once, in the same order every run
+        object.__setattr__(self, "warnings", tuple(sorted(set(self.warnings))))
+
     def phases(self) -> list[tuple[Phase, list[Operation]]]:
         by_phase: dict[Phase, list[Operation]] = {}
         for operation in self.operations:

@@ -8,7 +8,7 @@ assignment of every permission set, through Identity Center's group memberships)
 explained by the rule that makes it, or marked as outside the rules."""
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,12 +56,37 @@ class _Why:
     """The start of `text` naming the group, after which a person's nested groups go."""
 
 
+def unit_rank(unit_order: Sequence[str]) -> Callable[[str], tuple[int, ...]]:
+    """Where an OU path sorts: by the position of it and each ancestor in `unit_order` (the
+    Organization's definition order: Workloads, Shared, Sandbox), units it lacks after."""
+    position = {path.lower(): index for index, path in enumerate(unit_order)}
+
+    def rank(ou_path: str) -> tuple[int, ...]:
+        parts = [part for part in ou_path.lower().split("/") if part]
+        paths = ["/" + "/".join(parts[: depth + 1]) for depth in range(len(parts))]
+        return tuple(position.get(path, len(position)) for path in paths)
+
+    return rank
+
+
 class _Builder:
-    def __init__(self, rules: Rules, google: GoogleSnapshot, org: OrganizationSnapshot) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        google: GoogleSnapshot,
+        org: OrganizationSnapshot,
+        unit_order: Sequence[str] = (),
+    ) -> None:
         self.rules, self.google, self.org = rules, google, org
+        rank = unit_rank(unit_order)
         self.accounts = sorted(
             (a for a in org.accounts if a.status == "ACTIVE"),
-            key=lambda a: (a.id != org.management_account_id, a.ou_path.lower(), a.name.lower()),
+            key=lambda a: (
+                a.id != org.management_account_id,
+                rank(a.ou_path),
+                a.ou_path.lower(),
+                a.name.lower(),
+            ),
         )
         self.account_index = {a.id: i for i, a in enumerate(self.accounts)}
         self.groups = sorted(google.groups, key=lambda g: g.display_name.lower())
@@ -117,10 +142,12 @@ def build_report(
     live: LiveIdentityCenter | None = None,
     policies: Mapping[str, tuple[str, ...]] | None = None,
     previous: Mapping[str, Any] | None = None,
+    unit_order: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The report as JSON. `policies`: SCP names by OU path ("/" the root) or account id
-    (None: not readable). `previous`: an earlier report, for what changed since."""
-    builder = _Builder(rules, google, org)
+    (None: not readable). `previous`: an earlier report, for what changed since. Accounts in
+    the order of their OUs in `unit_order` (then by path and name)."""
+    builder = _Builder(rules, google, org, unit_order)
     grants = evaluate_grants(rules, google, org).grants
     if live is None:
         _planned(builder, grants)
@@ -137,7 +164,7 @@ def build_report(
         "management_account_id": org.management_account_id,
         "people": people,
         "accounts": [_account(builder, a, policies) for a in builder.accounts],
-        "units": _units(builder.accounts, policies),
+        "units": _units(builder.accounts, policies, unit_rank(unit_order)),
         "groups": [
             {
                 "name": g.display_name,
@@ -370,7 +397,9 @@ def _account(
 
 
 def _units(
-    accounts: list[Account], policies: Mapping[str, tuple[str, ...]] | None
+    accounts: list[Account],
+    policies: Mapping[str, tuple[str, ...]] | None,
+    rank: Callable[[str], tuple[int, ...]],
 ) -> list[dict[str, Any]]:
     paths = {"/"} | {p for p in (policies or {}) if p.startswith("/")}
     for account in accounts:
@@ -378,7 +407,7 @@ def _units(
         paths |= {"/" + "/".join(parts[:n]) for n in range(1, len(parts) + 1) if parts[0]}
     return [
         {"path": path, "scps": list(policies.get(path, ())) if policies is not None else None}
-        for path in sorted(paths, key=str.lower)
+        for path in sorted(paths, key=lambda path: (rank(path), path.lower()))
     ]
 
 

@@ -1,8 +1,11 @@
 """YAML definitions validated by a pydantic model, with errors that name the file, the line
-and the key path: `rules.yaml:12: sync.groups.0.email: unknown key`."""
+and the key path, counting items from 1 as plans and messages do:
+`rules.yaml:12: sync.groups item 1.emial: unknown key (did you mean email?)`."""
 
+import difflib
+import types
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -38,9 +41,9 @@ def parse_document(
         ) from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from error
+        raise ConfigError(f"{source}{where}: not valid YAML: {_plain(problem)}") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the {kind} must be a mapping with 'version' at the top")
     lines = _line_numbers(root)
@@ -49,9 +52,10 @@ def parse_document(
     try:
         document = model.model_validate(data, context=context)
     except ValidationError as error:
-        problems = [
-            (_path_in_document(tuple(item["loc"]), data), _message(item)) for item in error.errors()
-        ]
+        problems = []
+        for item in error.errors():
+            path = _path_in_document(tuple(item["loc"]), data)
+            problems.append((path, _message(item, keys_at(model, path[:-1]))))
         raise ConfigError(_describe_problems(problems, lines, source, kind)) from error
     if cross_checks is not None and (problems := cross_checks(document)):
         raise ConfigError(_describe_problems(problems, lines, source, kind))
@@ -90,20 +94,89 @@ def _describe_problems(
     return f"invalid {kind}:\n  " + "\n  ".join(described)
 
 
+YAML_PROBLEMS = {
+    "expected <block end>, but found '<block mapping start>'": "indented deeper than the "
+    "keys beside it",
+    "mapping values are not allowed here": "a ':' where a value was expected (quote a value "
+    "holding ': ', or check the indentation)",
+    "could not find expected ':'": "a key without its ':'",
+    "found character '\\t' that cannot start any token": "a tab: indent with spaces",
+    "found undefined alias": "an alias (*name) with no anchor",
+}
+"""PyYAML's words for the mistakes people make, in plain words (the parser's follow)."""
+
+
+def _plain(problem: str) -> str:
+    for start, plain in YAML_PROBLEMS.items():
+        if problem.startswith(start):
+            return f"{plain} ({problem})"
+    return problem
+
+
 def _key_path(path: tuple) -> str:
-    """`sync.groups.0.email`; an assignment rule by the number plans and messages give it,
-    `assignments rule 2.groups.0`."""
+    """`sync.groups item 1.email`, items counted from 1; an assignment rule by the number
+    plans and messages give it, `assignments rule 2.groups item 1`."""
     if len(path) >= 2 and path[0] == "assignments" and isinstance(path[1], int):
-        rest = ".".join(str(part) for part in path[2:])
-        return f"assignments rule {path[1] + 1}" + (f".{rest}" if rest else "")
-    return ".".join(str(part) for part in path) or "(top level)"
+        head, path = f"assignments rule {path[1] + 1}", path[2:]
+    else:
+        head = ""
+    for part in path:
+        if isinstance(part, int):
+            head += f" item {part + 1}"
+        else:
+            head += f".{part}" if head else str(part)
+    return head or "(top level)"
 
 
-def _message(item: dict) -> str:
+def _message(item: dict, keys: frozenset[str]) -> str:
     message = item["msg"].removeprefix("Value error, ")
     if item["type"] == "extra_forbidden":
-        return "unknown key"
+        key = str(item["loc"][-1])
+        close = difflib.get_close_matches(key, sorted(keys), n=1, cutoff=0.6)
+        return "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
     return message
+
+
+def keys_at(model: type[BaseModel], path: tuple) -> frozenset[str]:
+    """The keys the model accepts at `path` of a document (none where it takes any)."""
+    annotation: Any = model
+    for step in (*path, None):
+        annotation = _unwrapped(annotation, step)
+        if step is None:
+            break
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(step) or next(
+                (f for f in annotation.model_fields.values() if f.alias == step), None
+            )
+            if field is None:
+                return frozenset()
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        elif get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
+        else:
+            return frozenset()
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return frozenset(f.alias or name for name, f in annotation.model_fields.items())
+    return frozenset()
+
+
+def _unwrapped(annotation: Any, step: object) -> Any:
+    """The arm of an optional, annotated or union type that a key (str) or an item (int)
+    or a mapping (None: the end of the path) goes through."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        arms = [_unwrapped(arm, step) for arm in get_args(annotation) if arm is not type(None)]
+        wanted = list if isinstance(step, int) else dict
+        for arm in arms:
+            if isinstance(arm, type) and issubclass(arm, BaseModel) and not isinstance(step, int):
+                return arm
+            if get_origin(arm) is wanted:
+                return arm
+        return arms[0] if arms else annotation
+    return annotation
 
 
 def _path_in_document(location: tuple, data: object) -> tuple:
