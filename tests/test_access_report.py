@@ -11,7 +11,7 @@ from sync.cli import main
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
 from sync.local.seed import DOMAIN
-from sync.reporting.access_matrix import cells_of, changes_since, grants_of, why_text
+from sync.reporting.access_matrix import cells_of, changes_since, why_text
 from sync.run import RunOptions, access_report, run_sync
 from sync.settings import Settings
 
@@ -36,7 +36,15 @@ def cell(report: dict[str, Any], person: str, account_name: str) -> dict[str, st
 
 def grants(report: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
     """Person -> (account id, permission set) pairs."""
-    return {p["email"]: grants_of(report, p) for p in report["people"]}
+    accounts, sets = report["accounts"], report["permission_sets"]
+    return {
+        person["email"]: {
+            (accounts[account]["id"], sets[ps]["name"])
+            for account, entries in cells_of(report, person).items()
+            for ps, _ in entries
+        }
+        for person in report["people"]
+    }
 
 
 def reaching(report: dict[str, Any], account_name: str) -> dict[str, set[str]]:
@@ -189,26 +197,44 @@ def test_the_live_view_explains_what_identity_center_holds(
 def test_what_changed_since_the_previous_report(
     company: tuple[Settings, dict[str, str]], google: GoogleDirectoryEmulator
 ) -> None:
-    settings, _ = company
+    settings, accounts = company
     before = access_report(settings)
     google.remove_member(f"backend@{DOMAIN}", email("tom.becker"))
     google.add_member(f"sensitive-data@{DOMAIN}", email("hana.kim"))
+    google.rename_user(email("lena.novak"), email("lena.berg"))
+    google.suspend_user(email("ravi.iyer"))
 
     after = access_report(settings, previous=before)
 
     assert after["changes"]["since"] == before["generated"]
-    assert after["changes"]["people"] == [
+    rows = {row["person"]: row for row in after["changes"]["people"]}
+    assert set(rows) == {email(p) for p in ("hana.kim", "tom.becker", "lena.berg", "ravi.iyer")}
+    assert rows[email("hana.kim")]["granted"] == [
         {
-            "person": email("hana.kim"),
-            "granted": ["Sensitive Data: SensitiveDataReader"],
-            "removed": [],
-        },
-        {
-            "person": email("tom.becker"),
-            "granted": [],
-            "removed": ["Development: PowerUser", "Production: ReadOnly", "Staging: PowerUser"],
-        },
+            "access": "Sensitive Data: SensitiveDataReader",
+            "why": "member of group Sensitive-Data (sensitive-data@example.com); assignments "
+            "rule 5; account chosen by name:Sensitive Data",
+        }
     ]
+    tom = rows[email("tom.becker")]
+    assert [r["access"] for r in tom["removed"]] == [
+        "Development: PowerUser",
+        "Production: ReadOnly",
+        "Staging: PowerUser",
+    ]
+    assert tom["removed"][1]["why"].startswith(
+        "no longer in a synced group, or gone from Google Workspace; it came from: member of "
+        "group Engineering (engineering@example.com) through backend@example.com; assignments "
+        "rule 3"
+    )
+    lena = rows[email("lena.berg")]  # one row: the same Google user, renamed
+    assert lena["renamed_from"] == email("lena.novak") and lena["status"] == "active"
+    assert lena["granted"] == lena["removed"] == []  # her access moves with her
+    ravi = rows[email("ravi.iyer")]
+    assert ravi["removed"] and all(
+        r["why"].startswith("suspended in Google Workspace; it came from: ")
+        for r in ravi["removed"]
+    )
     assert changes_since(after, after)["people"] == []
 
 

@@ -85,6 +85,17 @@ def test_the_matrix_shows_everyone_and_every_account(
     production = next(a["id"] for a in data["accounts"] if a["name"] == "Production")
     assert cell(page, "lena.berg@example.com", production).text_content() == "ReadOnly"
     assert cell(page, "paul.jensen@example.com", production).count() == 0  # not synced
+    units = page.eval_on_selector_all(
+        "#matrix thead th.unit", "cells => cells.map(c => c.textContent)"
+    )
+    assert units == ["Root", "Workloads", "Shared", "Sandbox"]  # as deploy/org.yaml orders them
+    management = next(a["id"] for a in data["accounts"] if a["management"])
+    maya = cell(page, "maya.chen@example.com", management)
+    assert maya.text_content() == "AdministratorAccess, Billing"
+    cut = page.eval_on_selector_all(
+        "#matrix th, #matrix td", "cells => cells.filter(c => c.scrollWidth > c.clientWidth).length"
+    )
+    assert cut == 0  # every permission set and header shown whole, none cut to "…"
 
 
 def test_who_can_reach_production_and_why(
@@ -174,5 +185,11 @@ def test_organization_risks_and_changes_tabs(
     assert "nora.quinn@example.com" in people and "ravi.iyer@example.com" in people
     nora = page.locator('#changes tr[data-person="nora.quinn@example.com"]').text_content()
     assert "Development: DataScientist" in nora
+    assert "member of group Data-Science" in nora  # each access with its why
+    lena = page.locator('#changes tr[data-person="lena.berg@example.com"]')
+    assert lena.count() == 1  # a rename is one person, shown old → new
+    assert "lena.novak@example.com → lena.berg@example.com" in lena.text_content()
+    ravi = page.locator('#changes tr[data-person="ravi.iyer@example.com"]').text_content()
+    assert "suspended in Google Workspace; it came from: " in ravi
     page.screenshot(path=ARTIFACTS / "access-report-changes.png")
     page.click('#tabs button[data-tab="matrix"]')

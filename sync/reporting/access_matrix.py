@@ -352,6 +352,7 @@ def _people(builder: _Builder, live: LiveIdentityCenter | None) -> list[dict[str
             status = "suspended" if user.suspended else "archived" if user.archived else "active"
         people.append(
             {
+                "id": user.id if user else None,
                 "email": user.primary_email if user else email,
                 "name": user.full_name if user else "",
                 "status": status,
@@ -503,37 +504,78 @@ def _outside_rules(
     return sorted(found, key=lambda f: (f["principal"].lower(), f["account"]))
 
 
-def grants_of(report: Mapping[str, Any], person: Mapping[str, Any]) -> set[tuple[str, str]]:
-    """A person's (account id, permission set) pairs in a report."""
-    accounts, sets = report["accounts"], report["permission_sets"]
-    return {
-        (accounts[account]["id"], sets[ps]["name"])
-        for account, entries in cells_of(report, person).items()
-        for ps, _ in entries
-    }
-
-
 def changes_since(previous: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """Per person, the access granted and removed between two reports, worked out person by
-    person: never all of both reports' pairs at once."""
+    """A row a person whose access changed between two reports: what was granted and why,
+    what was removed and why it goes (a rename, found by Google's user id, is one row), worked
+    out person by person: never all of both reports' pairs at once."""
     names = {a["id"]: a["name"] for a in previous["accounts"]}
     names |= {a["id"]: a["name"] for a in current["accounts"]}
-
-    def labels(pairs: set[tuple[str, str]]) -> list[str]:
-        return sorted(f"{names.get(account, account)}: {ps}" for account, ps in pairs)
-
     before = {p["email"].lower(): p for p in previous["people"]}
-    after = {p["email"].lower(): p for p in current["people"]}
-    people = []
-    for email in sorted(before.keys() | after.keys()):
-        had = grants_of(previous, before[email]) if email in before else set()
-        has = grants_of(current, after[email]) if email in after else set()
-        if had != has:
-            people.append(
-                {"person": email, "granted": labels(has - had), "removed": labels(had - has)}
-            )
+    before_by_id = {p["id"]: p for p in previous["people"] if p.get("id")}
+    pairs: list[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]] = []
+    seen = set()
+    for person in current["people"]:
+        old = before.get(person["email"].lower()) or before_by_id.get(person.get("id") or "")
+        if old is not None:
+            seen.add(old["email"].lower())
+        pairs.append((old, person))
+    pairs += [(old, None) for email, old in before.items() if email not in seen]
+    rows = []
+    for old, new in sorted(pairs, key=lambda pair: _either(pair)["email"].lower()):
+        had = _reasons(previous, old) if old else {}
+        has = _reasons(current, new) if new else {}
+        renamed = old is not None and new is not None and old["email"] != new["email"]
+        if had.keys() == has.keys() and not renamed:
+            continue
+        gone = _why_removed(new)
+        rows.append(
+            {
+                "person": _either((old, new))["email"],
+                "renamed_from": old["email"] if renamed and old else None,
+                "status": new["status"] if new else "not synced any more",
+                "granted": [
+                    {"access": f"{names.get(account, account)}: {ps}", "why": has[account, ps]}
+                    for account, ps in sorted(
+                        has.keys() - had.keys(), key=lambda k: (names.get(k[0], k[0]), k[1])
+                    )
+                ],
+                "removed": [
+                    {
+                        "access": f"{names.get(account, account)}: {ps}",
+                        "why": f"{gone}; it came from: {had[account, ps]}",
+                    }
+                    for account, ps in sorted(
+                        had.keys() - has.keys(), key=lambda k: (names.get(k[0], k[0]), k[1])
+                    )
+                ],
+            }
+        )
     return {
         "since": previous.get("generated"),
         "previous_view": previous.get("view"),
-        "people": people,
+        "people": rows,
     }
+
+
+def _either(pair: tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]) -> Mapping[str, Any]:
+    old, new = pair
+    return new if new is not None else old  # type: ignore[return-value]
+
+
+def _reasons(report: Mapping[str, Any], person: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """A person's (account id, permission set) pairs in a report, each with its why."""
+    accounts, sets = report["accounts"], report["permission_sets"]
+    found: dict[tuple[str, str], str] = {}
+    for account, entries in cells_of(report, person).items():
+        for ps, why in entries:
+            key = (accounts[account]["id"], sets[ps]["name"])
+            found[key] = "; or ".join(filter(None, (found.get(key), why_text(report, person, why))))
+    return found
+
+
+def _why_removed(now: Mapping[str, Any] | None) -> str:
+    if now is None:
+        return "no longer in a synced group, or gone from Google Workspace"
+    if now["status"] != "active":
+        return f"{now['status']} in Google Workspace"
+    return "no rule gives it any more (a group left, or the rules or the account changed)"

@@ -42,6 +42,17 @@
     return cells;
   }
   const accountLabel = (a) => `${a.name} (${a.id})`;
+  const cellText = (names) => names.join(", ");
+  // Each column as wide as its widest cell (every permission set shown, none cut), measured
+  // once over the distinct combinations, so the columns keep their width as rows scroll.
+  const comboText = combos.map((combo) => cellText([...new Set(combo.map(([ps]) => sets[ps].name))].sort()));
+  const widest = accounts.map((a) => a.name.length + 2);
+  for (const p of people) {
+    for (let i = 0; i < p.access.length; i += 2) {
+      widest[p.access[i]] = Math.max(widest[p.access[i]], comboText[p.access[i + 1]].length);
+    }
+  }
+  const topUnit = (ou) => ou.split("/")[1] || "";
 
   // --- header -----------------------------------------------------------------------------
   $("view-label").textContent = R.view_label;
@@ -145,14 +156,19 @@
     let last = null;
     for (const i of columns) {
       const a = accounts[i];
-      if (last && last.ou === a.ou) last.cell.colSpan += 1;
+      const unit = topUnit(a.ou); // columns grouped by top-level OU, as the Organization is
+      if (last && last.unit === unit) last.cell.colSpan += 1;
       else {
-        last = { ou: a.ou, cell: el("th", { class: "unit", "data-ou": a.ou, text: a.ou }) };
+        const path = unit ? `/${unit}` : "/";
+        last = { unit, cell: el("th", { class: "unit", "data-ou": path, title: path, text: unit || "Root" }) };
         units.append(last.cell);
       }
       names.append(
-        el("th", { "data-account": a.id, title: accountLabel(a) + (a.management ? " — management account" : "") },
-          a.name + (a.management ? " ★" : ""))
+        el("th", {
+          "data-account": a.id,
+          title: `${accountLabel(a)} in ${a.ou}` + (a.management ? " — management account" : ""),
+          style: `min-width: calc(${widest[i]}ch + 12px)`,
+        }, a.name + (a.management ? " ★" : ""))
       );
     }
     head.append(units, names);
@@ -183,14 +199,15 @@
       for (const a of columns) {
         const entries = cellEntries(index, a, setFilter);
         const names = [...new Set(entries.map(([ps]) => sets[ps].name))].sort();
+        const text = cellText(names);
         const admin = entries.some(([ps]) => adminSet[ps]);
         const isPicked = picked && picked[0] === index && picked[1] === a;
         const cell = el("td", {
           "data-account": accounts[a].id,
           "data-column": a,
           class: [admin ? "admin" : "", isPicked ? "picked" : ""].join(" ").trim() || null,
-          title: names.join(", ") || null,
-          text: names.join(", "),
+          title: text || null,
+          text,
         });
         row.append(cell);
       }
@@ -371,13 +388,19 @@
       );
       return;
     }
+    // A row a person: a rename as old → new, each access granted or removed with its why.
+    const accessList = (items, kind) => {
+      const list = el("ul", { class: kind });
+      for (const item of items) list.append(el("li", {}, el("strong", { text: item.access }), el("br"), el("small", { text: item.why })));
+      return el("td", { class: kind }, items.length ? list : null);
+    };
     const body = changes.people.map((c) => {
-      const row = el("tr", { "data-person": c.person }, el("td", { text: c.person }));
-      row.append(el("td", { class: "granted", text: c.granted.join("; ") }), el("td", { class: "removed", text: c.removed.join("; ") }));
-      return row;
+      const who = el("td", { class: "person" }, c.renamed_from ? `${c.renamed_from} → ${c.person}` : c.person);
+      if (c.status !== "active") who.append(el("br"), el("small", { text: c.status }));
+      return el("tr", { "data-person": c.person }, who, accessList(c.granted, "granted"), accessList(c.removed, "removed"));
     });
     const t = el("table", { class: "plain", id: "changes" });
-    t.append(el("thead", {}, el("tr", {}, el("th", { text: "Person" }), el("th", { text: "Granted" }), el("th", { text: "Removed" }))));
+    t.append(el("thead", {}, el("tr", {}, el("th", { text: "Person" }), el("th", { text: "Granted, and why" }), el("th", { text: "Removed, and why" }))));
     t.append(el("tbody", {}, ...body));
     $("tab-changes").replaceChildren(
       el("p", { text: `Since the report of ${changes.since} (${changes.previous_view} view):` }),
