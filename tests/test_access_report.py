@@ -197,7 +197,7 @@ def test_the_live_view_explains_what_identity_center_holds(
 def test_what_changed_since_the_previous_report(
     company: tuple[Settings, dict[str, str]], google: GoogleDirectoryEmulator
 ) -> None:
-    settings, accounts = company
+    settings, _ = company
     before = access_report(settings)
     google.remove_member(f"backend@{DOMAIN}", email("tom.becker"))
     google.add_member(f"sensitive-data@{DOMAIN}", email("hana.kim"))
