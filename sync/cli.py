@@ -72,20 +72,33 @@ SETTINGS_OF = {
 to every command) but left out of its --help."""
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser, kind: str = "sync") -> None:
+HELP_SETTINGS = "--help-settings"
+
+
+def _add_settings_flags(
+    parser: argparse.ArgumentParser, kind: str = "sync", listed: bool = False
+) -> None:
+    """Every setting as a flag; its help (and usage) only with --help-settings, so that
+    --help shows the command's own options."""
+    parser.add_argument(
+        HELP_SETTINGS,
+        action="store_true",
+        help="list the settings this command reads, each a flag and an SSO_SYNC_ variable",
+    )
     group = parser.add_argument_group("settings (each also SSO_SYNC_<NAME> in the environment)")
     for name, field in Settings.model_fields.items():
         variable = f"SSO_SYNC_{name.upper()}"
         description = (field.description or "").replace("%", "%%")  # argparse formats help
+        shown = listed and name in SETTINGS_OF[kind]
         group.add_argument(
             "--" + name.replace("_", "-"),
             dest=f"setting_{name}",
             metavar="VALUE",
-            help=f"{description} [env {variable}]" if name in SETTINGS_OF[kind] else SUPPRESS,
+            help=f"{description} [env {variable}]" if shown else SUPPRESS,
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(settings_listed: bool = False) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-v",
@@ -119,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0 with no changes, 2 with changes, 1 on error",
     )
-    _add_settings_flags(plan)
+    _add_settings_flags(plan, listed=settings_listed)
 
     apply = commands.add_parser(
         "apply",
@@ -140,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--allow-mass-delete", action="store_true", help="override the max_deletes safeguard"
     )
-    _add_settings_flags(apply)
+    _add_settings_flags(apply, listed=settings_listed)
 
     delta = commands.add_parser(
         "delta",
@@ -152,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="plan only; the feed is read again next time"
     )
     delta.add_argument("--no-delete", action="store_true", help="creates and updates only")
-    _add_settings_flags(delta)
+    _add_settings_flags(delta, listed=settings_listed)
 
     access = commands.add_parser(
         "access",
@@ -171,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="people x accounts, each cell the permission sets (narrowed by EMAIL and --account)",
     )
-    _add_settings_flags(access, "access")
+    _add_settings_flags(access, "access", settings_listed)
 
     report = commands.add_parser(
         "report",
@@ -199,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PREVIOUS",
         help="an earlier report's JSON: show what access was granted or removed since",
     )
-    _add_settings_flags(report, "report")
+    _add_settings_flags(report, "report", settings_listed)
 
     bootstrap = commands.add_parser(
         "bootstrap", help="the AWS Organization as code (deploy/org.yaml)"
@@ -211,20 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
             step.add_argument(
                 "--auto-approve", action="store_true", help="apply without asking (scripts, CI)"
             )
-        _add_settings_flags(step, "bootstrap")
+        _add_settings_flags(step, "bootstrap", settings_listed)
     add_sandbox = steps.add_parser(
         "add-sandbox", help="add an engineer's sandbox to the file", parents=[common]
     )
     add_sandbox.add_argument("email", help="the owner's Google primary email")
     add_sandbox.add_argument("--monthly-budget", type=float, help="USD; default from the file")
-    _add_settings_flags(add_sandbox, "bootstrap")
+    _add_settings_flags(add_sandbox, "bootstrap", settings_listed)
     remove = steps.add_parser(
         "remove-sandbox",
         help="take a sandbox out of the file (the account is never closed)",
         parents=[common],
     )
     remove.add_argument("email", help="the owner whose sandbox leaves the definition")
-    _add_settings_flags(remove, "definition")
+    _add_settings_flags(remove, "definition", settings_listed)
 
     validate = commands.add_parser("validate", help="check a rules file offline")
     validate.add_argument(
@@ -241,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if HELP_SETTINGS in argv:  # the command's help, with its settings listed
+        argv = [("--help" if part == HELP_SETTINGS else part) for part in argv]
+        build_parser(settings_listed=True).parse_args(argv)
     arguments = build_parser().parse_args(argv)
     verbose = getattr(arguments, "verbose", False)
     logging.basicConfig(

@@ -68,7 +68,9 @@ def terminal(stderr: bool = False) -> Console:
     return Console(stderr=stderr, emoji=False, highlight=False, soft_wrap=True)
 
 
-def print_plan(plan: Plan, console: Console) -> None:
+def print_plan(plan: Plan, console: Console, read: str = "") -> None:
+    """The plan, section by section, and its summary line; `read` says what a partial run
+    (a delta run) read, so that no change is not taken for everything matching."""
     for resource, title in SECTIONS:
         operations = [op for op in plan.operations if op.resource == resource]
         if not operations:
@@ -90,7 +92,7 @@ def print_plan(plan: Plan, console: Console) -> None:
                     console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
     for warning in plan.warnings:
         console.print(f"[yellow]! {escape(warning)}[/yellow]", highlight=False, soft_wrap=True)
-    console.print(summary_line(plan))
+    console.print(summary_line(plan, read))
 
 
 def created_attributes(operation: Operation) -> str:
@@ -123,11 +125,13 @@ def _json_lines(value: Any) -> list[str]:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
-def summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan, read: str = "") -> str:
     counts = plan.counts()
     held = f" {plan.held_back} deletion(s) held back by --no-delete." if plan.held_back else ""
     if not plan.operations and plan.held_back:
         return f"Plan: no changes but deletions.{held}"
+    if not plan.operations and read:
+        return f"Plan: no changes for {read}."
     if not plan.operations:
         return "Plan: no changes. Identity Center matches Google Workspace."
     parts = []
@@ -202,6 +206,18 @@ def print_bootstrap(report: BootstrapReport, console: Console) -> None:
             soft_wrap=True,
         )
     console.print(f"Applied {steps - len(failures)} of {steps} steps.")
+
+
+def _what_was_read(feed: dict[str, Any] | None) -> str:
+    if feed is None:
+        return ""
+    named = len(feed["users"]) + len(feed["groups"])
+    if not named:
+        return (
+            "anyone: nothing new in the change feed, so nothing was read (each full sync "
+            "compares everything)"
+        )
+    return f"the {named} people and groups the change feed named (a full sync compares the rest)"
 
 
 def print_feed(feed: dict[str, Any], console: Console) -> None:
@@ -387,7 +403,7 @@ def show_report(
         )
         return
     if report.planned and show_plan:
-        print_plan(report.plan, console)
+        print_plan(report.plan, console, _what_was_read(report.feed))
     if report.refused:
         console.print(f"[red bold]Refused:[/red bold] {escape(report.refused)}")
     if report.applied is not None:

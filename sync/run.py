@@ -367,6 +367,7 @@ class SyncRun:
         google, idc, access = self._planned_from
         return {
             "rules": rules_digest(self._rules),
+            "rules_location": self._settings.rules,
             "google": google_digest(google),
             "identity_center": identity_center_digest(idc, access),
         }

@@ -143,6 +143,12 @@ def test_delta_prints_what_the_feed_named_and_the_plan(
     assert "- delete carol@example.com  # suspended in Google Workspace" in planned
     assert summary["mode"] == "delta" and summary["applied"] == {"user.delete": 1}
     assert "carol@example.com" not in idc.users()
+    assert main(["delta", *settings_arguments(settings)]) == 0  # nothing new since
+    idle = " ".join(capsys.readouterr().out.split())
+    assert (
+        "Plan: no changes for anyone: nothing new in the change feed, so nothing was read" in idle
+    )
+    assert "matches Google Workspace" not in idle  # it read nothing: it cannot say so
 
 
 def test_apply_exits_3_when_a_safeguard_refuses(
@@ -300,7 +306,12 @@ def test_every_command_has_working_help(command: list[str], capsys: pytest.Captu
     out = capsys.readouterr().out
     assert out.startswith("usage: sso-sync")
     if command in (["plan"], ["apply"], ["delta"]):
-        assert "--rules VALUE" in out and "[env SSO_SYNC_MAX_DELETES]" in out
+        assert "--rules" not in out and "--help-settings" in out  # its own options only
+        with pytest.raises(SystemExit) as listed:
+            main([*command, "--help-settings"])
+        assert listed.value.code == 0
+        settings = capsys.readouterr().out
+        assert "--rules VALUE" in settings and "[env SSO_SYNC_MAX_DELETES]" in settings
 
 
 def test_version_verbose_after_the_command_and_misspelt_variables(

@@ -56,7 +56,7 @@ def reviewed(
 
 
 def test_a_saved_plan_carries_every_value_it_writes(reviewed: tuple[Settings, Path]) -> None:
-    _, saved = reviewed
+    settings, saved = reviewed
     plan = json.loads(saved.read_text())
 
     (create,) = [op for op in plan["operations"] if op["resource"] == "permission_set"]
@@ -64,7 +64,8 @@ def test_a_saved_plan_carries_every_value_it_writes(reviewed: tuple[Settings, Pa
     assert desired["managed_policy_arns"] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
     assert desired["session_duration"] == "PT1H" and desired["inline_policy"] is None
     assert ["managed-by", "sso-sync"] in desired["tags"]
-    assert set(plan["inputs"]) == {"rules", "google", "identity_center"}
+    assert set(plan["inputs"]) == {"rules", "rules_location", "google", "identity_center"}
+    assert plan["inputs"]["rules_location"] == settings.rules
     assert plan["format"] == "sso-sync plan 2"
 
 
@@ -80,7 +81,9 @@ def test_rules_widened_after_the_review_are_not_applied(
     assert main(["apply", str(saved), *settings_arguments(settings)]) == 3
 
     assert writes(moto_app) == {}
-    assert "the rules changed since it was made" in " ".join(capsys.readouterr().out.split())
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"it was made from other rules ({settings.rules} as it was then)" in said
+    assert "with the rules now, the plan differs in ~ permission_set create Ops" in said
 
 
 def test_a_saved_plan_edited_by_hand_is_not_applied(

@@ -50,13 +50,23 @@ class SavedPlan:
 
     def stale_because(self, rules_digest: str, fresh: Iterable[dict[str, Any]]) -> str | None:
         """Why this plan may not be applied now, or None."""
-        if self.inputs.get("rules") != rules_digest:
-            return (
-                f"the saved plan {self.source} is stale: the rules changed since it was made "
-                f"(made from rules {_short(self.inputs.get('rules'))}, the rules are now "
-                f"{_short(rules_digest)}); nothing applied (run plan again and review it)"
-            )
         now = [json.loads(json.dumps(operation)) for operation in fresh]
+        if self.inputs.get("rules") != rules_digest:
+            where = self.inputs.get("rules_location")
+            made_from = f" ({where} as it was then)" if where else ""
+            differs = (
+                "the plan they make now is the same, but a plan applies only with the rules it "
+                "was reviewed with"
+                if now == list(self.operations)
+                else f"with the rules now, the plan differs in "
+                f"{'; '.join(_differences(self.operations, now))}"
+            )
+            return (
+                f"the saved plan {self.source} is stale: it was made from other rules{made_from}: "
+                f"rules {_short(self.inputs.get('rules'))} then, {_short(rules_digest)} now; "
+                f"{differs}. Nothing applied: run plan --out again with the rules you mean to "
+                "apply, and review it"
+            )
         if now == list(self.operations):
             return None
         return (
@@ -105,7 +115,7 @@ def _differences(saved: Iterable[dict[str, Any]], fresh: Iterable[dict[str, Any]
     ]
     if len(lines) > MOST_NAMED:
         lines = [*lines[:MOST_NAMED], f"and {len(lines) - MOST_NAMED} more"]
-    return lines or ["the operations are the same but in another order"]
+    return lines or ["the order of the same operations"]
 
 
 def _short(digest: str | None) -> str:
