@@ -7,7 +7,7 @@ SAM_STAMP := .venv-sam/.installed
 # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browser demo local test test-stress fuzz format clean schema package bench-import bench build-SyncFunction
+.PHONY: install sam browser demo local test test-stress fuzz format clean schema package bench-import bench build-SyncFunction
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,9 @@ $(SAM_STAMP):
 	touch $(SAM_STAMP)
 
 install: $(STAMP)
+
+# The SAM CLI for `sam build` and `sam deploy` (deploy/README.md): .venv-sam/bin/sam
+sam: $(SAM_STAMP)
 
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \

@@ -189,6 +189,10 @@ def print_bootstrap(report: BootstrapReport, console: Console) -> None:
             console.print(f"      {escape(line)}", highlight=False, soft_wrap=True)
     for notice in report.plan.notices:
         console.print(f"[yellow]! {escape(notice)}[/yellow]", highlight=False, soft_wrap=True)
+    if report.plan.deploy_roles:
+        console.print("CI deploy roles (role-to-assume in GitHub Actions workflows):")
+        for role in report.plan.deploy_roles:
+            console.print(f"  {escape(role)}", highlight=False, soft_wrap=True)
     steps = len(report.plan.operations)
     console.print(f"Bootstrap plan: {steps} steps." if steps else "Bootstrap plan: no changes.")
     for blocker in report.plan.blockers:

@@ -18,7 +18,7 @@ def test_environment_and_overrides() -> None:
 
 
 def test_bad_value_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="rate_limit"):
+    with pytest.raises(ConfigError, match=r"SSO_SYNC_RATE_LIMIT \(--rate-limit\)"):
         load_settings(rate_limit="-1")
 
 

@@ -124,6 +124,14 @@ def test_apply_deploys_every_account_then_a_second_apply_writes_nothing(
     again = run_bootstrap(bootstrap_settings, apply=True)
 
     assert again.plan.operations == ()
+    assert again.plan.deploy_roles == (  # what each workflow's role-to-assume names
+        f"arn:aws:iam::{accounts['Production']}:role/github-deploy  (Production: "
+        "example-co/{payments-api, web-app}; environment production only)",
+        f"arn:aws:iam::{accounts['Staging']}:role/github-deploy  (Staging: "
+        "example-co/{payments-api, web-app}; branch main only)",
+        f"arn:aws:iam::{accounts['Development']}:role/github-deploy  (Development: "
+        "example-co/{*})",
+    )
 
 
 def test_an_account_moved_into_workloads_is_covered_by_automatic_deployment(

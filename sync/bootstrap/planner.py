@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sync.bootstrap.definition import DesiredAccount, OrgDefinition
+from sync.bootstrap.definition import DesiredAccount, OrgDefinition, within
 from sync.bootstrap.live import ACCOUNT_QUOTA_NAME, LiveAccount, LiveOrganization, LiveStackSet
 from sync.bootstrap.stack_sets import AccountView, DesiredStackSet, desired_stack_sets
 from sync.bootstrap.template_yaml import read_template
@@ -63,6 +63,8 @@ class BootstrapPlan:
     notices: tuple[str, ...]
     blockers: tuple[str, ...] = ()
     """What AWS would refuse part-way through: the plan is not applied while any stands."""
+    deploy_roles: tuple[str, ...] = ()
+    """Each CI deploy role's ARN and who may assume it: what workflows' role-to-assume name."""
 
 
 def budget_name(account: DesiredAccount) -> str:
@@ -111,7 +113,32 @@ def plan_bootstrap(
             operations,
             notices,
         )
-    return BootstrapPlan(tuple(operations), tuple(notices), blockers)
+    return BootstrapPlan(
+        tuple(operations), tuple(notices), blockers, _deploy_roles(definition, live)
+    )
+
+
+def _deploy_roles(definition: OrgDefinition, live: LiveOrganization) -> tuple[str, ...]:
+    """`arn:aws:iam::<id>:role/<name>  (<account>: <who>)` for every account under an OU
+    with a deploy role; an account not created yet is named without its id."""
+    if definition.ci_access is None:
+        return ()
+    ids = {a.email.lower(): a.id for a in live.accounts}
+    found = []
+    for unit, role in definition.ci_access.deploy_roles.items():
+        who = ", ".join(role.repositories)
+        only = role.environments or role.branches
+        kind = "environment" if role.environments else "branch"
+        condition = f"; {kind} {', '.join(only)} only" if only else ""
+        for account in definition.all_accounts():
+            if not within(account.ou, unit):
+                continue
+            account_id = ids.get(account.email.lower(), "<its id once created>")
+            found.append(
+                f"arn:aws:iam::{account_id}:role/{role.role_name}  ({account.name}: "
+                f"{definition.ci_access.github_organization}/{{{who}}}{condition})"
+            )
+    return tuple(found)
 
 
 def _account_view(

@@ -247,7 +247,7 @@ def _secret_text(secret_id: str) -> str:
     created without a value (as the template creates it) is a configuration error."""
     set_it = (
         f"set it with: aws secretsmanager put-secret-value --secret-id {secret_id} "
-        "--secret-string file://key-or-federation.json"
+        "--secret-string file://google-credentials.json (deploy/README.md, step 4)"
     )
     try:
         value = get_secret(secret_id, max_age=SECRET_CACHE_SECONDS)
