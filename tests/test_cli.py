@@ -525,7 +525,7 @@ def test_each_command_shows_the_settings_it_uses(capsys: pytest.CaptureFixture) 
     helps = {}
     for command in (["plan"], ["access"], ["bootstrap", "plan"]):
         with pytest.raises(SystemExit):
-            main([*command, "--help"])
+            main([*command, "--help-settings"])
         helps[" ".join(command)] = capsys.readouterr().out
 
     assert "--state" in helps["plan"] and "--org-definition" not in helps["plan"]

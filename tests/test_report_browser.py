@@ -34,6 +34,10 @@ def demo_report() -> tuple[Path, dict[str, Any]]:
         env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(ROOT / ".sso-sync")},
     )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "Refused" not in demo.stdout  # the quota is raised up front, said in one line
+    assert '{"time"' not in demo.stdout  # the audit summary as a sentence, not raw JSON
+    assert "Its last line, the run's summary: succeeded; applied" in demo.stdout
+    assert not (ROOT / ".sso-sync" / "demo" / "google-key.json").exists()  # gone with the demo
     page = ROOT / ".sso-sync" / "demo" / "access-report.html"
     assert f"open {page} in a browser" in demo.stdout.replace("\n", "")
     return page, json.loads(page.with_suffix(".json").read_text())

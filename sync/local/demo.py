@@ -129,8 +129,9 @@ def _show_audit(path: Path, console: Console) -> None:
     last = [e for e in entries if writing_runs and e["run_id"] == writing_runs[-1]]
     console.print(Rule(f"Audit log: {path} ({len(entries)} lines), run {writing_runs[-1]}"))
     table = Table(show_edge=False)
-    for column in ("time", "operation", "target", "result", "attempts"):
-        table.add_column(column)
+    for column in ("time", "operation", "target", "result", "tries"):
+        # only a long target folds, at any width: the other columns keep a line each
+        table.add_column(column, no_wrap=column != "target", overflow="fold")
     for entry in last:
         if entry["operation"] == "run.summary":
             continue
