@@ -11,7 +11,7 @@ from sync.google.directory import DIRECTORY_SCOPES, GoogleDirectoryReader
 from sync.local.google_directory import Fault, GoogleDirectoryEmulator
 from sync.local.stack import ADMIN_EMAIL
 from sync.rules.model import GroupSelector
-from tests.helpers import write_key
+from tests.helpers import seed_small_company, write_key
 
 SCOPE = "https://www.googleapis.com/auth/"
 
@@ -200,3 +200,20 @@ def test_a_group_google_does_not_have_is_named_with_its_place_in_the_rules(
         directory.read(
             [GroupSelector(email="eng@example.com"), GroupSelector(email="gone@example.com")]
         )
+
+
+def test_an_outside_member_of_nested_groups_is_one_warning_naming_each_group(
+    google_server: tuple[GoogleDirectoryEmulator, str], tmp_path: Path
+) -> None:
+    google, _ = google_server
+    seed_small_company(google)
+    google.add_member("backend@example.com", "dev@contractor.example.net")
+
+    snapshot = reader(google_server, tmp_path).read(
+        [GroupSelector(email="engineering@example.com"), GroupSelector(email="backend@example.com")]
+    )
+
+    assert snapshot.warnings == (
+        "member dev@contractor.example.net of backend@example.com, engineering@example.com is "
+        "not a user of this directory; skipped",
+    )

@@ -7,7 +7,7 @@ arrive flattened.
 
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -94,7 +94,7 @@ class GoogleDirectoryReader:
                 selected.values(), listings, strict=True
             )
         )
-        warnings = tuple(warning for _, _, found in listings for warning in found)
+        warnings = outside_member_warnings(pair for _, _, found in listings for pair in found)
         return GoogleSnapshot(users=users, groups=groups, warnings=warnings)
 
     # --- single reads, for a delta run (the caller handles errors with google_errors) -----
@@ -214,12 +214,12 @@ class GoogleDirectoryReader:
 
     def _member_ids(
         self, group: dict, users: dict[str, GoogleUser]
-    ) -> tuple[set[str], set[str], list[str]]:
+    ) -> tuple[set[str], set[str], list[tuple[str, dict]]]:
         """Directory users who are members, the groups nested in it, and a warning for each
         member who is not a directory user."""
         member_ids: set[str] = set()
         nested_ids: set[str] = set()
-        warnings: list[str] = []
+        outside: list[tuple[str, dict]] = []
         for member in self.member_rows(group["id"]):
             kind = member.get("type")
             if kind == "GROUP":
@@ -230,13 +230,20 @@ class GoogleDirectoryReader:
             elif kind == "USER" and member.get("id") in users:
                 member_ids.add(sys.intern(member["id"]))  # shared with the user's own id
             else:
-                warnings.append(outside_member_warning(group["email"], member))
-        return member_ids, nested_ids, warnings
+                outside.append((group["email"], member))
+        return member_ids, nested_ids, outside
 
 
-def outside_member_warning(group_email: str, member: dict) -> str:
-    address = member.get("email", member.get("id", "?"))
-    return f"{group_email}: member {address} is not a user of this directory; skipped"
+def outside_member_warnings(found: Iterable[tuple[str, dict]]) -> tuple[str, ...]:
+    """A warning per address outside the directory, naming every group it is a member of
+    (a nested group's outsider is listed in the outer group too)."""
+    groups: dict[str, set[str]] = {}
+    for group_email, member in found:
+        groups.setdefault(member.get("email", member.get("id", "?")), set()).add(group_email)
+    return tuple(
+        f"member {address} of {', '.join(sorted(emails))} is not a user of this directory; skipped"
+        for address, emails in sorted(groups.items())
+    )
 
 
 def _user(raw: dict[str, Any], fields: Sequence[str] = ()) -> GoogleUser:

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sync.aws.identity_store import IdentityStore
 from sync.errors import ReadError
 from sync.google.api import google_errors
-from sync.google.directory import SCOPES_HINT, GoogleDirectoryReader, outside_member_warning
+from sync.google.directory import SCOPES_HINT, GoogleDirectoryReader, outside_member_warnings
 from sync.model import (
     GoogleGroup,
     GoogleSnapshot,
@@ -141,6 +141,7 @@ def _read_google(
         if user.active and user.id not in state.users:
             candidates.extend(directory.groups_of(user.id))
     warnings: list[str] = []
+    outside: list[tuple[str, dict]] = []
     groups = _managed_among(directory, candidates, state)
     rechecks = frozenset(raw["id"] for raw in candidates if raw["id"] in state.nesting)
     with ThreadPoolExecutor(concurrency, thread_name_prefix="google") as pool:
@@ -162,7 +163,7 @@ def _read_google(
                 # Not managed yet: a new member to create, or an address outside the directory.
                 found = directory.user(member_id)
                 if found is None:
-                    warnings.append(outside_member_warning(raw["email"], row))
+                    outside.append((raw["email"], row))
                     continue
                 users[found.id] = found
             member_ids.add(member_id)
@@ -177,6 +178,7 @@ def _read_google(
                 nested_ids=nested_ids,
             )
         )
+    warnings += outside_member_warnings(outside)
     snapshot = GoogleSnapshot(users, tuple(snapshot_groups), tuple(warnings), known_emails)
     return snapshot, gone_users, gone_groups, rechecks
 
