@@ -372,7 +372,7 @@ def _dispatch(arguments: argparse.Namespace, console: Console) -> ExitCode:
             console,
             subject,
             "csv" if arguments.csv else arguments.json,
-            per_person=arguments.email is None,
+            person=arguments.email,
         )
         return ExitCode.OK
     if arguments.command == "report":

@@ -27,7 +27,7 @@ from sync.bootstrap.planner import Step
 from sync.bootstrap.run import BootstrapReport
 from sync.errors import ConfigError
 from sync.model import Account, OrganizationSnapshot
-from sync.planning.access_report import AccessAnswer, accounts_named
+from sync.planning.access_report import AccessAnswer, AccessLine, accounts_named
 from sync.planning.plan import (
     Action,
     Operation,
@@ -239,23 +239,27 @@ def show_access(
     console: Console,
     subject: str,
     as_json: bool | str = False,
-    per_person: bool = False,
+    person: str | None = None,
 ) -> None:
-    """One greppable line per account and permission set (per person too, with
-    `per_person`), with the reason; or JSON, or CSV with `as_json="csv"` (a row a person);
-    for a person the rules give nothing, why."""
+    """One greppable line per account and permission set, with the reason: for `person`, or
+    else for each person reaching them; or JSON, or CSV with `as_json="csv"` (a row a
+    person). For a person the rules give nothing, why."""
     lines = answer.lines
+
+    def people(line: AccessLine) -> list[str]:
+        return [p for p in line.people if person is None or p.lower() == person.lower()]
+
     if as_json == "csv":  # one row a person: what a spreadsheet filters and counts
         writer = csv.writer(sys.stdout)
         writer.writerow(["account", "account_id", "permission_set", "person", "through", "why"])
         for line in lines:
-            for person in line.people:
+            for someone in people(line):
                 writer.writerow(
                     [
                         line.account,
                         line.account_id,
                         line.permission_set,
-                        person,
+                        someone,
                         line.principal,
                         line.why,
                     ]
@@ -276,11 +280,11 @@ def show_access(
     width = max(len(f"{row.account} ({row.account_id})") for row in rows)
     for row in rows:
         line = f"  {row.account + ' (' + row.account_id + ')':<{width}}  {row.permission_set:<20}"
-        if per_person:  # who reaches these accounts: each person, and through what
+        if person is None:  # who reaches these accounts: each person, and through what
             via = f"member of {row.principal}; " if row.principal.startswith("group") else ""
-            for person in row.people:
+            for someone in row.people:
                 console.print(
-                    f"{escape(line)}  {escape(person)}  [dim]# {escape(via + row.why)}[/dim]",
+                    f"{escape(line)}  {escape(someone)}  [dim]# {escape(via + row.why)}[/dim]",
                     highlight=False,
                 )
             continue

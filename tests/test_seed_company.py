@@ -148,6 +148,9 @@ def test_access_with_selectors_a_person_in_accounts_csv_and_why_not(
         row.startswith("Production,") and f",ReadOnly,{lena},group Engineering," in row
         for row in rows
     )
+    assert main(["access", lena, "--account", "Production", "--csv", *arguments]) == 0
+    (_, only) = capsys.readouterr().out.splitlines()  # her row, not her group's
+    assert only.startswith("Production,") and f",ReadOnly,{lena},group Engineering," in only
     assert main(["access", "--account", "Production", *arguments]) == 0
     people = capsys.readouterr().out
     line = next(line for line in people.splitlines() if lena in line)

@@ -66,7 +66,7 @@ def _acts(stack: LocalStack, console: Console) -> ExitCode:
     codes = [sync("1. First sync: the whole directory, permission sets and assignments")]
     console.print(Rule("Who can reach what, and why"))
     for person in (f"lena.novak@{DOMAIN}", f"priya.nair@{DOMAIN}"):
-        show_access(explain_access(settings, person, None), console, person, as_json=False)
+        show_access(explain_access(settings, person, None), console, person, person=person)
     first_report = access_report(settings)
     console.print("\nThe workload accounts at a glance (sso-sync access --matrix):")
     show_matrix(first_report, console, None, "ou:/Workloads/**")
