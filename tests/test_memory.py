@@ -1,5 +1,5 @@
 """Memory per person stays small: the sync's own peak (VmHWM of a child process, the way the
-Lambda runs it) at 500 and at 3,000 people, first sync and no-change sync. The slope, KB per
+Lambda runs it) at 500 and at 2,000 people, first sync and no-change sync. The slope, KB per
 person, must stay under a threshold about twice today's (2.7 KB measured at 500/2,000/10,000
 people, README: Performance): a change that doubles memory per person fails. No time is
 asserted."""
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.bench.sync_bench import bench_stack, run_child
 
-SMALL, LARGE = 500, 3000
+SMALL, LARGE = 500, 2000
 KB_PER_PERSON_AT_MOST = 5.0
 
 
