@@ -124,13 +124,14 @@ def _deploy_roles(definition: OrgDefinition, live: LiveOrganization) -> tuple[st
     if definition.ci_access is None:
         return ()
     ids = {a.email.lower(): a.id for a in live.accounts}
+    accounts = definition.all_accounts()
     found = []
     for unit, role in definition.ci_access.deploy_roles.items():
         who = ", ".join(role.repositories)
         only = role.environments or role.branches
         kind = "environment" if role.environments else "branch"
         condition = f"; {kind} {', '.join(only)} only" if only else ""
-        for account in definition.all_accounts():
+        for account in accounts:
             if not within(account.ou, unit):
                 continue
             account_id = ids.get(account.email.lower(), "<its id once created>")

@@ -78,12 +78,12 @@ class _Builder:
         unit_order: Sequence[str] = (),
     ) -> None:
         self.rules, self.google, self.org = rules, google, org
-        rank = unit_rank(unit_order)
+        self.unit_rank = unit_rank(unit_order)
         self.accounts = sorted(
             (a for a in org.accounts if a.status == "ACTIVE"),
             key=lambda a: (
                 a.id != org.management_account_id,
-                rank(a.ou_path),
+                self.unit_rank(a.ou_path),
                 a.ou_path.lower(),
                 a.name.lower(),
             ),
@@ -164,7 +164,7 @@ def build_report(
         "management_account_id": org.management_account_id,
         "people": people,
         "accounts": [_account(builder, a, policies) for a in builder.accounts],
-        "units": _units(builder.accounts, policies, unit_rank(unit_order)),
+        "units": _units(builder.accounts, policies, builder.unit_rank),
         "groups": [
             {
                 "name": g.display_name,
@@ -510,6 +510,13 @@ def changes_since(previous: Mapping[str, Any], current: Mapping[str, Any]) -> di
     out person by person: never all of both reports' pairs at once."""
     names = {a["id"]: a["name"] for a in previous["accounts"]}
     names |= {a["id"]: a["name"] for a in current["accounts"]}
+
+    def by_name(key: tuple[str, str]) -> tuple[str, str]:  # (account id, permission set)
+        return names.get(key[0], key[0]), key[1]
+
+    def label(key: tuple[str, str]) -> str:
+        return "{}: {}".format(*by_name(key))
+
     before = {p["email"].lower(): p for p in previous["people"]}
     before_by_id = {p["id"]: p for p in previous["people"] if p.get("id")}
     pairs: list[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]] = []
@@ -534,19 +541,12 @@ def changes_since(previous: Mapping[str, Any], current: Mapping[str, Any]) -> di
                 "renamed_from": old["email"] if renamed and old else None,
                 "status": new["status"] if new else "not synced any more",
                 "granted": [
-                    {"access": f"{names.get(account, account)}: {ps}", "why": has[account, ps]}
-                    for account, ps in sorted(
-                        has.keys() - had.keys(), key=lambda k: (names.get(k[0], k[0]), k[1])
-                    )
+                    {"access": label(key), "why": has[key]}
+                    for key in sorted(has.keys() - had.keys(), key=by_name)
                 ],
                 "removed": [
-                    {
-                        "access": f"{names.get(account, account)}: {ps}",
-                        "why": f"{gone}; it came from: {had[account, ps]}",
-                    }
-                    for account, ps in sorted(
-                        had.keys() - has.keys(), key=lambda k: (names.get(k[0], k[0]), k[1])
-                    )
+                    {"access": label(key), "why": f"{gone}; it came from: {had[key]}"}
+                    for key in sorted(had.keys() - has.keys(), key=by_name)
                 ],
             }
         )
