@@ -255,14 +255,15 @@ def show_access(
         for line in lines:
             for someone in people(line):
                 writer.writerow(
-                    [
+                    _inert(value)
+                    for value in (
                         line.account,
                         line.account_id,
                         line.permission_set,
                         someone,
                         line.principal,
                         line.why,
-                    ]
+                    )
                 )
         return
     if as_json:
@@ -289,6 +290,12 @@ def show_access(
                 )
             continue
         console.print(f"{escape(line)}  {escape(row.principal)}  [dim]# {escape(row.why)}[/dim]")
+
+
+def _inert(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: an account or group name starting with = + - @
+    (or a tab or carriage return) would otherwise run as a formula (OWASP: CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def show_matrix(

@@ -1,6 +1,7 @@
 """What the commands print is the data: names, accounts, paths and errors holding rich's emoji
 codes (`:100:`, `:skull:`) or markup (`[bold]`, `[/]`) come out verbatim."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from sync.cli import main
 from sync.local.aws import ExtendedMotoApp
 from sync.local.google_directory import GoogleDirectoryEmulator
+from sync.planning.access_report import AccessAnswer, AccessLine
+from sync.render import show_access, terminal
 from sync.settings import Settings
 from tests.helpers import PlannedAccount, build_organization
 from tests.test_cli import settings_arguments
@@ -92,3 +95,17 @@ def test_a_validate_error_on_line_100_keeps_its_line_number(
 
     assert main(["validate", str(rules)]) == 2
     assert f"{rules}:100: not valid YAML" in printed(capsys)
+
+
+def test_a_csv_answer_never_hands_a_spreadsheet_a_formula(capsys: pytest.CaptureFixture) -> None:
+    hostile = '=HYPERLINK("http://evil.example","Production")'
+    answer = AccessAnswer(
+        [AccessLine(hostile, "111111111111", "@ReadOnly", "group +Ops", ("-eve@example.com",), "w")]
+    )
+
+    show_access(answer, terminal(), "x", "csv")
+
+    (_, row) = capsys.readouterr().out.splitlines()
+    cells = next(csv.reader([row]))
+    assert cells[0] == "'" + hostile and cells[1] == "111111111111"
+    assert cells[2:5] == ["'@ReadOnly", "'-eve@example.com", "group +Ops"]
