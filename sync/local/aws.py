@@ -72,11 +72,26 @@ class Hold:
         self.released.set()
 
 
+class _RoutingOnce(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves a host: moto 5 finds it anew for
+    every request, listing its own package folder (moto/backends.py: list_of_moto_modules),
+    most of a millisecond a call, under the lock every call shares."""
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backend_by_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backend_by_host:
+            self._backend_by_host[host] = super().get_backend_for_host(host)
+        return self._backend_by_host[host]
+
+
 class ExtendedMotoApp:
     """moto's WSGI application behind the fixes and fault injection."""
 
     def __init__(self, seed: int = 7) -> None:
-        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._moto = _RoutingOnce()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._moto_lock = threading.Lock()  # moto's backends are not thread-safe
