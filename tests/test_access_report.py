@@ -15,6 +15,8 @@ from sync.reporting.access_matrix import cells_of, changes_since, why_text
 from sync.run import RunOptions, access_report, run_sync
 from sync.settings import Settings
 
+pytestmark = pytest.mark.heavy
+
 BACKEND = ["lena.novak", "ravi.iyer", "sofia.rossi", "tom.becker", "aisha.bello", "jonas.berg"]
 BACKEND += ["mei.tanaka", "diego.ruiz"]  # eric.larsen, also in backend@, is suspended
 FRONTEND = ["nina.petrov", "sam.oconnor", "yara.saleh", "liam.walsh", "zoe.martin"]

@@ -30,6 +30,8 @@ from tests.helpers import (
 )
 from tests.test_cli import settings_arguments
 
+pytestmark = pytest.mark.heavy
+
 RULES = """
 version: 1
 sync:

@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.heavy
+
 
 def bench(module: str, output: Path, *arguments: str) -> Any:
     """Run `python -m tests.bench.<module> ... --json OUTPUT`; its JSON."""

@@ -19,6 +19,8 @@ from sync.settings import Settings
 from tests.helpers import PlannedAccount, build_organization
 from tests.test_cli import settings_arguments
 
+pytestmark = pytest.mark.heavy
+
 
 def organization() -> dict:
     client = boto3.client("organizations")

@@ -24,6 +24,8 @@ from sync.settings import Settings
 from tests.cloudformation import Stack, load_template
 from tests.helpers import IdentityCenterView
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_PYTHON = "3.13"  # template.yaml's runtime
 HOST_PLATFORM = (

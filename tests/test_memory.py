@@ -7,7 +7,11 @@ asserted."""
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.bench.sync_bench import bench_stack, run_child
+
+pytestmark = pytest.mark.heavy
 
 SMALL, LARGE = 500, 2000
 KB_PER_PERSON_AT_MOST = 5.0

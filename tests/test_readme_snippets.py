@@ -17,6 +17,8 @@ from sync.local.serve import ENV_FILE, READY
 from sync.local.stack import ADMIN_EMAIL, environment
 from tests.cloudformation import Stack, load_template
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parents[1]
 SSO_SYNC = Path(sys.executable).parent / "sso-sync"
 MARKED = re.compile(r"<!-- readme-snippet: ([\w-]+) -->\n```sh\n(.*?)```", re.DOTALL)

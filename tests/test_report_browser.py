@@ -14,6 +14,8 @@ from playwright.sync_api import ConsoleMessage, Page
 
 from tests.browser import chromium
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 WHY_LENA_PRODUCTION = (

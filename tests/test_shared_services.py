@@ -23,6 +23,8 @@ from tests.cloudformation import Stack, load_template
 from tests.test_bootstrap import organization
 from tests.test_cli import settings_arguments
 
+pytestmark = pytest.mark.heavy
+
 DEPLOY_ROLE = Path("deploy/stacksets/github-deploy-role.yaml")
 GITHUB = "token.actions.githubusercontent.com"
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
