@@ -92,13 +92,13 @@ def test_nested_changes_reach_parents_though_google_lists_no_parents_of_a_group(
 def test_a_nested_change_google_shows_late_in_the_parent_is_read_again_later(
     synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
 ) -> None:
-    google.derived_delay_seconds = 1.0  # Google: up to 10 minutes
+    google.derived_delay_seconds = 300.0  # Google: up to 10 minutes
     google.add_user("frank@example.com", "Frank", "Example")
     google.add_member("backend@example.com", "frank@example.com")
 
     first = run_delta(synced, APPLY, rules)
     assert "frank@example.com" not in idc.users(), "not in engineering@'s members yet"
-    google.wait(1.1)
+    google.wait(301)
     second = run_delta(synced, APPLY, rules)
 
     assert first.exit_code is ExitCode.OK and second.exit_code is ExitCode.OK
@@ -183,11 +183,11 @@ def test_leaving_the_last_synced_group_removes_the_user(
 def test_an_event_shown_late_is_caught_by_the_overlap_and_handled_once(
     synced: Settings, rules: Rules, google: GoogleDirectoryEmulator, idc: IdentityCenterView
 ) -> None:
-    google.report_delay_seconds = 0.5
+    google.report_delay_seconds = 300.0  # within the runs' 10-minute overlap
     google.add_member("data@example.com", "carol@example.com")
 
     early = run_delta(synced, APPLY, rules)  # the event is not visible yet
-    google.wait(0.6)
+    google.wait(301)
     caught = run_delta(synced, APPLY, rules)
     again = run_delta(synced, APPLY, rules)
 
