@@ -174,9 +174,9 @@ def test_a_lease_shorter_than_the_run_is_renewed_so_a_second_apply_is_refused(
     seed_small_company(google)
     with LockEvents() as events:
         short, runner, first, applying = applying_in_background(
-            settings, rules, moto_app, lock_table, lease_seconds=1.5
+            settings, rules, moto_app, lock_table, lease_seconds=6
         )
-        for _ in range(4):  # renewed every 0.5 s: past the first lease's own length
+        for _ in range(4):  # renewed every 2 s: past the first lease's own length
             assert events.renewals.acquire(timeout=120), "the lease was not renewed"
 
         second = run_sync(short, RunOptions(apply=True, trigger="manual"), rules)
