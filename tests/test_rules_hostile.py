@@ -64,6 +64,16 @@ def validate(tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture) -> t
             (MINIMAL + 'permission_sets:\n  P: {managed_policies: ["arn:bogus"]}\n').encode(),
             r"permission_sets\.P\.managed_policies: 'arn:bogus' is not an AWS managed policy ARN",
         ),
+        (  # IAM names are ASCII (botocore: [\w+=,.@-]+ in Java's sense); AWS refuses the rest
+            (MINIMAL + "permission_sets:\n  D\u00e9veloppeur: {}\n").encode(),
+            r"rules\.yaml:6: permission_sets\.D\u00e9veloppeur\.\[key\]: String should match",
+        ),
+        (
+            (
+                MINIMAL + "permission_sets:\n  P: {customer_managed_policies: [{name: \u0915}]}\n"
+            ).encode(),
+            r"permission_sets\.P\.customer_managed_policies item 1\.name: String should match",
+        ),
     ],
 )
 def test_malformed_files_end_in_exit_2_with_file_and_line(

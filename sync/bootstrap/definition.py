@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync.errors import ConfigError
-from sync.rules.access import AWS_MANAGED_POLICY_PREFIX, MANAGED_POLICY_ARN
+from sync.rules.access import AWS_MANAGED_POLICY_PREFIX, IAM_NAME, MANAGED_POLICY_ARN
 from sync.rules.confined_files import read_inside
 from sync.rules.policy_documents import policy_document_problem
 from sync.rules.yaml_documents import Problem, parse_document
@@ -58,17 +58,19 @@ class Sandboxes(_Strict):
 
 GITHUB_OWNER = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$"
 REPOSITORY = r"^(\*|[A-Za-z0-9._-]{1,100})$"
-GIT_NAME = r"^[^\s:*?\[\\]{1,255}$"
+GIT_NAME = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s:*?\[\\]+$")]
 
 
 class DeployRoleSpec(_Strict):
-    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "github-deploy"
+    role_name: Annotated[str, Field(min_length=1, max_length=64, pattern=IAM_NAME)] = (
+        "github-deploy"
+    )
     """The deploy role's name in every account of the OU."""
     repositories: Annotated[list[Annotated[str, Field(pattern=REPOSITORY)]], Field(min_length=1)]
     """Repositories of the GitHub organization that may deploy here ("*": every one)."""
-    environments: list[Annotated[str, Field(pattern=GIT_NAME)]] = []
+    environments: list[GIT_NAME] = []
     """Only jobs of these GitHub environments (their token's sub names the environment)."""
-    branches: list[Annotated[str, Field(pattern=GIT_NAME)]] = []
+    branches: list[GIT_NAME] = []
     """Only workflows running on these branches."""
     managed_policies: Annotated[list[str], Field(min_length=1)]
     """AWS managed policies (short names such as PowerUserAccess, or ARNs)."""
@@ -120,7 +122,8 @@ class SharedRegistry(_Strict):
     account: str
     """The account holding the company's container registry (Infra)."""
     repository_prefixes: Annotated[
-        list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._/-]{0,255}$")]], Field(min_length=1)
+        list[Annotated[str, Field(max_length=256, pattern=r"^[a-z0-9][a-z0-9._/-]*$")]],
+        Field(min_length=1),
     ]
     """Repositories whose names start with one of these replicate."""
     destinations: Annotated[list[OuPath], Field(min_length=1)] = ["/Workloads"]

@@ -31,6 +31,9 @@ MAX_INLINE_POLICY_BYTES = 32_768
 # counts at most 10,240 characters of a role's policies, white space not counted.
 MAX_ROLE_POLICY_CHARACTERS = 10_240
 MAX_TAGS = 75
+IAM_NAME = r"^[A-Za-z0-9_+=,.@-]+$"
+"""IAM and Identity Center names: botocore's models say [\\w+=,.@-]+, where \\w is ASCII (Java's
+regex; IAM: "alphanumeric characters" and these); Python's and pydantic's \\w take any letter."""
 # botocore's sso-admin model: PermissionSetDescription, TagKey, TagValue, ManagedPolicyArn.
 DESCRIPTION_CHARACTERS = r"^[\t\n\r\x20-\x7e\xa1-\xff]*$"
 MANAGED_POLICY_ARN = re.compile(
@@ -55,15 +58,15 @@ class _Strict(BaseModel):
 class CustomerManagedPolicy(_Strict):
     """A policy of that name and path that must exist in every account the set is used in."""
 
-    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w+=,.@-]+$")]
-    path: Annotated[str, Field(pattern=r"^/([\w+=,.@-]+/)*$")] = "/"
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=IAM_NAME)]
+    path: Annotated[str, Field(max_length=512, pattern=r"^/([A-Za-z0-9_+=,.@-]+/)*$")] = "/"
 
 
 class PermissionsBoundary(_Strict):
     """Exactly one of an AWS managed policy ARN or a customer-managed policy reference."""
 
     managed_policy_arn: (
-        Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::aws:policy/.+")] | None
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::aws:policy/.+")] | None
     ) = None
     customer_managed: CustomerManagedPolicy | None = None
 

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from sync.rules.access import AssignmentRule, PermissionSetSpec
+from sync.rules.access import IAM_NAME, AssignmentRule, PermissionSetSpec
 from sync.rules.attributes import AttributeMapping
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -34,7 +34,7 @@ RESERVED_DISPLAY_NAMES = ("Administrator", "AWSAdministrators")
 AWS_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
 
 
-PermissionSetName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[\w+=,.@-]+$")]
+PermissionSetName = Annotated[str, Field(min_length=1, max_length=32, pattern=IAM_NAME)]
 
 
 class _Strict(BaseModel):
