@@ -31,9 +31,11 @@ MAX_INLINE_POLICY_BYTES = 32_768
 # counts at most 10,240 characters of a role's policies, white space not counted.
 MAX_ROLE_POLICY_CHARACTERS = 10_240
 MAX_TAGS = 75
-IAM_NAME = r"^[A-Za-z0-9_+=,.@-]+$"
+IAM_CHARACTERS = "[A-Za-z0-9_+=,.@-]"
 """IAM and Identity Center names: botocore's models say [\\w+=,.@-]+, where \\w is ASCII (Java's
 regex; IAM: "alphanumeric characters" and these); Python's and pydantic's \\w take any letter."""
+IAM_NAME = rf"^{IAM_CHARACTERS}+$"
+AWS_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
 # botocore's sso-admin model: PermissionSetDescription, TagKey, TagValue, ManagedPolicyArn.
 DESCRIPTION_CHARACTERS = r"^[\t\n\r\x20-\x7e\xa1-\xff]*$"
 MANAGED_POLICY_ARN = re.compile(
@@ -59,15 +61,15 @@ class CustomerManagedPolicy(_Strict):
     """A policy of that name and path that must exist in every account the set is used in."""
 
     name: Annotated[str, Field(min_length=1, max_length=128, pattern=IAM_NAME)]
-    path: Annotated[str, Field(max_length=512, pattern=r"^/([A-Za-z0-9_+=,.@-]+/)*$")] = "/"
+    path: Annotated[str, Field(max_length=512, pattern=rf"^/({IAM_CHARACTERS}+/)*$")] = "/"
 
 
 class PermissionsBoundary(_Strict):
     """Exactly one of an AWS managed policy ARN or a customer-managed policy reference."""
 
-    managed_policy_arn: (
-        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::aws:policy/.+")] | None
-    ) = None
+    managed_policy_arn: Annotated[str, Field(pattern=AWS_MANAGED_POLICY.pattern + ".+")] | None = (
+        None
+    )
     customer_managed: CustomerManagedPolicy | None = None
 
     @model_validator(mode="after")

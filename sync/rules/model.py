@@ -2,7 +2,6 @@
 and the safeguards. Every error names the key path and its line in the file."""
 
 import fnmatch
-import re
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -14,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from sync.rules.access import IAM_NAME, AssignmentRule, PermissionSetSpec
+from sync.rules.access import AWS_MANAGED_POLICY, IAM_NAME, AssignmentRule, PermissionSetSpec
 from sync.rules.attributes import AttributeMapping
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -31,7 +30,6 @@ CONTROL_TOWER_GROUPS = (
     "AWSServiceCatalogAdmins",
 )
 RESERVED_DISPLAY_NAMES = ("Administrator", "AWSAdministrators")
-AWS_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/")
 
 
 PermissionSetName = Annotated[str, Field(min_length=1, max_length=32, pattern=IAM_NAME)]
