@@ -58,7 +58,7 @@ class Sandboxes(_Strict):
 
 GITHUB_OWNER = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$"
 REPOSITORY = r"^(\*|[A-Za-z0-9._-]{1,100})$"
-GIT_NAME = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s:*?\[\\]+$")]
+GitName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s:*?\[\\]+$")]
 
 
 class DeployRoleSpec(_Strict):
@@ -68,9 +68,9 @@ class DeployRoleSpec(_Strict):
     """The deploy role's name in every account of the OU."""
     repositories: Annotated[list[Annotated[str, Field(pattern=REPOSITORY)]], Field(min_length=1)]
     """Repositories of the GitHub organization that may deploy here ("*": every one)."""
-    environments: list[GIT_NAME] = []
+    environments: list[GitName] = []
     """Only jobs of these GitHub environments (their token's sub names the environment)."""
-    branches: list[GIT_NAME] = []
+    branches: list[GitName] = []
     """Only workflows running on these branches."""
     managed_policies: Annotated[list[str], Field(min_length=1)]
     """AWS managed policies (short names such as PowerUserAccess, or ARNs)."""
